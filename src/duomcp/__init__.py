@@ -1,0 +1,59 @@
+"""duomcp: a Model Context Protocol client SDK.
+
+``AsyncClient`` is the asyncio flavour; ``Client`` is its blocking twin, generated from it,
+with the same methods, which also works inside a running event loop (Jupyter). Models
+live in :mod:`duomcp.types`, errors in :mod:`duomcp.errors`, credentials in
+:mod:`duomcp.auth`, and a reference server for tests and demos in :mod:`duomcp.testing`.
+"""
+
+from __future__ import annotations
+
+from ._async.client import AsyncClient
+from ._sync.client import Client
+from .auth import Auth, AuthChallenge, BearerToken
+from .engine import LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS
+from .errors import (
+    AuthError,
+    AuthorizationRequiredError,
+    ConnectionClosedError,
+    HTTPStatusError,
+    InsufficientScopeError,
+    InvalidResponseError,
+    JSONRPCError,
+    MCPError,
+    ProtocolError,
+    RequestTimeoutError,
+    SessionExpiredError,
+    StructuredContentError,
+    TransportError,
+    UnsupportedProtocolVersionError,
+)
+from .transports.streamable_http import HTTPOptions
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "LATEST_PROTOCOL_VERSION",
+    "SUPPORTED_PROTOCOL_VERSIONS",
+    "AsyncClient",
+    "Auth",
+    "AuthChallenge",
+    "AuthError",
+    "AuthorizationRequiredError",
+    "BearerToken",
+    "Client",
+    "ConnectionClosedError",
+    "HTTPOptions",
+    "HTTPStatusError",
+    "InsufficientScopeError",
+    "InvalidResponseError",
+    "JSONRPCError",
+    "MCPError",
+    "ProtocolError",
+    "RequestTimeoutError",
+    "SessionExpiredError",
+    "StructuredContentError",
+    "TransportError",
+    "UnsupportedProtocolVersionError",
+    "__version__",
+]

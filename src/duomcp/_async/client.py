@@ -1,0 +1,427 @@
+"""The duomcp client: every MCP feature a client can use, one method each."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+from .._schema import validate_structured_content
+from .._wire import from_wire, to_wire
+from ..auth import Auth
+from ..engine import LATEST_PROTOCOL_VERSION, Engine, Handlers
+from ..engine._engine import (
+    ElicitationHandler,
+    ProgressCallback,
+    RootsHandler,
+    SamplingHandler,
+)
+from ..errors import ProtocolError
+from ..transports.streamable_http import HTTPOptions
+from ..types import (
+    CallToolResult,
+    CompleteResult,
+    GetPromptResult,
+    Implementation,
+    InitializeResult,
+    ListPromptsResult,
+    ListResourcesResult,
+    ListResourceTemplatesResult,
+    ListToolsResult,
+    LoggingMessageNotificationParams,
+    Prompt,
+    PromptReference,
+    ReadResourceResult,
+    Resource,
+    ResourceTemplate,
+    ResourceTemplateReference,
+    Root,
+    ServerCapabilities,
+    Tool,
+)
+
+__all__ = ["AsyncClient"]
+
+_T = TypeVar("_T")
+_SelfT = TypeVar("_SelfT", bound="AsyncClient")
+
+_DEFAULT_CLIENT_INFO = Implementation(name="duomcp", version="0.1.0")
+_LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+
+
+class AsyncClient:
+    """A client for one MCP server over Streamable HTTP.
+
+    Use it as a context manager, which connects on entry and closes on exit; without one,
+    the client connects on its first call and must be closed with :meth:`close`.
+
+    Args:
+        url: the server's MCP endpoint.
+        auth: credentials sent on every request, of every kind (see :mod:`duomcp.auth`).
+        headers: extra HTTP headers for every request (protocol headers cannot be set).
+        timeout: seconds a call may wait for its response; progress notifications restart
+            the clock.
+        max_timeout: absolute cap in seconds on any call, progress or not (``None``: none).
+        client_info: name and version the client announces.
+        sampling_handler: answers the server's ``sampling/createMessage`` requests.
+        elicitation_handler: answers the server's ``elicitation/create`` requests; for an
+            accepted form, fields the handler leaves out get the schema's defaults.
+        elicitation_modes: which elicitation modes the handler supports.
+        roots: the roots the client exposes, or a callable returning them.
+        on_logging_message: receives the server's log messages.
+        on_tools_changed: called when the server's tool list changed.
+        on_prompts_changed: called when the server's prompt list changed.
+        on_resources_changed: called when the server's resource list changed.
+        on_resource_updated: called with the URI of a subscribed resource that changed.
+        on_notification: receives every notification, as method and raw params.
+        protocol_version: the protocol version offered (the newest by default).
+        http_options: transport limits and timings.
+        max_pages: how many pages a ``list_*`` call gathers at most.
+        validate_structured_content: check tool results against their ``outputSchema``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        auth: Auth | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 60.0,
+        max_timeout: float | None = 600.0,
+        client_info: Implementation | None = None,
+        sampling_handler: SamplingHandler | None = None,
+        elicitation_handler: ElicitationHandler | None = None,
+        elicitation_modes: Sequence[str] = ("form", "url"),
+        roots: Sequence[Root] | RootsHandler | None = None,
+        on_logging_message: Callable[[LoggingMessageNotificationParams], Any] | None = None,
+        on_tools_changed: Callable[[], Any] | None = None,
+        on_prompts_changed: Callable[[], Any] | None = None,
+        on_resources_changed: Callable[[], Any] | None = None,
+        on_resource_updated: Callable[[str], Any] | None = None,
+        on_notification: Callable[[str, Mapping[str, Any]], Any] | None = None,
+        protocol_version: str = LATEST_PROTOCOL_VERSION,
+        http_options: HTTPOptions | None = None,
+        max_pages: int = 1000,
+        validate_structured_content: bool = True,
+    ) -> None:
+        if roots is not None and not callable(roots):
+            fixed_roots = tuple(roots)
+
+            async def list_roots() -> Sequence[Root]:
+                return fixed_roots
+
+            roots = list_roots
+        handlers = Handlers(
+            sampling=sampling_handler,
+            elicitation=elicitation_handler,
+            elicitation_modes=tuple(elicitation_modes),
+            roots=roots,
+            on_logging_message=on_logging_message,
+            on_tools_changed=on_tools_changed,
+            on_prompts_changed=on_prompts_changed,
+            on_resources_changed=on_resources_changed,
+            on_resource_updated=on_resource_updated,
+            on_notification=on_notification,
+        )
+        self._engine = Engine(
+            url,
+            auth=auth,
+            headers=headers,
+            client_info=client_info or _DEFAULT_CLIENT_INFO,
+            handlers=handlers,
+            timeout=timeout,
+            max_timeout=max_timeout,
+            protocol_version=protocol_version,
+            http_options=http_options,
+        )
+        self._max_pages = max_pages
+        self._validate = validate_structured_content
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def __aenter__(self: _SelfT) -> _SelfT:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __del__(self) -> None:
+        engine = getattr(self, "_engine", None)
+        if engine is not None and engine.connected and not engine.closed:
+            warnings.warn(
+                f"unclosed MCP client for {engine.state.endpoint}; call close() or use it "
+                "as a context manager",
+                ResourceWarning,
+                stacklevel=2,
+            )
+
+    async def connect(self) -> None:
+        """Connect and perform the handshake now rather than on the first call."""
+        await self._engine.connect()
+
+    async def close(self) -> None:
+        """End the session and release every connection; pending calls fail. Idempotent."""
+        await self._engine.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether the client has been closed."""
+        return self._engine.closed
+
+    @property
+    def url(self) -> str:
+        """The server's MCP endpoint."""
+        return self._engine.state.endpoint
+
+    @property
+    def initialize_result(self) -> InitializeResult | None:
+        """What the server said about itself at connection, or ``None`` before connecting."""
+        return self._engine.initialize_result
+
+    @property
+    def server_capabilities(self) -> ServerCapabilities | None:
+        """The server's capabilities, or ``None`` before connecting."""
+        init = self._engine.initialize_result
+        return None if init is None else init.capabilities
+
+    @property
+    def protocol_version(self) -> str | None:
+        """The negotiated protocol version, or ``None`` before connecting."""
+        return self._engine.state.protocol_version
+
+    @property
+    def era(self) -> str | None:
+        """The protocol era of the server (``"legacy"`` or ``"modern"``), once known."""
+        return self._engine.state.era
+
+    @property
+    def session_id(self) -> str | None:
+        """The session id the server issued, if any."""
+        return self._engine.state.session_id
+
+    # -- basics -------------------------------------------------------------------------
+
+    async def ping(self, *, timeout: float | None = None) -> None:
+        """Check that the server answers.
+
+        Raises:
+            RequestTimeoutError: no answer within the timeout.
+        """
+        await self._engine.request("ping", None, timeout=timeout)
+
+    async def set_logging_level(self, level: str, *, timeout: float | None = None) -> None:
+        """Ask the server to send log messages at ``level`` and above (RFC 5424 names)."""
+        if level not in _LOG_LEVELS:
+            raise ValueError(f"level must be one of {_LOG_LEVELS}, not {level!r}")
+        await self._engine.request("logging/setLevel", {"level": level}, timeout=timeout)
+
+    async def send_roots_list_changed(self) -> None:
+        """Tell the server that the roots changed, so it asks for them again."""
+        await self._engine.notify("notifications/roots/list_changed")
+
+    async def request(
+        self,
+        method: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Any:
+        """Send any request by method name and return the raw ``result`` object.
+
+        For methods this client has no typed call for (extensions, newer methods).
+        """
+        return await self._engine.request(
+            method, None if params is None else dict(params), timeout=timeout
+        )
+
+    async def _pages(
+        self, method: str, result_type: type[_T], timeout: float | None
+    ) -> AsyncIterator[_T]:
+        cursor: str | None = None
+        for _ in range(self._max_pages):
+            params = None if cursor is None else {"cursor": cursor}
+            page = from_wire(
+                await self._engine.request(method, params, timeout=timeout), result_type
+            )
+            yield page
+            cursor = getattr(page, "next_cursor", None)
+            if cursor is None:
+                return
+        raise ProtocolError(
+            f"{method} on {self.url} returned more than {self._max_pages} pages; "
+            "raise max_pages to read them all"
+        )
+
+    # -- tools --------------------------------------------------------------------------
+
+    async def iter_tools(self, *, timeout: float | None = None) -> AsyncIterator[Tool]:
+        """Yield the server's tools, fetching pages as they are needed."""
+        async for page in self._pages("tools/list", ListToolsResult, timeout):
+            for tool in page.tools:
+                self._engine.tool_output_schemas[tool.name] = tool.output_schema
+                yield tool
+
+    async def list_tools(self, *, timeout: float | None = None) -> list[Tool]:
+        """Return all of the server's tools, every page gathered."""
+        tools = []
+        async for tool in self.iter_tools(timeout=timeout):
+            tools.append(tool)
+        return tools
+
+    async def call_tool(
+        self,
+        name: str,
+        arguments: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> CallToolResult:
+        """Call a tool and return its result.
+
+        A tool that fails returns a result with ``is_error`` set; it is not raised.
+        When the tool declares an ``outputSchema``, ``structured_content`` is checked
+        against it.
+
+        Args:
+            name: the tool's name.
+            arguments: the tool's arguments.
+            timeout: seconds to wait for the result (restarted by progress).
+            on_progress: called with ``(progress, total, message)`` as the server reports.
+            meta: extra ``_meta`` entries for the request.
+
+        Raises:
+            JSONRPCError: the server refused the call (unknown tool, bad arguments).
+            StructuredContentError: the structured result breaks the tool's outputSchema.
+            RequestTimeoutError: no result in time; the call was cancelled on the server.
+        """
+        params: dict[str, Any] = {"name": name, "arguments": dict(arguments or {})}
+        if meta:
+            params["_meta"] = dict(meta)
+        raw = await self._engine.request(
+            "tools/call", params, timeout=timeout, on_progress=on_progress
+        )
+        result = from_wire(raw, CallToolResult)
+        if self._validate and not result.is_error:
+            schemas = self._engine.tool_output_schemas
+            if name not in schemas:
+                await self.list_tools(timeout=timeout)
+            schema = schemas.get(name)
+            if schema is not None:
+                validate_structured_content(name, schema, result.structured_content)
+        return result
+
+    # -- resources ----------------------------------------------------------------------
+
+    async def iter_resources(self, *, timeout: float | None = None) -> AsyncIterator[Resource]:
+        """Yield the server's resources, fetching pages as they are needed."""
+        async for page in self._pages("resources/list", ListResourcesResult, timeout):
+            for resource in page.resources:
+                yield resource
+
+    async def list_resources(self, *, timeout: float | None = None) -> list[Resource]:
+        """Return all of the server's resources, every page gathered."""
+        resources = []
+        async for resource in self.iter_resources(timeout=timeout):
+            resources.append(resource)
+        return resources
+
+    async def iter_resource_templates(
+        self, *, timeout: float | None = None
+    ) -> AsyncIterator[ResourceTemplate]:
+        """Yield the server's resource templates, fetching pages as they are needed."""
+        async for page in self._pages(
+            "resources/templates/list", ListResourceTemplatesResult, timeout
+        ):
+            for template in page.resource_templates:
+                yield template
+
+    async def list_resource_templates(
+        self, *, timeout: float | None = None
+    ) -> list[ResourceTemplate]:
+        """Return all of the server's resource templates, every page gathered."""
+        templates = []
+        async for template in self.iter_resource_templates(timeout=timeout):
+            templates.append(template)
+        return templates
+
+    async def read_resource(self, uri: str, *, timeout: float | None = None) -> ReadResourceResult:
+        """Read a resource's contents.
+
+        Raises:
+            JSONRPCError: e.g. code -32002 when the resource does not exist.
+        """
+        raw = await self._engine.request("resources/read", {"uri": uri}, timeout=timeout)
+        return from_wire(raw, ReadResourceResult)
+
+    async def subscribe_resource(self, uri: str, *, timeout: float | None = None) -> None:
+        """Ask to be told (``on_resource_updated``) when a resource changes."""
+        await self._engine.request("resources/subscribe", {"uri": uri}, timeout=timeout)
+
+    async def unsubscribe_resource(self, uri: str, *, timeout: float | None = None) -> None:
+        """Stop updates about a resource."""
+        await self._engine.request("resources/unsubscribe", {"uri": uri}, timeout=timeout)
+
+    # -- prompts ------------------------------------------------------------------------
+
+    async def iter_prompts(self, *, timeout: float | None = None) -> AsyncIterator[Prompt]:
+        """Yield the server's prompts, fetching pages as they are needed."""
+        async for page in self._pages("prompts/list", ListPromptsResult, timeout):
+            for prompt in page.prompts:
+                yield prompt
+
+    async def list_prompts(self, *, timeout: float | None = None) -> list[Prompt]:
+        """Return all of the server's prompts, every page gathered."""
+        prompts = []
+        async for prompt in self.iter_prompts(timeout=timeout):
+            prompts.append(prompt)
+        return prompts
+
+    async def get_prompt(
+        self,
+        name: str,
+        arguments: Mapping[str, str] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> GetPromptResult:
+        """Get a prompt, filled in with the given arguments."""
+        params: dict[str, Any] = {"name": name}
+        if arguments:
+            params["arguments"] = dict(arguments)
+        raw = await self._engine.request("prompts/get", params, timeout=timeout)
+        return from_wire(raw, GetPromptResult)
+
+    # -- completion ---------------------------------------------------------------------
+
+    async def complete(
+        self,
+        ref: PromptReference | ResourceTemplateReference,
+        argument: str,
+        value: str,
+        *,
+        context: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> CompleteResult:
+        """Ask the server for completions of one argument of a prompt or resource template.
+
+        Args:
+            ref: the prompt or resource template the argument belongs to.
+            argument: the argument's name.
+            value: what has been typed so far.
+            context: values of arguments already filled in.
+        """
+        params: dict[str, Any] = {
+            "ref": to_wire(ref),
+            "argument": {"name": argument, "value": value},
+        }
+        if context:
+            params["context"] = {"arguments": dict(context)}
+        raw = await self._engine.request("completion/complete", params, timeout=timeout)
+        return from_wire(raw, CompleteResult)

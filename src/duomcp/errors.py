@@ -1,0 +1,155 @@
+"""Every exception duomcp raises, in one flat hierarchy rooted at :class:`MCPError`.
+
+Transport failures also subclass :class:`ConnectionError`, and timeouts subclass
+:class:`TimeoutError`, so ``except TimeoutError`` keeps working. No aiohttp, cattrs or
+oauthlib exception leaves the library: each is translated with ``raise ... from``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AuthError",
+    "AuthorizationRequiredError",
+    "ConnectionClosedError",
+    "HTTPStatusError",
+    "InsufficientScopeError",
+    "InvalidResponseError",
+    "JSONRPCError",
+    "MCPError",
+    "MessageTooLargeError",
+    "ProtocolError",
+    "RequestCancelledError",
+    "RequestTimeoutError",
+    "SSEDecodeError",
+    "SessionExpiredError",
+    "StructuredContentError",
+    "TransportError",
+    "UnsupportedProtocolVersionError",
+]
+
+
+class MCPError(Exception):
+    """Root of every error raised by duomcp."""
+
+
+# -- transport ---------------------------------------------------------------------------
+
+
+class TransportError(MCPError, ConnectionError):
+    """The connection to the server failed: network error, broken stream, unexpected reply."""
+
+
+class ConnectionClosedError(TransportError):
+    """The client or its connection was closed while a call was waiting."""
+
+
+class HTTPStatusError(TransportError):
+    """The server answered an HTTP request with a status the protocol does not allow there.
+
+    Attributes:
+        status: the HTTP status code.
+        url: the URL that was requested.
+        body: the first bytes of the reply body, decoded leniently, for diagnosis.
+    """
+
+    def __init__(self, message: str, *, status: int, url: str, body: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.url = url
+        self.body = body
+
+
+class SessionExpiredError(HTTPStatusError):
+    """The server answered 404 to a request that carried a session id: the session is gone."""
+
+
+class SSEDecodeError(TransportError):
+    """A server-sent event stream broke the event-stream format or a size cap."""
+
+
+class MessageTooLargeError(SSEDecodeError):
+    """A reply, SSE line or SSE event exceeded the configured size cap."""
+
+
+# -- protocol ----------------------------------------------------------------------------
+
+
+class ProtocolError(MCPError):
+    """The server sent something the MCP protocol does not allow."""
+
+
+class InvalidResponseError(ProtocolError):
+    """A message from the server is not valid JSON-RPC or does not match the MCP schema."""
+
+
+class UnsupportedProtocolVersionError(ProtocolError):
+    """Client and server share no protocol version.
+
+    Attributes:
+        requested: the version the client offered.
+        supported: the versions the server said it supports, when it said so.
+    """
+
+    def __init__(self, message: str, *, requested: str, supported: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.requested = requested
+        self.supported = supported
+
+
+class StructuredContentError(ProtocolError):
+    """A tool's ``structuredContent`` does not match the tool's ``outputSchema``."""
+
+
+class JSONRPCError(ProtocolError):
+    """The server answered a request with a JSON-RPC error object.
+
+    Attributes:
+        code: the JSON-RPC error code.
+        message: the server's error message.
+        data: the optional ``data`` member, as sent.
+    """
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(f"{message} (JSON-RPC error {code})")
+        self.code = code
+        self.message = message
+        self.data = data
+
+
+class RequestTimeoutError(MCPError, TimeoutError):
+    """A request got no response within its timeout; the client cancelled it on the server."""
+
+
+class RequestCancelledError(MCPError):
+    """A request was cancelled before its response arrived."""
+
+
+# -- auth --------------------------------------------------------------------------------
+
+
+class AuthError(MCPError):
+    """Authorization with the server failed."""
+
+
+class AuthorizationRequiredError(AuthError):
+    """The server answered 401 or 403 and the client's auth could not satisfy it.
+
+    Attributes:
+        status: 401 or 403.
+        url: the URL that was requested.
+        www_authenticate: the ``WWW-Authenticate`` header of the reply, if any.
+    """
+
+    def __init__(
+        self, message: str, *, status: int, url: str, www_authenticate: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.url = url
+        self.www_authenticate = www_authenticate
+
+
+class InsufficientScopeError(AuthorizationRequiredError):
+    """The server answered 403 ``insufficient_scope``: the token lacks a required scope."""

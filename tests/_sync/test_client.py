@@ -1,0 +1,176 @@
+# Generated from tests/_async/test_client.py by codegen/unasync.py -- do not edit.
+# Change the async original and run: python codegen/unasync.py
+"""The client's API against the reference server: tools, resources, prompts, completion,
+logging, notifications and server-to-client requests. The twin in tests/_sync is
+generated from this file."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from duomcp import Client, JSONRPCError, StructuredContentError
+from duomcp.testing import ReferenceServer, ServerFaults
+from duomcp.types import (
+    CreateMessageRequestParams,
+    CreateMessageResult,
+    ElicitRequestFormParams,
+    ElicitRequestURLParams,
+    ElicitResult,
+    LoggingMessageNotificationParams,
+    PromptReference,
+    Root,
+    TextContent,
+)
+
+
+def text_of(result: Any) -> str:
+    block = result.content[0]
+    assert isinstance(block, TextContent)
+    return block.text
+
+
+@pytest.mark.parametrize("reply_mode", ["json", "sse"])
+def test_call_tool_in_both_reply_modes(
+    server: ReferenceServer, faults: ServerFaults, reply_mode: str
+) -> None:
+    faults.reply_mode = reply_mode  # type: ignore[assignment]
+    with Client(server.url, timeout=10) as client:
+        result = client.call_tool("echo", {"text": "héllo"})
+        assert text_of(result) == "héllo"
+        assert result.is_error in (None, False)
+        assert client.protocol_version == "2025-11-25"
+        assert client.era == "legacy"
+        assert client.session_id in server.sessions
+
+
+def test_list_tools_gathers_every_page(client: Client) -> None:
+    tools = client.list_tools()
+    names = [tool.name for tool in tools]
+    assert len(names) == len(set(names)) > 3  # more than one page of 3
+    assert {"echo", "add", "slow", "sample", "elicit"} <= set(names)
+    lazily = [tool.name for tool in client.iter_tools()]
+    assert lazily == names
+
+
+def test_structured_content_is_validated(client: Client) -> None:
+    result = client.call_tool("add", {"a": 2, "b": 3})
+    assert result.structured_content == {"result": 5}
+    with pytest.raises(StructuredContentError, match="bad_structured"):
+        client.call_tool("bad_structured")
+
+
+def test_tool_errors_are_results_protocol_errors_raise(client: Client) -> None:
+    failed = client.call_tool("fail")
+    assert failed.is_error is True
+    with pytest.raises(JSONRPCError) as info:
+        client.call_tool("no-such-tool")
+    assert info.value.code == -32602
+
+
+def test_resources(server: ReferenceServer, client: Client) -> None:
+    uris = [resource.uri for resource in client.list_resources()]
+    assert "mem://greeting" in uris and "mem://blob" in uris
+    templates = client.list_resource_templates()
+    assert [t.uri_template for t in templates] == ["mem://items/{id}"]
+    greeting = client.read_resource("mem://greeting")
+    assert greeting.contents[0].text == "Hello, world!"  # type: ignore[union-attr]
+    blob = client.read_resource("mem://blob")
+    assert isinstance(blob.contents[0].blob, str)  # type: ignore[union-attr]
+    with pytest.raises(JSONRPCError) as info:
+        client.read_resource("mem://missing")
+    assert info.value.code == -32002
+    client.subscribe_resource("mem://counter")
+    assert "mem://counter" in server.subscriptions
+    client.unsubscribe_resource("mem://counter")
+    assert "mem://counter" not in server.subscriptions
+
+
+def test_prompts_and_completion(client: Client) -> None:
+    names = {prompt.name for prompt in client.list_prompts()}
+    assert {"greet", "plain"} <= names
+    prompt = client.get_prompt("greet", {"name": "Ada"})
+    assert "Ada" in prompt.messages[0].content.text  # type: ignore[union-attr]
+    with pytest.raises(JSONRPCError):
+        client.get_prompt("greet")  # required argument missing
+    done = client.complete(PromptReference(name="greet"), "name", "A")
+    assert list(done.completion.values) == ["Ada", "Alan"]
+
+
+def test_logging_level_and_messages(server: ReferenceServer) -> None:
+    received: list[LoggingMessageNotificationParams] = []
+    with Client(server.url, timeout=10, on_logging_message=received.append) as client:
+        client.set_logging_level("warning")
+        assert server.log_level == "warning"
+        client.call_tool("log", {"message": "quiet", "level": "info"})
+        client.call_tool("log", {"message": "loud", "level": "error"})
+        client.ping()  # notifications run in order, before later calls return
+    assert [entry.level for entry in received] == ["error"]
+    assert "loud" in json.dumps(received[0].data)
+
+
+def test_progress_reaches_the_callback(client: Client) -> None:
+    seen: list[tuple[float, float | None, str | None]] = []
+    client.call_tool(
+        "progress",
+        {"steps": 3, "delay": 0.01},
+        on_progress=lambda progress, total, message: seen.append((progress, total, message)),
+    )
+    client.ping()
+    assert [p for p, _, _ in seen] == [1, 2, 3]
+
+
+def test_sampling_round_trip(server: ReferenceServer) -> None:
+    asked: list[CreateMessageRequestParams] = []
+
+    def sample(params: CreateMessageRequestParams) -> CreateMessageResult:
+        asked.append(params)
+        return CreateMessageResult(
+            role="assistant", content=TextContent(text="four"), model="test-model"
+        )
+
+    with Client(server.url, timeout=10, sampling_handler=sample) as client:
+        result = client.call_tool("sample", {"prompt": "2+2?"})
+    assert "four" in text_of(result)
+    assert len(asked) == 1
+
+
+def test_elicitation_form_gets_schema_defaults(server: ReferenceServer) -> None:
+    def elicit(params: ElicitRequestFormParams | ElicitRequestURLParams) -> ElicitResult:
+        assert isinstance(params, ElicitRequestFormParams)
+        return ElicitResult(action="accept", content={"name": "Grace"})
+
+    with Client(server.url, timeout=10, elicitation_handler=elicit) as client:
+        result = client.call_tool("elicit", {"message": "who?"})
+    answer = json.loads(text_of(result))
+    assert answer["action"] == "accept"
+    assert answer["content"] == {"name": "Grace", "age": 36, "subscribe": True}
+
+
+def test_roots_and_server_ping(server: ReferenceServer) -> None:
+    roots = [Root(uri="file:///tmp/project", name="project")]
+    with Client(server.url, timeout=10, roots=roots) as client:
+        listed = json.loads(text_of(client.call_tool("roots")))
+        assert text_of(client.call_tool("ping_client")) == "pong"
+    assert listed == {"roots": [{"uri": "file:///tmp/project", "name": "project"}]}
+
+
+def test_unhandled_server_request_is_refused(client: Client) -> None:
+    # no sampling handler: the client answers -32601 and the tool reports it
+    result = client.call_tool("sample", {"prompt": "x"})
+    assert result.is_error is True
+
+
+def test_close_is_idempotent_and_ends_the_session(server: ReferenceServer) -> None:
+    client = Client(server.url, timeout=10)
+    client.connect()
+    session = client.session_id
+    assert session in server.sessions
+    client.close()
+    client.close()
+    assert client.closed
+    assert session not in server.sessions
+    deletes = [r for r in server.requests if r.method == "DELETE"]
+    assert len(deletes) == 1 and deletes[0].headers["mcp-session-id"] == session

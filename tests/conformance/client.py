@@ -1,0 +1,57 @@
+"""Client driver for the official MCP conformance suite (@modelcontextprotocol/conformance).
+
+The suite runs ``client.py <server-url>`` with the scenario's name in
+``MCP_CONFORMANCE_SCENARIO``; this script does what a real application would do in that
+scenario with duomcp's public API, and exits non-zero on any error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from typing import Any
+
+from duomcp import AsyncClient
+from duomcp.types import ElicitRequestFormParams, ElicitRequestURLParams, ElicitResult
+
+# scenario -> (tool to call, its arguments); scenarios not listed only connect and list
+SCENARIO_CALLS: dict[str, tuple[str, dict[str, Any]]] = {
+    "tools_call": ("add_numbers", {"a": 5, "b": 3}),
+    "elicitation-sep1034-client-defaults": ("test_client_elicitation_defaults", {}),
+    "sse-retry": ("test_reconnection", {}),
+}
+
+
+async def accept_with_defaults(
+    params: ElicitRequestFormParams | ElicitRequestURLParams,
+) -> ElicitResult:
+    """Accept every form without filling anything: duomcp supplies the schema defaults."""
+    return ElicitResult(action="accept", content={})
+
+
+async def run(url: str, scenario: str) -> None:
+    async with AsyncClient(url, timeout=20, elicitation_handler=accept_with_defaults) as client:
+        tools = {tool.name for tool in await client.list_tools()}
+        call = SCENARIO_CALLS.get(scenario)
+        if call is None:
+            return
+        name, arguments = call
+        if name not in tools:
+            raise SystemExit(f"scenario {scenario}: the server lists no tool {name!r}: {tools}")
+        result = await client.call_tool(name, arguments)
+        if result.is_error:
+            raise SystemExit(f"scenario {scenario}: tool {name} failed: {result.content}")
+        print(f"{scenario}: {name} -> {result.content}")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    if len(sys.argv) < 2:
+        raise SystemExit("usage: client.py <server-url>  (scenario in MCP_CONFORMANCE_SCENARIO)")
+    asyncio.run(run(sys.argv[-1], os.environ.get("MCP_CONFORMANCE_SCENARIO", "")))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Runs the official MCP conformance suite's client scenarios against duomcp.
+
+Needs Node 22 and @modelcontextprotocol/conformance 0.1.16 in .ci-cache/node
+(`bash .ci/install-node.sh`). A missing install fails the tests: it is never skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = ROOT / ".ci-cache" / "node" / "node_modules" / ".bin"
+DRIVER = Path(__file__).with_name("client.py")
+
+# The checks each scenario must report as SUCCESS: the suite passes a run with no
+# checks at all, so the expected ids are listed here.
+SCENARIOS = {
+    "initialize": ["mcp-client-initialization"],
+    "tools_call": ["tool-add-numbers"],
+    "elicitation-sep1034-client-defaults": [
+        "client-elicitation-sep1034-general",
+        "client-elicitation-sep1034-string-default",
+        "client-elicitation-sep1034-integer-default",
+        "client-elicitation-sep1034-number-default",
+        "client-elicitation-sep1034-enum-default",
+        "client-elicitation-sep1034-boolean-default",
+    ],
+    "sse-retry": [
+        "client-sse-graceful-reconnect",
+        "client-sse-retry-timing",
+        "client-sse-last-event-id",
+    ],
+}
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_conformance_scenario(scenario: str, tmp_path: Path) -> None:
+    node = BIN / "node"
+    suite = BIN / "conformance"
+    assert node.exists() and suite.exists(), (
+        f"the conformance suite is not installed in {BIN}: run bash .ci/install-node.sh"
+    )
+    command = f"exec {sys.executable} {DRIVER}"
+    proc = subprocess.run(
+        [
+            str(node),
+            str(suite),
+            "client",
+            "--command",
+            command,
+            "--scenario",
+            scenario,
+            "--timeout",
+            "60000",
+            "-o",
+            str(tmp_path),
+            "--verbose",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
+    report = f"stdout:\n{proc.stdout[-4000:]}\nstderr:\n{proc.stderr[-4000:]}"
+    checks = json.loads(proc.stdout[proc.stdout.index("[") :]) if "[" in proc.stdout else []
+    status = {check["id"]: check["status"] for check in checks}
+    for check_id in SCENARIOS[scenario]:
+        assert status.get(check_id) == "SUCCESS", f"{check_id}: {status.get(check_id)}\n{report}"
+    bad = {k: v for k, v in status.items() if v in ("FAILURE", "WARNING")}
+    assert not bad, f"{bad}\n{report}"
+    assert proc.returncode == 0, report

@@ -1,0 +1,62 @@
+"""Shared fixtures: a reference server per test, on a real socket on 127.0.0.1.
+
+The server runs on its own event-loop thread, so blocking clients (which wait on the
+test's thread) and async clients (on the test's loop) can both talk to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
+
+import pytest
+
+from duomcp.testing import ReferenceServer, ServerFaults
+
+_T = TypeVar("_T")
+
+
+class ServerThread:
+    """A reference server on a private loop thread; ``run`` executes a coroutine there."""
+
+    def __init__(self, faults: ServerFaults) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.server = ReferenceServer(faults=faults)
+        self.run(self.server.start())
+
+    def run(self, coro: Coroutine[Any, Any, _T], timeout: float = 30) -> _T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        try:
+            self.run(self.server.close())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(10)
+            self.loop.close()
+
+
+@pytest.fixture
+def faults() -> ServerFaults:
+    """The switches of the test's reference server; tests change them before or during."""
+    return ServerFaults()
+
+
+@pytest.fixture
+def server_thread(faults: ServerFaults) -> Iterator[ServerThread]:
+    """The test's reference server with the thread it runs on."""
+    st = ServerThread(faults)
+    try:
+        yield st
+    finally:
+        st.stop()
+
+
+@pytest.fixture
+def server(server_thread: ServerThread) -> ReferenceServer:
+    """A running reference MCP server."""
+    return server_thread.server

@@ -1,0 +1,445 @@
+"""Streamable HTTP transport behaviour over real sockets: auth on every request kind,
+sessions, GET stream, resumption, retry, faults, connection reuse, timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from duomcp import (
+    AsyncClient,
+    Auth,
+    AuthChallenge,
+    AuthorizationRequiredError,
+    BearerToken,
+    ConnectionClosedError,
+    HTTPOptions,
+    RequestTimeoutError,
+    TransportError,
+    UnsupportedProtocolVersionError,
+)
+from duomcp.testing import RecordedRequest, ReferenceServer, ServerFaults
+
+from .conftest import ServerThread
+
+FAST = HTTPOptions(reconnect_delay=0.05, max_reconnect_attempts=2)
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+class RotatingToken(Auth):
+    """A credential that records every challenge and, when allowed, adopts a new token."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.next_token: str | None = None
+        self.challenges: list[AuthChallenge] = []
+
+    async def auth_headers(self) -> Mapping[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    async def handle_challenge(self, challenge: AuthChallenge) -> bool:
+        self.challenges.append(challenge)
+        if self.next_token is None:
+            return False
+        self.token, self.next_token = self.next_token, None
+        return True
+
+
+def kinds(requests: list[RecordedRequest]) -> list[str]:
+    out = []
+    for r in requests:
+        if r.method == "GET":
+            out.append("resume" if "last-event-id" in r.headers else "get")
+        else:
+            out.append(r.method.lower())
+    return out
+
+
+# -- the seed bugs ------------------------------------------------------------------------
+
+
+async def test_bearer_on_every_request_kind(server: ReferenceServer, faults: ServerFaults) -> None:
+    """rmcp's bug: the bearer must be on initialize, GET, every resumption and DELETE."""
+    faults.require_bearer = "s3cret"
+    faults.retry_ms = 20
+    client = AsyncClient(server.url, auth=BearerToken("s3cret"), timeout=10, http_options=FAST)
+    async with client:
+        await wait_until(lambda: "get" in kinds(server.requests))
+        faults.drop_reply_after = 1  # break the reply after the priming event
+        result = await client.call_tool("echo", {"text": "resumed"})
+        assert result.content[0].text == "resumed"  # type: ignore[union-attr]
+    seen = kinds(server.requests)
+    assert {"post", "get", "resume", "delete"} <= set(seen), seen
+    for request in server.requests:
+        assert request.headers.get("authorization") == "Bearer s3cret", request
+        assert request.status != 401
+
+
+async def test_first_post_401_without_auth_fails_fast(
+    server: ReferenceServer, faults: ServerFaults
+) -> None:
+    """The Inspector's bug: a 401 on the very first POST must surface, never hang."""
+    faults.require_bearer = "s3cret"
+    client = AsyncClient(server.url, timeout=30)
+    started = time.monotonic()
+    with pytest.raises(AuthorizationRequiredError) as info:
+        await client.connect()
+    assert time.monotonic() - started < 2
+    assert info.value.status == 401
+    assert 'error="invalid_token"' in (info.value.www_authenticate or "")
+    await client.close()
+
+
+async def test_401_on_initialize_reaches_auth_and_is_retried(
+    server: ReferenceServer, faults: ServerFaults
+) -> None:
+    faults.require_bearer = "fresh"
+    auth = RotatingToken("stale")
+    auth.next_token = "fresh"
+    async with AsyncClient(server.url, auth=auth, timeout=10) as client:
+        await client.ping()
+    assert [(c.status, c.request_kind) for c in auth.challenges] == [(401, "post")]
+    assert auth.challenges[0].error == "invalid_token"
+
+
+async def test_401_on_get_stream_reaches_auth(
+    server: ReferenceServer, faults: ServerFaults, server_thread: ServerThread
+) -> None:
+    faults.require_bearer = "one"
+    auth = RotatingToken("one")
+    async with AsyncClient(server.url, auth=auth, timeout=10, http_options=FAST) as client:
+        await wait_until(lambda: "get" in kinds(server.requests))
+        faults.require_bearer = "two"
+        auth.next_token = "two"
+        await asyncio.wrap_future(
+            asyncio.run_coroutine_threadsafe(server.drop_streams(), server_thread.loop)
+        )
+        await wait_until(lambda: len(auth.challenges) == 1)
+        await wait_until(
+            lambda: (
+                server.requests[-1].method == "GET"
+                and server.requests[-1].headers.get("authorization") == "Bearer two"
+            )
+        )
+        await client.ping()
+    assert auth.challenges[0].request_kind in ("get", "resume")
+    assert auth.challenges[0].status == 401
+
+
+async def test_401_on_resumption_reaches_auth(
+    server: ReferenceServer, faults: ServerFaults
+) -> None:
+    faults.require_bearer = "one"
+    faults.retry_ms = 300
+    faults.drop_reply_after = 1
+    auth = RotatingToken("one")
+    async with AsyncClient(server.url, auth=auth, timeout=10, http_options=FAST) as client:
+        await client.connect()
+        call = asyncio.ensure_future(client.call_tool("echo", {"text": "x"}))
+        await wait_until(lambda: server.tool_runs["echo"] == 1)
+        faults.require_bearer = "two"  # rotated while the client waits `retry`
+        auth.next_token = "two"
+        result = await call
+    assert result.content[0].text == "x"  # type: ignore[union-attr]
+    resume_challenges = [c for c in auth.challenges if c.request_kind == "resume"]
+    assert resume_challenges and resume_challenges[0].status == 401
+    resumes = [r for r in server.requests if r.method == "GET" and "last-event-id" in r.headers]
+    assert resumes[-1].headers["authorization"] == "Bearer two"
+    assert server.tool_runs["echo"] == 1
+
+
+async def test_401_on_delete_reaches_auth(server: ReferenceServer, faults: ServerFaults) -> None:
+    faults.require_bearer = "one"
+    faults.get_stream = False
+    auth = RotatingToken("one")
+    client = AsyncClient(server.url, auth=auth, timeout=10)
+    await client.connect()
+    faults.require_bearer = "two"
+    await client.close()  # the DELETE's 401 is reported to auth; close still completes
+    assert [c.request_kind for c in auth.challenges] == ["delete"]
+
+
+async def test_403_insufficient_scope_reaches_auth(
+    server: ReferenceServer, faults: ServerFaults
+) -> None:
+    faults.require_bearer = "one"
+    auth = RotatingToken("one")
+    async with AsyncClient(server.url, auth=auth, timeout=10) as client:
+        faults.forbid = True
+        with pytest.raises(AuthorizationRequiredError) as info:
+            await client.ping()
+        faults.forbid = False
+    assert info.value.status == 403
+    assert auth.challenges[-1].status == 403
+    assert auth.challenges[-1].error == "insufficient_scope"
+    assert auth.challenges[-1].scope == "admin"
+
+
+# -- sessions and streams -----------------------------------------------------------------
+
+
+async def test_405_on_get_is_not_retried(server: ReferenceServer, faults: ServerFaults) -> None:
+    faults.get_stream = False
+    async with AsyncClient(server.url, timeout=10, http_options=FAST) as client:
+        await client.ping()
+        await asyncio.sleep(0.3)
+        await client.ping()
+    assert kinds(server.requests).count("get") == 1
+
+
+async def test_404_reinitializes_and_the_call_succeeds(server: ReferenceServer) -> None:
+    async with AsyncClient(server.url, timeout=10) as async_client:
+        await _reinitialize_case(server, async_client)
+
+
+async def _reinitialize_case(server: ReferenceServer, async_client: AsyncClient) -> None:
+    first = async_client.session_id
+    server.forget_sessions()
+    result = await async_client.call_tool("echo", {"text": "again"})
+    assert result.content[0].text == "again"  # type: ignore[union-attr]
+    assert async_client.session_id not in (None, first)
+    initializes = [
+        r
+        for r in server.requests
+        if isinstance(r.body, dict) and r.body.get("method") == "initialize"
+    ]
+    assert len(initializes) == 2
+    assert "mcp-session-id" not in initializes[1].headers
+    assert server.tool_runs["echo"] == 1
+
+
+async def test_broken_reply_is_resumed_and_the_tool_runs_once(
+    server: ReferenceServer, faults: ServerFaults
+) -> None:
+    faults.retry_ms = 30
+    faults.drop_reply_after = 1
+    async with AsyncClient(server.url, timeout=10, http_options=FAST) as client:
+        result = await client.call_tool("echo", {"text": "once"})
+    assert result.content[0].text == "once"  # type: ignore[union-attr]
+    assert server.tool_runs["echo"] == 1
+    calls = [
+        r
+        for r in server.requests
+        if isinstance(r.body, dict) and r.body.get("method") == "tools/call"
+    ]
+    assert len(calls) == 1  # the POST was never re-sent
+    resumes = [r for r in server.requests if r.method == "GET" and "last-event-id" in r.headers]
+    assert resumes, "the reply was not resumed with Last-Event-ID"
+
+
+async def test_server_retry_is_honoured(server: ReferenceServer, faults: ServerFaults) -> None:
+    faults.retry_ms = 400
+    faults.close_after_priming = True
+    async with AsyncClient(server.url, timeout=10, http_options=FAST) as client:
+        await client.connect()
+        started = time.monotonic()
+        result = await client.call_tool("echo", {"text": "polled"})
+        elapsed = time.monotonic() - started
+    assert result.content[0].text == "polled"  # type: ignore[union-attr]
+    assert elapsed >= 0.4
+
+
+@pytest.mark.parametrize("reply_mode", ["json", "sse"])
+async def test_server_dying_mid_call_fails_fast(
+    server: ReferenceServer, faults: ServerFaults, reply_mode: str
+) -> None:
+    faults.reply_mode = reply_mode  # type: ignore[assignment]
+    async with AsyncClient(server.url, timeout=30, http_options=FAST) as client:
+        await client.ping()
+        faults.die_mid_call = True
+        started = time.monotonic()
+        with pytest.raises(TransportError):
+            await client.call_tool("echo", {"text": "x"})
+        assert time.monotonic() - started < 3
+        faults.die_mid_call = False
+        assert (await client.call_tool("echo", {"text": "y"})).content[0].text == "y"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("reply_mode", ["json", "sse"])
+async def test_no_new_tcp_connection_per_call(
+    server: ReferenceServer, faults: ServerFaults, reply_mode: str
+) -> None:
+    faults.reply_mode = reply_mode  # type: ignore[assignment]
+    async with AsyncClient(server.url, timeout=10) as client:
+        for _ in range(3):
+            await client.call_tool("echo", {"text": "warm"})
+        before = server.connections_opened
+        for i in range(50):
+            await client.call_tool("echo", {"text": str(i)})
+        assert server.connections_opened == before
+
+
+async def test_get_stream_delivers_notifications(server: ReferenceServer) -> None:
+    changed: list[str] = []
+    updated: list[str] = []
+    async with AsyncClient(
+        server.url,
+        timeout=10,
+        on_tools_changed=lambda: changed.append("tools"),
+        on_resource_updated=updated.append,
+    ) as client:
+        await wait_until(lambda: "get" in kinds(server.requests))
+        await client.call_tool("notify_changed")
+        await wait_until(lambda: bool(changed and updated))
+    assert updated == ["mem://counter"]
+
+
+# -- timeouts and cancellation ------------------------------------------------------------
+
+
+async def test_timeout_cancels_on_the_server(server: ReferenceServer) -> None:
+    async with AsyncClient(server.url, timeout=10) as client:
+        started = time.monotonic()
+        with pytest.raises(RequestTimeoutError):
+            await client.call_tool("slow", {"seconds": 5}, timeout=0.3)
+        assert time.monotonic() - started < 1.5
+        await wait_until(lambda: len(server.cancelled) == 1)
+        assert (await client.call_tool("echo", {"text": "alive"})).content[0].text == "alive"  # type: ignore[union-attr]
+
+
+async def test_timeout_error_is_a_builtin_timeout(server: ReferenceServer) -> None:
+    async with AsyncClient(server.url, timeout=10) as client:
+        with pytest.raises(TimeoutError):
+            await client.call_tool("slow", {"seconds": 5}, timeout=0.2)
+
+
+async def test_progress_restarts_the_timeout(server: ReferenceServer) -> None:
+    async with AsyncClient(server.url, timeout=10) as client:
+        result = await client.call_tool(
+            "progress", {"steps": 6, "delay": 0.15}, timeout=0.5, on_progress=lambda *a: None
+        )
+    assert not result.is_error
+
+
+async def test_max_timeout_caps_progress(server: ReferenceServer) -> None:
+    async with AsyncClient(server.url, timeout=10, max_timeout=0.4) as client:
+        with pytest.raises(RequestTimeoutError):
+            await client.call_tool(
+                "progress", {"steps": 20, "delay": 0.1}, timeout=0.3, on_progress=lambda *a: None
+            )
+
+
+async def test_task_cancellation_sends_cancelled(server: ReferenceServer) -> None:
+    async with AsyncClient(server.url, timeout=10) as client:
+        call = asyncio.ensure_future(client.call_tool("slow", {"seconds": 5}))
+        await wait_until(lambda: server.tool_runs["slow"] == 1)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        await wait_until(lambda: len(server.cancelled) == 1)
+        await client.ping()
+
+
+async def test_close_fails_pending_calls(server: ReferenceServer) -> None:
+    client = AsyncClient(server.url, timeout=10)
+    await client.connect()
+    call = asyncio.ensure_future(client.call_tool("slow", {"seconds": 5}))
+    await wait_until(lambda: server.tool_runs["slow"] == 1)
+    await client.close()
+    with pytest.raises(ConnectionClosedError):
+        await call
+
+
+async def test_delete_405_is_tolerated(server: ReferenceServer, faults: ServerFaults) -> None:
+    faults.delete_status = 405
+    client = AsyncClient(server.url, timeout=10)
+    await client.connect()
+    await client.close()
+    assert [r.status for r in server.requests if r.method == "DELETE"] == [405]
+
+
+async def test_older_version_is_accepted_and_sent(server: ReferenceServer) -> None:
+    async with AsyncClient(server.url, timeout=10, protocol_version="2025-06-18") as client:
+        await client.ping()
+        assert client.protocol_version == "2025-06-18"
+    later = [r for r in server.requests if r.method == "POST"][1:]
+    assert later and all(r.headers.get("mcp-protocol-version") == "2025-06-18" for r in later)
+
+
+# -- tiny servers for faults the reference server must not make ---------------------------
+
+
+@pytest.fixture
+async def raw_server() -> AsyncIterator[Callable[[Any], Any]]:
+    """Start an aiohttp app whose POST handler the test gives; yields a starter."""
+    runners: list[web.AppRunner] = []
+
+    async def start(handler: Any) -> str:
+        app = web.Application()
+        app.router.add_route("*", "/mcp", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        runners.append(runner)
+        port = runner.addresses[0][1]
+        return f"http://127.0.0.1:{port}/mcp"
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+async def test_unknown_server_version_is_refused(raw_server: Callable[[Any], Any]) -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if request.method != "POST":
+            return web.Response(status=405)
+        body = await request.json()
+        if "id" not in body:
+            return web.Response(status=202)
+        result = {
+            "protocolVersion": "1999-01-01",
+            "capabilities": {},
+            "serverInfo": {"name": "old", "version": "0"},
+        }
+        return web.json_response({"jsonrpc": "2.0", "id": body["id"], "result": result})
+
+    url = await raw_server(handler)
+    client = AsyncClient(url, timeout=5)
+    with pytest.raises(UnsupportedProtocolVersionError, match="1999-01-01"):
+        await client.connect()
+    await client.close()
+
+
+async def test_batch_replies_are_accepted(raw_server: Callable[[Any], Any]) -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if request.method != "POST":
+            return web.Response(status=405)
+        body = await request.json()
+        assert not isinstance(body, list), "the client must never send batches"
+        if "id" not in body:
+            return web.Response(status=202)
+        if body["method"] == "initialize":
+            result: Any = {
+                "protocolVersion": "2025-03-26",
+                "capabilities": {"tools": {}},
+                "serverInfo": {"name": "b", "version": "0"},
+            }
+        else:
+            result = {}
+        log = {
+            "jsonrpc": "2.0",
+            "method": "notifications/message",
+            "params": {"level": "info", "data": "batched"},
+        }
+        return web.json_response([log, {"jsonrpc": "2.0", "id": body["id"], "result": result}])
+
+    url = await raw_server(handler)
+    logs: list[Any] = []
+    async with AsyncClient(url, timeout=5, on_logging_message=logs.append) as client:
+        assert client.protocol_version == "2025-03-26"
+        await client.ping()
+        await client.ping()
+    assert len(logs) >= 2
