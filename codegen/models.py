@@ -59,7 +59,9 @@ def load() -> dict[str, Any]:
             props = dict(old["properties"])
             for key, value in schema["properties"].items():
                 props.setdefault(key, value)
-            merged[name] = {**old, "properties": props}
+            # a field is required only if both versions require it
+            required = [r for r in old.get("required", []) if r in schema.get("required", [])]
+            merged[name] = {**old, "properties": props, "required": required}
     return merged
 
 
@@ -90,6 +92,15 @@ class Generator:
             members = self.union_members(schema)
             if members and name not in self.objects:
                 self.unions[name] = members
+        # objects that are maps of one kind of value (InputRequests: key -> InputRequest)
+        self.maps: dict[str, dict[str, Any]] = {
+            name: schema["additionalProperties"]
+            for name, schema in sorted(defs.items())
+            if name not in self.objects
+            and schema.get("type") == "object"
+            and isinstance(schema.get("additionalProperties"), dict)
+            and {"$ref", "anyOf"} & schema["additionalProperties"].keys()
+        }
 
     def object_props(self, schema: dict[str, Any]) -> dict[str, Any] | None:
         if "allOf" in schema:
@@ -130,7 +141,7 @@ class Generator:
             return self.inline[id(schema)]
         if "$ref" in schema:
             ref = schema["$ref"].rsplit("/", 1)[1]
-            if ref in self.objects or ref in self.unions:
+            if ref in self.objects or ref in self.unions or ref in self.maps:
                 return ref
             target = self.defs.get(ref, {})
             if ref in ANY_DEFS:
@@ -200,7 +211,7 @@ class Generator:
                 attr = snake(wire)
                 typ = "Any" if (name, wire) in WIDENED else self.type_of(schema)
                 meta = f"metadata={{'wire': {wire!r}}}"
-                if "const" in schema and isinstance(schema["const"], str):
+                if "const" in schema and isinstance(schema["const"], str) and wire in required:
                     lines.append(
                         f"    {attr}: str = attrs.field(default={schema['const']!r}, {meta})"
                     )
@@ -216,16 +227,16 @@ class Generator:
             if name in OPEN_UNIONS:
                 members = [*members, "UnknownContent"]
             lines.append(f"{name} = {' | '.join(members)}")
+        for name, value in self.maps.items():
+            lines.append(f"{name} = dict[str, {self.type_of(value)}]")
         lines.append("")
-        lines.append("UNIONS: dict[Any, tuple[type, ...]] = {")
-        for name, members in self.unions.items():
-            if name in OPEN_UNIONS:
-                members = [*members, "UnknownContent"]
-            lines.append(f"    {name}: ({', '.join(members)},),")
+        lines.append("ALIASES: dict[str, Any] = {")
+        for name in [*self.unions, *self.maps]:
+            lines.append(f"    {name!r}: {name},")
         lines.append("}")
         lines.append("MODELS: tuple[type, ...] = (UnknownContent, " + ", ".join(self.objects) + ")")
         lines.append("")
-        names = ["UnknownContent", *self.objects, *self.unions]
+        names = ["UnknownContent", *self.objects, *self.unions, *self.maps]
         lines.insert(13, "__all__ = [" + ", ".join(repr(n) for n in sorted(names)) + "]\n")
         return "\n".join(lines)
 

@@ -72,7 +72,22 @@ def _hook_for(tp: Any) -> _Hook:
     if tp in _PRIMITIVES:
         return _PRIMITIVES[tp]
     if origin is dict:
-        return _check(dict, "an object")
+        if args[1] is Any:
+            return _check(dict, "an object")
+        value_hook = _hook_for(args[1])
+
+        def to_dict(value: Any) -> dict[str, Any]:
+            if not isinstance(value, dict):
+                raise _WireError("", f"expected an object, got {type(value).__name__}")
+            out = {}
+            for key, element in value.items():
+                try:
+                    out[key] = value_hook(element)
+                except _WireError as exc:
+                    raise _WireError(f"[{key!r}]{exc.path}", exc.problem) from None
+            return out
+
+        return to_dict
     if origin is tuple:
         item = _hook_for(args[0])
 
@@ -98,10 +113,24 @@ def _hook_for(tp: Any) -> _Hook:
     raise TypeError(f"no wire rule for {tp!r}")  # pragma: no cover - generator bug
 
 
-def _tag(cls: type) -> str | None:
-    for field in attrs.fields(cls):
-        if field.name == "type" and isinstance(field.default, str):
-            return field.default
+def _consts(cls: type) -> dict[str, str]:
+    """Wire fields whose default is a fixed string: ``type``, ``method``, ``mode``..."""
+    return {
+        f.metadata["wire"]: f.default
+        for f in attrs.fields(cls)
+        if "wire" in f.metadata and isinstance(f.default, str)
+    }
+
+
+def _discriminator(classes: list[type]) -> str | None:
+    """The wire field whose fixed value tells the union's members apart, if any."""
+    consts = [_consts(cls) for cls in classes if cls is not _models.UnknownContent]
+    if len(consts) < 2:
+        return None
+    for key in consts[0]:
+        values = [c.get(key) for c in consts]
+        if None not in values and len(set(values)) == len(values):
+            return key
     return None
 
 
@@ -116,20 +145,21 @@ def _required(cls: type) -> frozenset[str]:
 def _union_hook(members: tuple[Any, ...]) -> _Hook:
     classes = [m for m in members if attrs.has(m)]
     others = [m for m in members if not attrs.has(m)]
-    by_tag = {tag: cls for cls in classes if (tag := _tag(cls)) is not None}
-    untagged = [(cls, _required(cls)) for cls in classes if _tag(cls) is None]
+    key = _discriminator(classes) or "type"
+    by_tag = {tag: cls for cls in classes if (tag := _consts(cls).get(key)) is not None}
+    untagged = [(cls, _required(cls)) for cls in classes if key not in _consts(cls)]
     other_hooks = [_hook_for(m) for m in others]
     unknown = _models.UnknownContent in classes
 
     def pick(value: Any) -> Any:
         if isinstance(value, Mapping):
-            tag = value.get("type")
+            tag = value.get(key)
             if isinstance(tag, str) and tag in by_tag:
                 return converter.structure(value, by_tag[tag])
             for cls, required in untagged:
                 if cls is not _models.UnknownContent and required <= value.keys():
                     return converter.structure(value, cls)
-            if unknown and isinstance(tag, str):
+            if unknown and isinstance(value.get("type"), str):
                 return converter.structure(value, _models.UnknownContent)
         for hook in other_hooks:
             try:
@@ -178,16 +208,35 @@ def _structure_fn(cls: type) -> Callable[[Any, Any], Any]:
     return structure
 
 
+def _plain(tp: Any) -> bool:
+    """Whether values of this type are JSON already (no model inside)."""
+    if tp in _PRIMITIVES:
+        return True
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is dict:
+        return args[1] is Any
+    if origin is tuple:
+        return False  # tuples become lists
+    if origin is typing.Union or type(tp).__name__ == "UnionType":
+        return all(a is type(None) or _plain(a) for a in args)
+    return False
+
+
 def _unstructure_fn(cls: type) -> Callable[[Any], Any]:
-    fields = [(f.name, f.metadata["wire"]) for f in attrs.fields(cls) if "wire" in f.metadata]
+    hints = typing.get_type_hints(cls, vars(_models))
+    fields = [
+        (f.name, f.metadata["wire"], _plain(hints[f.name]))
+        for f in attrs.fields(cls)
+        if "wire" in f.metadata
+    ]
     has_extra = any(f.metadata.get("extra") for f in attrs.fields(cls))
 
     def unstructure(obj: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for attr, wire in fields:
+        for attr, wire, plain in fields:
             value = getattr(obj, attr)
             if value is not None:
-                out[wire] = to_wire(value)
+                out[wire] = value if plain else to_wire(value)
         if has_extra and obj.extra:
             for key, value in obj.extra.items():
                 out.setdefault(key, value)
@@ -195,6 +244,8 @@ def _unstructure_fn(cls: type) -> Callable[[Any], Any]:
 
     return unstructure
 
+
+_ALIAS_HOOKS: dict[Any, _Hook] = {}
 
 for _cls in _models.MODELS:
     converter.register_structure_hook(_cls, _structure_fn(_cls))
@@ -209,9 +260,13 @@ def from_wire(data: Any, cls: type[_T]) -> _T:
             of the offending field.
     """
     try:
-        return converter.structure(data, cls)
+        hook = _ALIAS_HOOKS.get(cls)
+        if hook is None:
+            hook = _ALIAS_HOOKS[cls] = _hook_for(cls)
+        return hook(data)  # type: ignore[no-any-return]
     except _WireError as exc:
-        raise InvalidResponseError(f"invalid {cls.__name__}: {exc}") from None
+        name = getattr(cls, "__name__", str(cls))
+        raise InvalidResponseError(f"invalid {name}: {exc}") from None
     except (cattrs.BaseValidationError, TypeError, ValueError) as exc:
         raise InvalidResponseError(f"invalid {cls.__name__}: {exc}") from exc
 
@@ -222,4 +277,6 @@ def to_wire(obj: Any) -> Any:
         return converter.unstructure(obj)
     if isinstance(obj, (tuple, list)):
         return [to_wire(item) for item in obj]
+    if isinstance(obj, dict):
+        return {key: to_wire(value) for key, value in obj.items()}
     return obj

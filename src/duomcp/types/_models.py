@@ -87,12 +87,15 @@ __all__ = [
     "InitializeResult",
     "InitializedNotification",
     "InputRequest",
+    "InputRequests",
     "InputRequiredResult",
     "InputResponse",
     "InputResponseRequestParams",
+    "InputResponses",
     "InternalError",
     "InvalidParamsError",
     "InvalidRequestError",
+    "JSONObject",
     "JSONRPCErrorResponse",
     "JSONRPCMessage",
     "JSONRPCNotification",
@@ -318,7 +321,7 @@ class CallToolRequestParams:
     meta: CallToolRequestParamsMeta | None = attrs.field(default=None, metadata={"wire": "_meta"})
     arguments: dict[str, Any] | None = attrs.field(default=None, metadata={"wire": "arguments"})
     task: TaskMetadata | None = attrs.field(default=None, metadata={"wire": "task"})
-    input_responses: dict[str, Any] | None = attrs.field(
+    input_responses: InputResponses | None = attrs.field(
         default=None, metadata={"wire": "inputResponses"}
     )
     request_state: str | None = attrs.field(default=None, metadata={"wire": "requestState"})
@@ -461,10 +464,10 @@ class CompleteResultResponse:
 class CreateMessageRequest:
     """The MCP ``CreateMessageRequest`` object."""
 
-    id: str | int = attrs.field(metadata={"wire": "id"})
-    jsonrpc: str = attrs.field(default="2.0", metadata={"wire": "jsonrpc"})
     method: str = attrs.field(default="sampling/createMessage", metadata={"wire": "method"})
     params: CreateMessageRequestParams = attrs.field(metadata={"wire": "params"})
+    id: str | int | None = attrs.field(default=None, metadata={"wire": "id"})
+    jsonrpc: str | None = attrs.field(default=None, metadata={"wire": "jsonrpc"})
     extra: Mapping[str, Any] = _extra()
 
 
@@ -560,10 +563,10 @@ class DiscoverResultResponse:
 class ElicitRequest:
     """The MCP ``ElicitRequest`` object."""
 
-    id: str | int = attrs.field(metadata={"wire": "id"})
-    jsonrpc: str = attrs.field(default="2.0", metadata={"wire": "jsonrpc"})
     method: str = attrs.field(default="elicitation/create", metadata={"wire": "method"})
     params: ElicitRequestParams = attrs.field(metadata={"wire": "params"})
+    id: str | int | None = attrs.field(default=None, metadata={"wire": "id"})
+    jsonrpc: str | None = attrs.field(default=None, metadata={"wire": "jsonrpc"})
     extra: Mapping[str, Any] = _extra()
 
 
@@ -574,7 +577,7 @@ class ElicitRequestFormParams:
     message: str = attrs.field(metadata={"wire": "message"})
     requested_schema: dict[str, Any] = attrs.field(metadata={"wire": "requestedSchema"})
     meta: ElicitRequestFormParamsMeta | None = attrs.field(default=None, metadata={"wire": "_meta"})
-    mode: str = attrs.field(default="form", metadata={"wire": "mode"})
+    mode: str | None = attrs.field(default=None, metadata={"wire": "mode"})
     task: TaskMetadata | None = attrs.field(default=None, metadata={"wire": "task"})
     extra: Mapping[str, Any] = _extra()
 
@@ -583,11 +586,11 @@ class ElicitRequestFormParams:
 class ElicitRequestURLParams:
     """The MCP ``ElicitRequestURLParams`` object."""
 
-    elicitation_id: str = attrs.field(metadata={"wire": "elicitationId"})
     message: str = attrs.field(metadata={"wire": "message"})
     mode: str = attrs.field(default="url", metadata={"wire": "mode"})
     url: str = attrs.field(metadata={"wire": "url"})
     meta: ElicitRequestURLParamsMeta | None = attrs.field(default=None, metadata={"wire": "_meta"})
+    elicitation_id: str | None = attrs.field(default=None, metadata={"wire": "elicitationId"})
     task: TaskMetadata | None = attrs.field(default=None, metadata={"wire": "task"})
     extra: Mapping[str, Any] = _extra()
 
@@ -655,7 +658,7 @@ class GetPromptRequestParams:
     name: str = attrs.field(metadata={"wire": "name"})
     meta: GetPromptRequestParamsMeta | None = attrs.field(default=None, metadata={"wire": "_meta"})
     arguments: dict[str, Any] | None = attrs.field(default=None, metadata={"wire": "arguments"})
-    input_responses: dict[str, Any] | None = attrs.field(
+    input_responses: InputResponses | None = attrs.field(
         default=None, metadata={"wire": "inputResponses"}
     )
     request_state: str | None = attrs.field(default=None, metadata={"wire": "requestState"})
@@ -833,7 +836,7 @@ class InputRequiredResult:
 
     result_type: str = attrs.field(metadata={"wire": "resultType"})
     meta: ResultMetaObject | None = attrs.field(default=None, metadata={"wire": "_meta"})
-    input_requests: dict[str, Any] | None = attrs.field(
+    input_requests: InputRequests | None = attrs.field(
         default=None, metadata={"wire": "inputRequests"}
     )
     request_state: str | None = attrs.field(default=None, metadata={"wire": "requestState"})
@@ -845,7 +848,7 @@ class InputResponseRequestParams:
     """The MCP ``InputResponseRequestParams`` object."""
 
     meta: RequestMetaObject = attrs.field(metadata={"wire": "_meta"})
-    input_responses: dict[str, Any] | None = attrs.field(
+    input_responses: InputResponses | None = attrs.field(
         default=None, metadata={"wire": "inputResponses"}
     )
     request_state: str | None = attrs.field(default=None, metadata={"wire": "requestState"})
@@ -1044,9 +1047,9 @@ class ListResourcesResultResponse:
 class ListRootsRequest:
     """The MCP ``ListRootsRequest`` object."""
 
-    id: str | int = attrs.field(metadata={"wire": "id"})
-    jsonrpc: str = attrs.field(default="2.0", metadata={"wire": "jsonrpc"})
     method: str = attrs.field(default="roots/list", metadata={"wire": "method"})
+    id: str | int | None = attrs.field(default=None, metadata={"wire": "id"})
+    jsonrpc: str | None = attrs.field(default=None, metadata={"wire": "jsonrpc"})
     params: RequestParams | None = attrs.field(default=None, metadata={"wire": "params"})
     extra: Mapping[str, Any] = _extra()
 
@@ -1366,7 +1369,7 @@ class ReadResourceRequestParams:
     meta: ReadResourceRequestParamsMeta | None = attrs.field(
         default=None, metadata={"wire": "_meta"}
     )
-    input_responses: dict[str, Any] | None = attrs.field(
+    input_responses: InputResponses | None = attrs.field(
         default=None, metadata={"wire": "inputResponses"}
     )
     request_state: str | None = attrs.field(default=None, metadata={"wire": "requestState"})
@@ -2407,146 +2410,31 @@ ServerResult = (
     | CompleteResult
 )
 SingleSelectEnumSchema = UntitledSingleSelectEnumSchema | TitledSingleSelectEnumSchema
+InputRequests = dict[str, InputRequest]
+InputResponses = dict[str, InputResponse]
+JSONObject = dict[str, Any]
 
-UNIONS: dict[Any, tuple[type, ...]] = {
-    ClientNotification: (
-        CancelledNotification,
-        InitializedNotification,
-        ProgressNotification,
-        TaskStatusNotification,
-        RootsListChangedNotification,
-    ),
-    ClientRequest: (
-        InitializeRequest,
-        PingRequest,
-        ListResourcesRequest,
-        ListResourceTemplatesRequest,
-        ReadResourceRequest,
-        SubscribeRequest,
-        UnsubscribeRequest,
-        ListPromptsRequest,
-        GetPromptRequest,
-        ListToolsRequest,
-        CallToolRequest,
-        GetTaskRequest,
-        GetTaskPayloadRequest,
-        CancelTaskRequest,
-        ListTasksRequest,
-        SetLevelRequest,
-        CompleteRequest,
-    ),
-    ClientResult: (
-        Result,
-        GetTaskResult,
-        GetTaskPayloadResult,
-        CancelTaskResult,
-        ListTasksResult,
-        CreateMessageResult,
-        ListRootsResult,
-        ElicitResult,
-    ),
-    ContentBlock: (
-        TextContent,
-        ImageContent,
-        AudioContent,
-        ResourceLink,
-        EmbeddedResource,
-        UnknownContent,
-    ),
-    ElicitRequestParams: (
-        ElicitRequestURLParams,
-        ElicitRequestFormParams,
-    ),
-    EnumSchema: (
-        UntitledSingleSelectEnumSchema,
-        TitledSingleSelectEnumSchema,
-        UntitledMultiSelectEnumSchema,
-        TitledMultiSelectEnumSchema,
-        LegacyTitledEnumSchema,
-    ),
-    InputRequest: (
-        CreateMessageRequest,
-        ListRootsRequest,
-        ElicitRequest,
-    ),
-    InputResponse: (
-        CreateMessageResult,
-        ListRootsResult,
-        ElicitResult,
-    ),
-    JSONRPCMessage: (
-        JSONRPCRequest,
-        JSONRPCNotification,
-        JSONRPCResultResponse,
-        JSONRPCErrorResponse,
-    ),
-    JSONRPCResponse: (
-        JSONRPCResultResponse,
-        JSONRPCErrorResponse,
-    ),
-    MultiSelectEnumSchema: (
-        UntitledMultiSelectEnumSchema,
-        TitledMultiSelectEnumSchema,
-    ),
-    PrimitiveSchemaDefinition: (
-        StringSchema,
-        NumberSchema,
-        BooleanSchema,
-        UntitledSingleSelectEnumSchema,
-        TitledSingleSelectEnumSchema,
-        UntitledMultiSelectEnumSchema,
-        TitledMultiSelectEnumSchema,
-        LegacyTitledEnumSchema,
-    ),
-    SamplingMessageContentBlock: (
-        TextContent,
-        ImageContent,
-        AudioContent,
-        ToolUseContent,
-        ToolResultContent,
-        UnknownContent,
-    ),
-    ServerNotification: (
-        CancelledNotification,
-        ProgressNotification,
-        ResourceListChangedNotification,
-        ResourceUpdatedNotification,
-        PromptListChangedNotification,
-        ToolListChangedNotification,
-        TaskStatusNotification,
-        LoggingMessageNotification,
-        ElicitationCompleteNotification,
-    ),
-    ServerRequest: (
-        PingRequest,
-        GetTaskRequest,
-        GetTaskPayloadRequest,
-        CancelTaskRequest,
-        ListTasksRequest,
-        CreateMessageRequest,
-        ListRootsRequest,
-        ElicitRequest,
-    ),
-    ServerResult: (
-        Result,
-        InitializeResult,
-        ListResourcesResult,
-        ListResourceTemplatesResult,
-        ReadResourceResult,
-        ListPromptsResult,
-        GetPromptResult,
-        ListToolsResult,
-        CallToolResult,
-        GetTaskResult,
-        GetTaskPayloadResult,
-        CancelTaskResult,
-        ListTasksResult,
-        CompleteResult,
-    ),
-    SingleSelectEnumSchema: (
-        UntitledSingleSelectEnumSchema,
-        TitledSingleSelectEnumSchema,
-    ),
+ALIASES: dict[str, Any] = {
+    "ClientNotification": ClientNotification,
+    "ClientRequest": ClientRequest,
+    "ClientResult": ClientResult,
+    "ContentBlock": ContentBlock,
+    "ElicitRequestParams": ElicitRequestParams,
+    "EnumSchema": EnumSchema,
+    "InputRequest": InputRequest,
+    "InputResponse": InputResponse,
+    "JSONRPCMessage": JSONRPCMessage,
+    "JSONRPCResponse": JSONRPCResponse,
+    "MultiSelectEnumSchema": MultiSelectEnumSchema,
+    "PrimitiveSchemaDefinition": PrimitiveSchemaDefinition,
+    "SamplingMessageContentBlock": SamplingMessageContentBlock,
+    "ServerNotification": ServerNotification,
+    "ServerRequest": ServerRequest,
+    "ServerResult": ServerResult,
+    "SingleSelectEnumSchema": SingleSelectEnumSchema,
+    "InputRequests": InputRequests,
+    "InputResponses": InputResponses,
+    "JSONObject": JSONObject,
 }
 MODELS: tuple[type, ...] = (
     UnknownContent,
