@@ -172,3 +172,56 @@ async def test_close_is_idempotent_and_ends_the_session(server: ReferenceServer)
     assert session not in server.sessions
     deletes = [r for r in server.requests if r.method == "DELETE"]
     assert len(deletes) == 1 and deletes[0].headers["mcp-session-id"] == session
+
+
+async def test_elicitation_url_mode(server: ReferenceServer) -> None:
+    seen: list[str] = []
+
+    async def elicit(params: ElicitRequestFormParams | ElicitRequestURLParams) -> ElicitResult:
+        assert isinstance(params, ElicitRequestURLParams)
+        seen.append(params.url)
+        return ElicitResult(action="accept")
+
+    async with AsyncClient(server.url, timeout=10, elicitation_handler=elicit) as client:
+        answer = json.loads(text_of(await client.call_tool("elicit_url")))
+    assert answer == {"action": "accept"}
+    assert seen == ["https://example.com/sign-in"]
+
+
+async def test_capabilities_follow_the_handlers(server: ReferenceServer) -> None:
+    async def elicit(params: ElicitRequestFormParams | ElicitRequestURLParams) -> ElicitResult:
+        return ElicitResult(action="decline")
+
+    async with AsyncClient(server.url, timeout=10):
+        pass
+    async with AsyncClient(
+        server.url, timeout=10, elicitation_handler=elicit, elicitation_modes=("form",)
+    ):
+        pass
+    inits = [
+        r.body["params"]["capabilities"]
+        for r in server.requests
+        if isinstance(r.body, dict) and r.body.get("method") == "initialize"
+    ]
+    assert inits == [{}, {"elicitation": {"form": {}}}]
+
+
+async def test_unsupported_elicitation_mode_is_refused(server: ReferenceServer) -> None:
+    async def elicit(params: ElicitRequestFormParams | ElicitRequestURLParams) -> ElicitResult:
+        raise AssertionError("must not be called for a mode the client did not declare")
+
+    async with AsyncClient(
+        server.url, timeout=10, elicitation_handler=elicit, elicitation_modes=("form",)
+    ) as client:
+        result = await client.call_tool("elicit_url")
+    assert result.is_error is True
+
+
+async def test_handler_exception_becomes_an_error_reply(server: ReferenceServer) -> None:
+    async def sample(params: CreateMessageRequestParams) -> CreateMessageResult:
+        raise RuntimeError("model unavailable")
+
+    async with AsyncClient(server.url, timeout=10, sampling_handler=sample) as client:
+        failed = await client.call_tool("sample", {"prompt": "x"})
+        assert failed.is_error is True
+        assert text_of(await client.call_tool("echo", {"text": "alive"})) == "alive"

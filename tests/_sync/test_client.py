@@ -174,3 +174,54 @@ def test_close_is_idempotent_and_ends_the_session(server: ReferenceServer) -> No
     assert session not in server.sessions
     deletes = [r for r in server.requests if r.method == "DELETE"]
     assert len(deletes) == 1 and deletes[0].headers["mcp-session-id"] == session
+
+
+def test_elicitation_url_mode(server: ReferenceServer) -> None:
+    seen: list[str] = []
+
+    def elicit(params: ElicitRequestFormParams | ElicitRequestURLParams) -> ElicitResult:
+        assert isinstance(params, ElicitRequestURLParams)
+        seen.append(params.url)
+        return ElicitResult(action="accept")
+
+    with Client(server.url, timeout=10, elicitation_handler=elicit) as client:
+        answer = json.loads(text_of(client.call_tool("elicit_url")))
+    assert answer == {"action": "accept"}
+    assert seen == ["https://example.com/sign-in"]
+
+
+def test_capabilities_follow_the_handlers(server: ReferenceServer) -> None:
+    def elicit(params: ElicitRequestFormParams | ElicitRequestURLParams) -> ElicitResult:
+        return ElicitResult(action="decline")
+
+    with Client(server.url, timeout=10):
+        pass
+    with Client(server.url, timeout=10, elicitation_handler=elicit, elicitation_modes=("form",)):
+        pass
+    inits = [
+        r.body["params"]["capabilities"]
+        for r in server.requests
+        if isinstance(r.body, dict) and r.body.get("method") == "initialize"
+    ]
+    assert inits == [{}, {"elicitation": {"form": {}}}]
+
+
+def test_unsupported_elicitation_mode_is_refused(server: ReferenceServer) -> None:
+    def elicit(params: ElicitRequestFormParams | ElicitRequestURLParams) -> ElicitResult:
+        raise AssertionError("must not be called for a mode the client did not declare")
+
+    with Client(
+        server.url, timeout=10, elicitation_handler=elicit, elicitation_modes=("form",)
+    ) as client:
+        result = client.call_tool("elicit_url")
+    assert result.is_error is True
+
+
+def test_handler_exception_becomes_an_error_reply(server: ReferenceServer) -> None:
+    def sample(params: CreateMessageRequestParams) -> CreateMessageResult:
+        raise RuntimeError("model unavailable")
+
+    with Client(server.url, timeout=10, sampling_handler=sample) as client:
+        failed = client.call_tool("sample", {"prompt": "x"})
+        assert failed.is_error is True
+        assert text_of(client.call_tool("echo", {"text": "alive"})) == "alive"
