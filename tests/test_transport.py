@@ -443,3 +443,26 @@ async def test_batch_replies_are_accepted(raw_server: Callable[[Any], Any]) -> N
         await client.ping()
         await client.ping()
     assert len(logs) >= 2
+
+
+def test_proxy_comes_from_the_environment_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from duomcp.transports.streamable_http import _env_proxy
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.test:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.test")
+    assert _env_proxy("https://mcp.example/mcp") == "http://proxy.test:3128"
+    assert _env_proxy("https://internal.test/mcp") is None
+    monkeypatch.delenv("HTTPS_PROXY")
+    assert _env_proxy("https://mcp.example/mcp") is None
+
+
+async def test_netrc_never_adds_credentials(
+    server: ReferenceServer, faults: ServerFaults, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine 127.0.0.1 login user password secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    async with AsyncClient(server.url, auth=BearerToken("t"), timeout=10) as client:
+        await client.ping()
+    assert all(r.headers.get("authorization") == "Bearer t" for r in server.requests)

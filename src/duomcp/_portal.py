@@ -8,7 +8,6 @@ and after ``os.fork()`` (the child starts a new loop thread on first use).
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import os
 import threading
 from collections.abc import Callable, Coroutine
@@ -30,6 +29,9 @@ class Portal:
 
     def loop(self) -> asyncio.AbstractEventLoop:
         """Return the portal's running loop, starting its thread on first use."""
+        loop = self._loop
+        if loop is not None and self._pid == os.getpid() and self._thread_alive():
+            return loop
         with self._lock:
             if self._loop is None or self._pid != os.getpid() or not self._thread_alive():
                 self._start()
@@ -63,21 +65,55 @@ class Portal:
         loop = self.loop()
         if self._thread is threading.current_thread():
             raise RuntimeError(
-                "a blocking duomcp client was called from one of its own callbacks' loop; "
+                "a blocking duomcp client was called from its own event-loop thread; "
                 "callbacks run in worker threads and may call the client from there"
             )
-        future = asyncio.run_coroutine_threadsafe(fn(*args, **kwargs), loop)
+        call = _Call(fn(*args, **kwargs))
+        loop.call_soon_threadsafe(call.start)
         try:
-            return future.result()
+            call.done.acquire()
         except KeyboardInterrupt:
-            future.cancel()
-            try:
-                future.result(timeout=5)
-            except (concurrent.futures.CancelledError, concurrent.futures.TimeoutError):
-                pass
-            except Exception:  # the call failed while being cancelled: nothing to report
-                pass
+            loop.call_soon_threadsafe(call.cancel)
+            call.done.acquire(timeout=5)
             raise
+        if call.error is not None:
+            raise call.error
+        return call.result  # type: ignore[no-any-return]
+
+
+class _Call:
+    """One coroutine handed to the loop thread; ``done`` is released when it finishes.
+
+    Lighter than ``asyncio.run_coroutine_threadsafe``: one lock, no concurrent Future,
+    no second thread-safe callback to copy the result back.
+    """
+
+    __slots__ = ("coro", "done", "error", "result", "task")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self.coro = coro
+        self.done = threading.Lock()
+        self.done.acquire()
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.task: asyncio.Task[Any] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.ensure_future(self.coro)
+        self.task.add_done_callback(self.finish)
+
+    def finish(self, task: asyncio.Task[Any]) -> None:
+        if task.cancelled():
+            self.error = asyncio.CancelledError()
+        elif (error := task.exception()) is not None:
+            self.error = error
+        else:
+            self.result = task.result()
+        self.done.release()
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
 
 
 portal = Portal()

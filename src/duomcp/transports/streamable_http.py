@@ -17,7 +17,9 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 import aiohttp
+import aiohttp.helpers
 import attrs
+import yarl
 
 from .._jsonrpc import dumps, loads_messages
 from ..auth import AuthChallenge, RequestKind
@@ -76,6 +78,15 @@ class _StreamBroken(TransportError):
     """The connection dropped in the middle of an SSE stream."""
 
 
+def _env_proxy(url: str) -> str | None:
+    """The proxy the environment (``HTTPS_PROXY``, ``NO_PROXY``...) names for ``url``."""
+    try:
+        proxy, _ = aiohttp.helpers.get_env_proxy_for_url(yarl.URL(url))
+    except LookupError:
+        return None
+    return str(proxy)
+
+
 def _is_success(status: int) -> bool:
     return 200 <= status < 300
 
@@ -103,6 +114,7 @@ class StreamableHTTPTransport:
         self._timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=self._options.connect_timeout
         )
+        self._proxy = _env_proxy(state.endpoint)
 
     @property
     def state(self) -> ConnectionState:
@@ -111,8 +123,11 @@ class StreamableHTTPTransport:
 
     def _session(self) -> aiohttp.ClientSession:
         if self._http is None:
+            # trust_env=False: aiohttp would then look up the proxy and ~/.netrc in a worker
+            # thread on every request (two thread hops per call), and a netrc entry would
+            # clash with our Authorization header. The proxy is resolved once instead.
             self._http = aiohttp.ClientSession(
-                trust_env=True,
+                trust_env=False,
                 timeout=self._timeout,
                 connector=aiohttp.TCPConnector(limit=0, limit_per_host=0),
             )
@@ -146,6 +161,7 @@ class StreamableHTTPTransport:
                     headers=headers,
                     allow_redirects=False,
                     timeout=self._timeout,
+                    proxy=self._proxy,
                 )
             except asyncio.TimeoutError as exc:
                 raise TransportError(
