@@ -15,6 +15,7 @@ from .engine import LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS
 from .errors import (
     AuthError,
     AuthorizationRequiredError,
+    CapabilityNotSupportedError,
     ConnectionClosedError,
     HTTPStatusError,
     InsufficientScopeError,
@@ -41,6 +42,7 @@ __all__ = [
     "AuthError",
     "AuthorizationRequiredError",
     "BearerToken",
+    "CapabilityNotSupportedError",
     "Client",
     "ConnectionClosedError",
     "HTTPOptions",

@@ -12,6 +12,7 @@ from typing import Any
 __all__ = [
     "AuthError",
     "AuthorizationRequiredError",
+    "CapabilityNotSupportedError",
     "ConnectionClosedError",
     "HTTPStatusError",
     "InsufficientScopeError",
@@ -96,6 +97,10 @@ class UnsupportedProtocolVersionError(ProtocolError):
         super().__init__(message)
         self.requested = requested
         self.supported = supported
+
+
+class CapabilityNotSupportedError(ProtocolError):
+    """The server did not declare the capability a call needs (e.g. ``logging``)."""
 
 
 class StructuredContentError(ProtocolError):

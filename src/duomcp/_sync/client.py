@@ -19,7 +19,7 @@ from ..engine._engine import (
     BlockingSamplingHandler,
     ProgressCallback,
 )
-from ..errors import ProtocolError
+from ..errors import CapabilityNotSupportedError, ProtocolError
 from ..transports.streamable_http import HTTPOptions
 from ..types import (
     CallToolResult,
@@ -219,9 +219,19 @@ class Client:
         self._engine.request("ping", None, timeout=timeout)
 
     def set_logging_level(self, level: str, *, timeout: float | None = None) -> None:
-        """Ask the server to send log messages at ``level`` and above (RFC 5424 names)."""
+        """Ask the server to send log messages at ``level`` and above (RFC 5424 names).
+
+        Raises:
+            CapabilityNotSupportedError: the server declared no ``logging`` capability.
+        """
         if level not in _LOG_LEVELS:
             raise ValueError(f"level must be one of {_LOG_LEVELS}, not {level!r}")
+        self.connect()
+        caps = self.server_capabilities
+        if caps is None or caps.logging is None:
+            raise CapabilityNotSupportedError(
+                f"{self.url} does not declare the logging capability; it cannot set a level"
+            )
         self._engine.request("logging/setLevel", {"level": level}, timeout=timeout)
 
     def send_roots_list_changed(self) -> None:
@@ -354,7 +364,15 @@ class Client:
         return from_wire(raw, ReadResourceResult)
 
     def subscribe_resource(self, uri: str, *, timeout: float | None = None) -> None:
-        """Ask to be told (``on_resource_updated``) when a resource changes."""
+        """Ask to be told (``on_resource_updated``) when a resource changes.
+
+        Raises:
+            CapabilityNotSupportedError: the server does not offer resource subscriptions.
+        """
+        self.connect()
+        caps = self.server_capabilities
+        if caps is None or caps.resources is None or not caps.resources.subscribe:
+            raise CapabilityNotSupportedError(f"{self.url} does not offer resource subscriptions")
         self._engine.request("resources/subscribe", {"uri": uri}, timeout=timeout)
 
     def unsubscribe_resource(self, uri: str, *, timeout: float | None = None) -> None:
