@@ -28,12 +28,20 @@ class ServerThread:
         self.server = ReferenceServer(faults=faults)
         self.run(self.server.start())
 
+    @staticmethod
+    async def _cancel_leftovers() -> None:
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     def run(self, coro: Coroutine[Any, Any, _T], timeout: float = 30) -> _T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def stop(self) -> None:
         try:
             self.run(self.server.close())
+            self.run(self._cancel_leftovers())
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(10)
