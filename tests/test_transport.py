@@ -273,8 +273,7 @@ async def test_no_new_tcp_connection_per_call(
 ) -> None:
     faults.reply_mode = reply_mode  # type: ignore[assignment]
     async with AsyncClient(server.url, timeout=10) as client:
-        for _ in range(3):
-            await client.call_tool("echo", {"text": "warm"})
+        await client.call_tool("echo", {"text": "warm"})
         before = server.connections_opened
         for i in range(50):
             await client.call_tool("echo", {"text": str(i)})

@@ -65,6 +65,7 @@ class _Stream:
         self.id = stream_id
         self.events: list[str] = []  # JSON text; "" is a priming event
         self.done = False
+        self.open = False  # a client is reading it (the GET stream allows one at a time)
         self._changed = asyncio.Condition()
 
     async def append(self, data: str) -> None:
@@ -474,11 +475,7 @@ class ReferenceServer:
     ) -> web.StreamResponse:
         sent = 0
         async for index, data in stream.follow(after):
-            frame = f"id: {stream.id}:{index}\n"
-            if data == "" and self.faults.retry_ms is not None:
-                frame += f"retry: {self.faults.retry_ms}\n"
-            frame += f"data: {data}\n\n"
-            await resp.write(frame.encode())
+            await resp.write(self._frame(stream, index, data))
             sent += 1
             if drop_after is not None and sent >= drop_after:
                 if request.transport is not None:
@@ -488,6 +485,13 @@ class ReferenceServer:
                 break
         await resp.write_eof()
         return resp
+
+    def _frame(self, stream: _Stream, index: int, data: str) -> bytes:
+        """One SSE event; a priming event (empty data) carries ``retry`` when set."""
+        frame = f"id: {stream.id}:{index}\n"
+        if data == "" and self.faults.retry_ms is not None:
+            frame += f"retry: {self.faults.retry_ms}\n"
+        return (frame + f"data: {data}\n\n").encode()
 
     async def _get(self, request: web.Request) -> web.StreamResponse:
         if "text/event-stream" not in request.headers.get("Accept", ""):
@@ -513,13 +517,8 @@ class ReferenceServer:
             return await self._write_stream(request, stream, after)
         if not self.faults.get_stream:
             return web.Response(status=405)
-        if (
-            session.standalone is not None
-            and not session.standalone.done
-            and session.standalone.events is not None
-        ):
-            if getattr(session.standalone, "open", False):
-                return web.Response(status=409, text="a GET stream is already open")
+        if session.standalone is not None and session.standalone.open:
+            return web.Response(status=409, text="a GET stream is already open")
         if session.standalone is None:
             session.standalone = _Stream("g")
             if self.faults.retry_ms is not None:
@@ -529,7 +528,7 @@ class ReferenceServer:
     async def _serve_standalone(
         self, request: web.Request, stream: _Stream, after: int
     ) -> web.StreamResponse:
-        stream.open = True  # type: ignore[attr-defined]
+        stream.open = True
         resp = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
@@ -544,7 +543,7 @@ class ReferenceServer:
                 request.transport.abort()
             return resp
         finally:
-            stream.open = False  # type: ignore[attr-defined]
+            stream.open = False
             self._get_responses.discard(resp)
 
     async def _write_stream_to(
@@ -552,10 +551,7 @@ class ReferenceServer:
     ) -> web.StreamResponse:
         await resp.prepare(request)
         async for index, data in stream.follow(after):
-            frame = f"id: {stream.id}:{index}\n"
-            if data == "" and self.faults.retry_ms is not None:
-                frame += f"retry: {self.faults.retry_ms}\n"
-            await resp.write((frame + f"data: {data}\n\n").encode())
+            await resp.write(self._frame(stream, index, data))
         await resp.write_eof()
         return resp
 

@@ -50,6 +50,7 @@ _METHODS: dict[RequestKind, str] = {
     "delete": "DELETE",
 }
 GET_STREAM = "get"
+_HOLD = 0.05  # seconds a reply stream may take to end after its response
 
 
 @attrs.frozen(kw_only=True)
@@ -341,22 +342,34 @@ class StreamableHTTPTransport:
         state = self._state
         content = resp.content
         answered = False
+        # The response is held until the stream ends (or briefly, _HOLD seconds): the
+        # connection then goes back to the pool before the caller sends its next request.
+        held: dict[str, Any] | None = None
         source = f"SSE event from {self._state.endpoint}"
         while True:
             try:
                 if answered:
-                    chunk = await asyncio.wait_for(content.readany(), self._options.drain_timeout)
+                    wait = _HOLD if held is not None else self._options.drain_timeout
+                    chunk = await asyncio.wait_for(content.readany(), wait)
                 else:
                     chunk = await content.readany()
             except asyncio.TimeoutError:
+                if held is not None:
+                    self._on_message(held)
+                    held = None
+                    continue
                 resp.close()  # the server keeps an answered stream open: give up the socket
                 return True
             except (aiohttp.ClientError, OSError) as exc:
                 if answered:
+                    if held is not None:
+                        self._on_message(held)
                     return True
                 raise _StreamBroken(f"SSE stream of {self._state.endpoint} broke: {exc}") from exc
             if not chunk:
                 decoder.close()
+                if held is not None:
+                    self._on_message(held)
                 return answered
             events = decoder.feed(chunk)
             if decoder.last_event_id:
@@ -380,6 +393,8 @@ class StreamableHTTPTransport:
                         and "method" not in message
                     ):
                         answered = True
+                        held = message
+                        continue
                     self._on_message(message)
 
     def _reconnect_delay(self, failures: int) -> float:
