@@ -8,19 +8,27 @@ scenario with duomcp's public API, and exits non-zero on any error.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import sys
 from typing import Any
 
+import aiohttp
+
 from duomcp import AsyncClient
+from duomcp.auth import Auth, ClientCredentials, OAuth
 from duomcp.types import ElicitRequestFormParams, ElicitRequestURLParams, ElicitResult
+
+REDIRECT_URI = "http://localhost:3000/callback"
+CLIENT_METADATA_URL = "https://conformance-test.local/client-metadata.json"
 
 # scenario -> (tool to call, its arguments); scenarios not listed only connect and list
 SCENARIO_CALLS: dict[str, tuple[str, dict[str, Any]]] = {
     "tools_call": ("add_numbers", {"a": 5, "b": 3}),
     "elicitation-sep1034-client-defaults": ("test_client_elicitation_defaults", {}),
     "sse-retry": ("test_reconnection", {}),
+    "auth/scope-step-up": ("test-tool", {}),
 }
 
 
@@ -31,8 +39,37 @@ async def accept_with_defaults(
     return ElicitResult(action="accept", content={})
 
 
+async def headless_login(authorization_url: str) -> str:
+    """Stand-in for the user's browser: the test server approves at once with a redirect."""
+    async with aiohttp.ClientSession() as http:
+        async with http.get(authorization_url, allow_redirects=False) as resp:
+            location = resp.headers.get("Location")
+    if not location:
+        raise SystemExit(f"the authorization endpoint did not redirect ({resp.status})")
+    return location
+
+
+def oauth_for(scenario: str) -> Auth | None:
+    if not scenario.startswith("auth/"):
+        return None
+    context = json.loads(os.environ.get("MCP_CONFORMANCE_CONTEXT", "{}"))
+    if scenario == "auth/client-credentials-basic":
+        return ClientCredentials(
+            client_id=context["client_id"], client_secret=context["client_secret"]
+        )
+    return OAuth(
+        interaction=headless_login,
+        redirect_uri=REDIRECT_URI,
+        client_id=context.get("client_id"),
+        client_secret=context.get("client_secret"),
+        client_metadata_url=CLIENT_METADATA_URL,
+    )
+
+
 async def run(url: str, scenario: str) -> None:
-    async with AsyncClient(url, timeout=20, elicitation_handler=accept_with_defaults) as client:
+    async with AsyncClient(
+        url, timeout=20, auth=oauth_for(scenario), elicitation_handler=accept_with_defaults
+    ) as client:
         tools = {tool.name for tool in await client.list_tools()}
         call = SCENARIO_CALLS.get(scenario)
         if call is None:

@@ -8,5 +8,16 @@ MCP server (POST, GET stream, reconnect, resumption, DELETE) and receives every 
 from __future__ import annotations
 
 from ._base import Auth, AuthChallenge, BearerToken, RequestKind, parse_www_authenticate
+from ._oauth import ClientCredentials, OAuth, OAuthClientInfo, OAuthTokens
 
-__all__ = ["Auth", "AuthChallenge", "BearerToken", "RequestKind", "parse_www_authenticate"]
+__all__ = [
+    "Auth",
+    "AuthChallenge",
+    "BearerToken",
+    "ClientCredentials",
+    "OAuth",
+    "OAuthClientInfo",
+    "OAuthTokens",
+    "RequestKind",
+    "parse_www_authenticate",
+]

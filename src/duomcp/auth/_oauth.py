@@ -1,0 +1,499 @@
+"""OAuth 2.1 for MCP servers: discovery, registration, authorization code with PKCE,
+refresh and step-up, behind the one :class:`~duomcp.auth.Auth` path.
+
+Every 401 or 403 of every request reaches :meth:`OAuth.handle_challenge`; concurrent
+challenges share one flow. oauthlib builds the PKCE values and the authorization URL;
+discovery, registration and token handling are here. No token, code, verifier or secret
+is ever logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+import aiohttp
+import attrs
+from oauthlib.common import add_params_to_uri
+from oauthlib.oauth2 import WebApplicationClient
+
+from ..errors import AuthError
+from ._base import Auth, AuthChallenge
+
+__all__ = ["ClientCredentials", "OAuth", "OAuthClientInfo", "OAuthTokens"]
+
+log = logging.getLogger("duomcp.auth")
+
+Interaction = Callable[[str], Awaitable[str]]
+"""Given the authorization URL, let the user sign in; return the redirect URL reached."""
+
+_REFRESH_MARGIN = 30.0  # seconds before expiry at which a token is refreshed
+_MAX_AUTHORIZATIONS = 3  # within _AUTHORIZATION_WINDOW seconds: no endless loops
+_AUTHORIZATION_WINDOW = 60.0
+_MAX_BODY = 1 << 20
+_TIMEOUT = aiohttp.ClientTimeout(total=30)
+
+
+@attrs.frozen(kw_only=True)
+class OAuthClientInfo:
+    """The client's registration with one authorization server."""
+
+    client_id: str
+    client_secret: str | None = attrs.field(default=None, repr=False)
+    token_endpoint_auth_method: str = "none"
+
+
+@attrs.frozen(kw_only=True)
+class OAuthTokens:
+    """Tokens from the authorization server; ``expires_at`` is absolute (epoch seconds)."""
+
+    access_token: str = attrs.field(repr=False)
+    refresh_token: str | None = attrs.field(default=None, repr=False)
+    expires_at: float | None = None
+    scope: str | None = None
+
+    def expiring(self, now: float) -> bool:
+        """Whether the access token expires within the refresh margin."""
+        return self.expires_at is not None and self.expires_at - _REFRESH_MARGIN <= now
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host in ("localhost", "127.0.0.1", "::1") or host.endswith(".localhost")
+
+
+def _require_secure(url: str, what: str) -> None:
+    if urlsplit(url).scheme != "https" and not _is_loopback(url):
+        raise AuthError(f"{what} {url} is not https; only loopback servers may use http")
+
+
+def protected_resource_metadata_urls(server_url: str, challenge_url: str | None) -> list[str]:
+    """RFC 9728 candidates in order: the challenge's URL, path-aware, then root."""
+    path = urlsplit(server_url).path.rstrip("/")
+    origin = _origin(server_url)
+    urls = [challenge_url] if challenge_url else []
+    if path:
+        urls.append(f"{origin}/.well-known/oauth-protected-resource{path}")
+    urls.append(f"{origin}/.well-known/oauth-protected-resource")
+    return urls
+
+
+def authorization_server_metadata_urls(issuer: str) -> list[str]:
+    """RFC 8414 and OpenID discovery candidates in the order the MCP spec gives."""
+    path = urlsplit(issuer).path.rstrip("/")
+    origin = _origin(issuer)
+    if path:
+        return [
+            f"{origin}/.well-known/oauth-authorization-server{path}",
+            f"{origin}/.well-known/openid-configuration{path}",
+            f"{origin}{path}/.well-known/openid-configuration",
+        ]
+    return [
+        f"{origin}/.well-known/oauth-authorization-server",
+        f"{origin}/.well-known/openid-configuration",
+    ]
+
+
+def _resource_matches(resource: str, server_url: str) -> bool:
+    """The metadata's resource must be the server URL or a parent of it, same origin."""
+    if _origin(resource) != _origin(server_url):
+        return False
+    parent = urlsplit(resource).path.rstrip("/")
+    path = urlsplit(server_url).path.rstrip("/")
+    return path == parent or path.startswith(parent + "/")
+
+
+class OAuth(Auth):
+    """OAuth 2.1 authorization code with PKCE (S256), started by any 401 or 403.
+
+    Args:
+        interaction: shows the user the authorization URL and returns the redirect URL
+            the browser reached (with ``code`` and ``state``).
+        redirect_uri: the redirect URI registered for this client.
+        client_id: a pre-registered client id (else CIMD, else dynamic registration).
+        client_secret: the pre-registered client's secret, if it has one.
+        client_metadata_url: an https URL of this client's metadata document (CIMD),
+            used as client id where the authorization server supports it.
+        scopes: scopes to ask for when the server names none.
+        client_name: the name shown to the user at registration.
+    """
+
+    def __init__(
+        self,
+        *,
+        interaction: Interaction,
+        redirect_uri: str,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        client_metadata_url: str | None = None,
+        scopes: str | None = None,
+        client_name: str = "duomcp",
+    ) -> None:
+        self._interaction = interaction
+        self._redirect_uri = redirect_uri
+        self._preregistered = (
+            OAuthClientInfo(
+                client_id=client_id,
+                client_secret=client_secret,
+                token_endpoint_auth_method="client_secret_basic" if client_secret else "none",
+            )
+            if client_id
+            else None
+        )
+        self._client_metadata_url = client_metadata_url
+        self._scopes = scopes
+        self._client_name = client_name
+        self._client: OAuthClientInfo | None = None
+        self._tokens: OAuthTokens | None = None
+        self._metadata: dict[str, Any] | None = None
+        self._resource_metadata: dict[str, Any] | None = None
+        self._issuer: str | None = None
+        self._granted_scopes: set[str] = set()
+        self._lock = asyncio.Lock()
+        self._generation = 0
+        self._authorized_at: list[float] = []
+
+    def __repr__(self) -> str:
+        return f"OAuth(client={self._client!r}, authorized={self._tokens is not None})"
+
+    @property
+    def tokens(self) -> OAuthTokens | None:
+        """The current tokens, if authorized."""
+        return self._tokens
+
+    async def auth_headers(self) -> Mapping[str, str]:
+        """The bearer header, refreshing an expiring token first (one refresh at a time)."""
+        tokens = self._tokens
+        if tokens is not None and tokens.refresh_token and tokens.expiring(time.time()):
+            generation = self._generation
+            async with self._lock:
+                if self._generation == generation:
+                    await self._refresh_or_none()
+            tokens = self._tokens
+        return {} if tokens is None else {"Authorization": f"Bearer {tokens.access_token}"}
+
+    async def handle_challenge(self, challenge: AuthChallenge) -> bool:
+        """Run discovery, registration and authorization (or refresh, or step-up)."""
+        generation = self._generation
+        async with self._lock:
+            if self._generation != generation:
+                return True  # another request's challenge already produced a new token
+            if challenge.status == 403 and challenge.error != "insufficient_scope":
+                return False
+            if (
+                challenge.status == 401
+                and self._tokens is not None
+                and self._tokens.refresh_token
+                and await self._refresh_or_none()
+            ):
+                return True
+            now = time.monotonic()
+            recent = [t for t in self._authorized_at if now - t < _AUTHORIZATION_WINDOW]
+            if len(recent) >= _MAX_AUTHORIZATIONS:
+                log.warning("gave up on %s after %d authorizations", challenge.url, len(recent))
+                return False
+            self._authorized_at = [*recent, now]
+            await self._authorize(challenge)
+            return True
+
+    # -- discovery ----------------------------------------------------------------------
+
+    async def _get_json(self, http: aiohttp.ClientSession, url: str) -> dict[str, Any] | None:
+        try:
+            async with http.get(url, allow_redirects=False) as resp:
+                if resp.status != 200 or "json" not in resp.content_type:
+                    log.debug("discovery: %s answered %d %s", url, resp.status, resp.content_type)
+                    return None
+                raw = await resp.content.read(_MAX_BODY + 1)
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            log.debug("discovery: %s failed: %s", url, exc)
+            return None
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) else None
+
+    async def _discover(self, http: aiohttp.ClientSession, challenge: AuthChallenge) -> None:
+        server_url = challenge.url
+        for url in protected_resource_metadata_urls(server_url, challenge.resource_metadata):
+            prm = await self._get_json(http, url)
+            if (
+                prm
+                and isinstance(prm.get("authorization_servers"), list)
+                and prm["authorization_servers"]
+            ):
+                resource = str(prm.get("resource") or server_url)
+                if not _resource_matches(resource, server_url):
+                    raise AuthError(
+                        f"{url} names resource {resource!r}, which is not {server_url}: "
+                        "refusing to send credentials for another resource"
+                    )
+                self._resource_metadata = prm
+                self._issuer = str(prm["authorization_servers"][0])
+                break
+        else:
+            self._issuer = _origin(server_url)  # 2025-03-26: the MCP server is the AS
+        for url in authorization_server_metadata_urls(self._issuer):
+            metadata = await self._get_json(http, url)
+            if metadata and "token_endpoint" in metadata:
+                if self._resource_metadata is not None and metadata.get("issuer", "").rstrip(
+                    "/"
+                ) != self._issuer.rstrip("/"):
+                    raise AuthError(
+                        f"{url} says issuer {metadata.get('issuer')!r}, expected {self._issuer!r}"
+                    )
+                methods = metadata.get("code_challenge_methods_supported")
+                if methods is not None and "S256" not in methods:
+                    raise AuthError(f"{self._issuer} does not support PKCE S256; refusing")
+                self._metadata = metadata
+                break
+        else:
+            if self._resource_metadata is not None:
+                raise AuthError(f"no authorization server metadata found for {self._issuer}")
+            origin = _origin(server_url)
+            self._metadata = {
+                "authorization_endpoint": f"{origin}/authorize",
+                "token_endpoint": f"{origin}/token",
+                "registration_endpoint": f"{origin}/register",
+            }
+        for key in ("authorization_endpoint", "token_endpoint"):
+            _require_secure(str(self._metadata.get(key, "")), key.replace("_", " "))
+
+    # -- registration -------------------------------------------------------------------
+
+    async def _register(self, http: aiohttp.ClientSession) -> OAuthClientInfo:
+        if self._preregistered is not None:
+            return self._preregistered
+        assert self._metadata is not None
+        if self._client_metadata_url and self._metadata.get(
+            "client_id_metadata_document_supported"
+        ):
+            return OAuthClientInfo(client_id=self._client_metadata_url)
+        endpoint = self._metadata.get("registration_endpoint")
+        if not endpoint:
+            raise AuthError(
+                f"{self._issuer} offers no registration; give OAuth a client_id "
+                "(pre-registered) or a client_metadata_url"
+            )
+        _require_secure(endpoint, "registration endpoint")
+        supported = self._metadata.get("token_endpoint_auth_methods_supported") or [
+            "client_secret_basic"
+        ]
+        method = next(
+            (m for m in ("none", "client_secret_basic", "client_secret_post") if m in supported),
+            "client_secret_basic",
+        )
+        body = {
+            "client_name": self._client_name,
+            "redirect_uris": [self._redirect_uri],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": method,
+            "application_type": "native" if _is_loopback(self._redirect_uri) else "web",
+        }
+        try:
+            async with http.post(endpoint, json=body) as resp:
+                raw = await resp.content.read(_MAX_BODY)
+                status = resp.status
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            raise AuthError(f"registration at {endpoint} failed: {exc}") from exc
+        if status not in (200, 201):
+            raise AuthError(f"registration at {endpoint} was refused ({status})")
+        info = json.loads(raw)
+        return OAuthClientInfo(
+            client_id=str(info["client_id"]),
+            client_secret=info.get("client_secret"),
+            token_endpoint_auth_method=str(info.get("token_endpoint_auth_method") or method),
+        )
+
+    # -- authorization ------------------------------------------------------------------
+
+    def _scope(self, challenge: AuthChallenge) -> str | None:
+        wanted = challenge.scope
+        if (
+            not wanted
+            and self._resource_metadata
+            and self._resource_metadata.get("scopes_supported")
+        ):
+            wanted = " ".join(self._resource_metadata["scopes_supported"])
+        wanted = wanted or self._scopes
+        if challenge.status == 403 and wanted:  # step-up: keep what was granted before
+            return " ".join(sorted(self._granted_scopes | set(wanted.split())))
+        return wanted
+
+    def _resource(self, server_url: str) -> str:
+        if self._resource_metadata and self._resource_metadata.get("resource"):
+            return str(self._resource_metadata["resource"])
+        return server_url
+
+    async def _authorize(self, challenge: AuthChallenge) -> None:
+        async with aiohttp.ClientSession(timeout=_TIMEOUT) as http:
+            if self._metadata is None:
+                await self._discover(http, challenge)
+            assert self._metadata is not None
+            if self._client is None:
+                self._client = await self._register(http)
+            client = self._client
+            oauth = WebApplicationClient(client.client_id)
+            verifier = oauth.create_code_verifier(64)
+            state = secrets.token_urlsafe(24)
+            scope = self._scope(challenge)
+            resource = self._resource(challenge.url)
+            params = [
+                ("response_type", "code"),
+                ("client_id", client.client_id),
+                ("redirect_uri", self._redirect_uri),
+                ("state", state),
+                ("code_challenge", oauth.create_code_challenge(verifier, "S256")),
+                ("code_challenge_method", "S256"),
+                ("resource", resource),
+            ]
+            if scope:
+                params.append(("scope", scope))
+            url = add_params_to_uri(str(self._metadata["authorization_endpoint"]), params)
+            log.info("authorization needed for %s at %s", challenge.url, self._issuer)
+            redirected = await self._interaction(url)
+            query = {k: v[0] for k, v in parse_qs(urlsplit(redirected).query).items()}
+            if query.get("state") != state:
+                raise AuthError("the authorization response's state does not match: refused")
+            if "error" in query:
+                raise AuthError(
+                    f"authorization failed: {query['error']} {query.get('error_description', '')}"
+                )
+            if (
+                "iss" in query
+                and self._issuer
+                and query["iss"].rstrip("/") != self._issuer.rstrip("/")
+            ):
+                raise AuthError("the authorization response names another issuer: refused")
+            if "code" not in query:
+                raise AuthError("the authorization response carries no code")
+            await self._token_request(
+                http,
+                {
+                    "grant_type": "authorization_code",
+                    "code": query["code"],
+                    "redirect_uri": self._redirect_uri,
+                    "code_verifier": verifier,
+                    "resource": resource,
+                },
+                requested_scope=scope,
+            )
+
+    async def _refresh_or_none(self) -> bool:
+        """Refresh the access token; ``False`` when the grant is gone (re-authorize)."""
+        tokens = self._tokens
+        if tokens is None or not tokens.refresh_token or self._metadata is None:
+            return False
+        form = {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token}
+        if self._resource_metadata and self._resource_metadata.get("resource"):
+            form["resource"] = str(self._resource_metadata["resource"])
+        try:
+            async with aiohttp.ClientSession(timeout=_TIMEOUT) as http:
+                await self._token_request(http, form, requested_scope=tokens.scope)
+        except AuthError as exc:
+            log.info("refresh failed (%s); authorizing again", exc)
+            self._tokens = None
+            return False
+        return True
+
+    async def _token_request(
+        self, http: aiohttp.ClientSession, form: dict[str, str], *, requested_scope: str | None
+    ) -> None:
+        assert self._metadata is not None and self._client is not None
+        client = self._client
+        endpoint = str(self._metadata["token_endpoint"])
+        headers = {"Accept": "application/json"}
+        if client.token_endpoint_auth_method == "client_secret_basic" and client.client_secret:
+            pair = f"{quote(client.client_id, safe='')}:{quote(client.client_secret, safe='')}"
+            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+        else:
+            form["client_id"] = client.client_id
+            if client.token_endpoint_auth_method == "client_secret_post" and client.client_secret:
+                form["client_secret"] = client.client_secret
+        try:
+            async with http.post(endpoint, data=form, headers=headers) as resp:
+                raw = await resp.content.read(_MAX_BODY)
+                status = resp.status
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            raise AuthError(f"token request to {endpoint} failed: {exc}") from exc
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise AuthError(f"token endpoint {endpoint} answered {status} without JSON") from exc
+        if status != 200 or "access_token" not in data:
+            error = data.get("error", "unknown error")
+            raise AuthError(f"token endpoint {endpoint} refused ({status}): {error}")
+        if str(data.get("token_type", "")).lower() != "bearer":
+            raise AuthError(f"token endpoint {endpoint} issued a non-bearer token")
+        expires_in = data.get("expires_in")
+        old = self._tokens
+        scope = data.get("scope") or requested_scope
+        self._tokens = OAuthTokens(
+            access_token=str(data["access_token"]),
+            refresh_token=data.get("refresh_token") or (old.refresh_token if old else None),
+            expires_at=time.time() + float(expires_in) if expires_in else None,
+            scope=scope,
+        )
+        if scope:
+            self._granted_scopes |= set(scope.split())
+        self._generation += 1
+
+
+async def _no_interaction(url: str) -> str:
+    raise AuthError("the client credentials grant has no user interaction")
+
+
+class ClientCredentials(OAuth):
+    """OAuth 2.1 client credentials grant, for machine clients with no user.
+
+    Discovery works as for :class:`OAuth`; the token comes straight from the token
+    endpoint, authenticated with ``client_secret_basic`` or ``client_secret_post``.
+    """
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        scopes: str | None = None,
+        token_endpoint_auth_method: str = "client_secret_basic",
+    ) -> None:
+        if token_endpoint_auth_method not in ("client_secret_basic", "client_secret_post"):
+            raise ValueError("token_endpoint_auth_method: client_secret_basic or _post")
+        super().__init__(
+            interaction=_no_interaction,
+            redirect_uri="",
+            client_id=client_id,
+            client_secret=client_secret,
+            scopes=scopes,
+        )
+        self._preregistered = OAuthClientInfo(
+            client_id=client_id,
+            client_secret=client_secret,
+            token_endpoint_auth_method=token_endpoint_auth_method,
+        )
+
+    async def _authorize(self, challenge: AuthChallenge) -> None:
+        async with aiohttp.ClientSession(timeout=_TIMEOUT) as http:
+            if self._metadata is None:
+                await self._discover(http, challenge)
+            self._client = self._preregistered
+            scope = self._scope(challenge)
+            form = {"grant_type": "client_credentials", "resource": self._resource(challenge.url)}
+            if scope:
+                form["scope"] = scope
+            await self._token_request(http, form, requested_scope=scope)
