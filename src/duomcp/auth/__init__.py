@@ -9,15 +9,19 @@ from __future__ import annotations
 
 from ._base import Auth, AuthChallenge, BearerToken, RequestKind, parse_www_authenticate
 from ._oauth import ClientCredentials, OAuth, OAuthClientInfo, OAuthTokens
+from ._storage import FileTokenStorage, MemoryTokenStorage, TokenStorage
 
 __all__ = [
     "Auth",
     "AuthChallenge",
     "BearerToken",
     "ClientCredentials",
+    "FileTokenStorage",
+    "MemoryTokenStorage",
     "OAuth",
     "OAuthClientInfo",
     "OAuthTokens",
     "RequestKind",
+    "TokenStorage",
     "parse_www_authenticate",
 ]

@@ -26,6 +26,7 @@ from oauthlib.oauth2 import WebApplicationClient
 
 from ..errors import AuthError
 from ._base import Auth, AuthChallenge
+from ._storage import MemoryTokenStorage, TokenStorage
 
 __all__ = ["ClientCredentials", "OAuth", "OAuthClientInfo", "OAuthTokens"]
 
@@ -39,6 +40,10 @@ _MAX_AUTHORIZATIONS = 3  # within _AUTHORIZATION_WINDOW seconds: no endless loop
 _AUTHORIZATION_WINDOW = 60.0
 _MAX_BODY = 1 << 20
 _TIMEOUT = aiohttp.ClientTimeout(total=30)
+
+
+class _InvalidClient(AuthError):
+    """The authorization server does not know (or no longer accepts) the client."""
 
 
 @attrs.frozen(kw_only=True)
@@ -128,6 +133,8 @@ class OAuth(Auth):
             used as client id where the authorization server supports it.
         scopes: scopes to ask for when the server names none.
         client_name: the name shown to the user at registration.
+        storage: where registrations and tokens are kept (memory by default; use
+            :class:`~duomcp.auth.FileTokenStorage` to survive restarts).
     """
 
     def __init__(
@@ -140,8 +147,11 @@ class OAuth(Auth):
         client_metadata_url: str | None = None,
         scopes: str | None = None,
         client_name: str = "duomcp",
+        storage: TokenStorage | None = None,
     ) -> None:
         self._interaction = interaction
+        self._storage: TokenStorage = storage if storage is not None else MemoryTokenStorage()
+        self._restored = False
         self._redirect_uri = redirect_uri
         self._preregistered = (
             OAuthClientInfo(
@@ -160,6 +170,7 @@ class OAuth(Auth):
         self._metadata: dict[str, Any] | None = None
         self._resource_metadata: dict[str, Any] | None = None
         self._issuer: str | None = None
+        self._server_url = ""
         self._granted_scopes: set[str] = set()
         self._lock = asyncio.Lock()
         self._generation = 0
@@ -199,6 +210,10 @@ class OAuth(Auth):
                 and await self._refresh_or_none()
             ):
                 return True
+            if not self._restored:
+                self._restored = True
+                if await self._restore(challenge):
+                    return True
             now = time.monotonic()
             recent = [t for t in self._authorized_at if now - t < _AUTHORIZATION_WINDOW]
             if len(recent) >= _MAX_AUTHORIZATIONS:
@@ -207,6 +222,58 @@ class OAuth(Auth):
             self._authorized_at = [*recent, now]
             await self._authorize(challenge)
             return True
+
+    # -- storage ------------------------------------------------------------------------
+
+    def _client_key(self) -> str:
+        return f"client:{self._issuer}"
+
+    def _tokens_key(self, resource: str) -> str:
+        assert self._client is not None
+        return f"tokens:{self._issuer}|{resource}|{self._client.client_id}"
+
+    async def _restore(self, challenge: AuthChallenge) -> bool:
+        """Load a stored registration and tokens; ``True`` when usable tokens result."""
+        async with aiohttp.ClientSession(timeout=_TIMEOUT) as http:
+            if self._metadata is None:
+                await self._discover(http, challenge)
+        if self._client is None:
+            self._client = await self._load_client()
+        if self._client is None or self._tokens is not None:
+            return False
+        stored = await self._storage.load(self._tokens_key(self._resource()))
+        if not stored or "access_token" not in stored:
+            return False
+        self._tokens = OAuthTokens(
+            access_token=str(stored["access_token"]),
+            refresh_token=stored.get("refresh_token"),
+            expires_at=stored.get("expires_at"),
+            scope=stored.get("scope"),
+        )
+        if self._tokens.scope:
+            self._granted_scopes |= set(self._tokens.scope.split())
+        self._generation += 1
+        if self._tokens.expiring(time.time()):
+            return await self._refresh_or_none()
+        return True
+
+    async def _load_client(self) -> OAuthClientInfo | None:
+        if self._preregistered is not None:
+            return self._preregistered
+        stored = await self._storage.load(self._client_key())
+        if not stored or "client_id" not in stored:
+            return None
+        if stored.get("redirect_uri") != self._redirect_uri:
+            return None  # registered for another redirect URI: register again
+        return OAuthClientInfo(
+            client_id=str(stored["client_id"]),
+            client_secret=stored.get("client_secret"),
+            token_endpoint_auth_method=str(stored.get("token_endpoint_auth_method", "none")),
+        )
+
+    async def _forget_client(self) -> None:
+        self._client = None
+        await self._storage.delete(self._client_key())
 
     # -- discovery ----------------------------------------------------------------------
 
@@ -227,7 +294,7 @@ class OAuth(Auth):
         return data if isinstance(data, dict) else None
 
     async def _discover(self, http: aiohttp.ClientSession, challenge: AuthChallenge) -> None:
-        server_url = challenge.url
+        server_url = self._server_url = challenge.url
         for url in protected_resource_metadata_urls(server_url, challenge.resource_metadata):
             prm = await self._get_json(http, url)
             if (
@@ -312,12 +379,19 @@ class OAuth(Auth):
             raise AuthError(f"registration at {endpoint} failed: {exc}") from exc
         if status not in (200, 201):
             raise AuthError(f"registration at {endpoint} was refused ({status})")
-        info = json.loads(raw)
-        return OAuthClientInfo(
-            client_id=str(info["client_id"]),
-            client_secret=info.get("client_secret"),
-            token_endpoint_auth_method=str(info.get("token_endpoint_auth_method") or method),
+        try:
+            info = json.loads(raw)
+            client = OAuthClientInfo(
+                client_id=str(info["client_id"]),
+                client_secret=info.get("client_secret"),
+                token_endpoint_auth_method=str(info.get("token_endpoint_auth_method") or method),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise AuthError(f"registration at {endpoint} answered without a client_id") from exc
+        await self._storage.save(
+            self._client_key(), {**attrs.asdict(client), "redirect_uri": self._redirect_uri}
         )
+        return client
 
     # -- authorization ------------------------------------------------------------------
 
@@ -334,24 +408,37 @@ class OAuth(Auth):
             return " ".join(sorted(self._granted_scopes | set(wanted.split())))
         return wanted
 
-    def _resource(self, server_url: str) -> str:
+    def _resource(self) -> str:
+        """The RFC 8707 resource: the metadata's, else the MCP server URL."""
         if self._resource_metadata and self._resource_metadata.get("resource"):
             return str(self._resource_metadata["resource"])
-        return server_url
+        return self._server_url
 
     async def _authorize(self, challenge: AuthChallenge) -> None:
+        try:
+            await self._authorize_once(challenge)
+        except _InvalidClient as exc:
+            if self._preregistered is not None:
+                raise AuthError(
+                    "the authorization server rejected the pre-registered client (invalid_client)"
+                ) from exc
+            log.info("the registration was rejected (invalid_client); registering again")
+            await self._forget_client()
+            await self._authorize_once(challenge)
+
+    async def _authorize_once(self, challenge: AuthChallenge) -> None:
         async with aiohttp.ClientSession(timeout=_TIMEOUT) as http:
             if self._metadata is None:
                 await self._discover(http, challenge)
             assert self._metadata is not None
             if self._client is None:
-                self._client = await self._register(http)
+                self._client = await self._load_client() or await self._register(http)
             client = self._client
             oauth = WebApplicationClient(client.client_id)
             verifier = oauth.create_code_verifier(64)
             state = secrets.token_urlsafe(24)
             scope = self._scope(challenge)
-            resource = self._resource(challenge.url)
+            resource = self._resource()
             params = [
                 ("response_type", "code"),
                 ("client_id", client.client_id),
@@ -369,6 +456,8 @@ class OAuth(Auth):
             query = {k: v[0] for k, v in parse_qs(urlsplit(redirected).query).items()}
             if query.get("state") != state:
                 raise AuthError("the authorization response's state does not match: refused")
+            if query.get("error") == "invalid_client":
+                raise _InvalidClient("invalid_client")
             if "error" in query:
                 raise AuthError(
                     f"authorization failed: {query['error']} {query.get('error_description', '')}"
@@ -398,9 +487,11 @@ class OAuth(Auth):
         tokens = self._tokens
         if tokens is None or not tokens.refresh_token or self._metadata is None:
             return False
-        form = {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token}
-        if self._resource_metadata and self._resource_metadata.get("resource"):
-            form["resource"] = str(self._resource_metadata["resource"])
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": tokens.refresh_token,
+            "resource": self._resource(),
+        }
         try:
             async with aiohttp.ClientSession(timeout=_TIMEOUT) as http:
                 await self._token_request(http, form, requested_scope=tokens.scope)
@@ -436,6 +527,8 @@ class OAuth(Auth):
             raise AuthError(f"token endpoint {endpoint} answered {status} without JSON") from exc
         if status != 200 or "access_token" not in data:
             error = data.get("error", "unknown error")
+            if error == "invalid_client":
+                raise _InvalidClient(f"token endpoint {endpoint} rejected the client")
             raise AuthError(f"token endpoint {endpoint} refused ({status}): {error}")
         if str(data.get("token_type", "")).lower() != "bearer":
             raise AuthError(f"token endpoint {endpoint} issued a non-bearer token")
@@ -451,6 +544,7 @@ class OAuth(Auth):
         if scope:
             self._granted_scopes |= set(scope.split())
         self._generation += 1
+        await self._storage.save(self._tokens_key(self._resource()), attrs.asdict(self._tokens))
 
 
 async def _no_interaction(url: str) -> str:
@@ -493,7 +587,7 @@ class ClientCredentials(OAuth):
                 await self._discover(http, challenge)
             self._client = self._preregistered
             scope = self._scope(challenge)
-            form = {"grant_type": "client_credentials", "resource": self._resource(challenge.url)}
+            form = {"grant_type": "client_credentials", "resource": self._resource()}
             if scope:
                 form["scope"] = scope
             await self._token_request(http, form, requested_scope=scope)
