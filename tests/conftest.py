@@ -21,11 +21,11 @@ _T = TypeVar("_T")
 class ServerThread:
     """A reference server on a private loop thread; ``run`` executes a coroutine there."""
 
-    def __init__(self, faults: ServerFaults) -> None:
+    def __init__(self, faults: ServerFaults, **options: Any) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.server = ReferenceServer(faults=faults)
+        self.server = ReferenceServer(faults=faults, **options)
         self.run(self.server.start())
 
     @staticmethod

@@ -253,7 +253,9 @@ class OAuth(Auth):
         if self._tokens.scope:
             self._granted_scopes |= set(self._tokens.scope.split())
         self._generation += 1
-        if self._tokens.expiring(time.time()):
+        if self._tokens.refresh_token or self._tokens.expiring(time.time()):
+            # A new process cannot know whether the server still accepts the stored
+            # access token; one refresh settles it without bothering the user.
             return await self._refresh_or_none()
         return True
 

@@ -8,6 +8,13 @@ and logging fixtures, sends server-to-client requests, and injects faults on dem
 
 from __future__ import annotations
 
+from ._authserver import AuthorizationServer, AuthServerSettings
 from ._server import RecordedRequest, ReferenceServer, ServerFaults
 
-__all__ = ["RecordedRequest", "ReferenceServer", "ServerFaults"]
+__all__ = [
+    "AuthServerSettings",
+    "AuthorizationServer",
+    "RecordedRequest",
+    "ReferenceServer",
+    "ServerFaults",
+]

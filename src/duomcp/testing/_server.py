@@ -20,6 +20,7 @@ import attrs
 from aiohttp import web
 
 from . import _fixtures as fx
+from ._authserver import AuthorizationServer, AuthServerSettings
 
 __all__ = ["RecordedRequest", "ReferenceServer", "ServerFaults"]
 
@@ -186,8 +187,11 @@ class ReferenceServer:
         host: str = "127.0.0.1",
         port: int = 0,
         path: str = "/mcp",
+        oauth: AuthServerSettings | None = None,
     ) -> None:
         self.faults = faults or ServerFaults()
+        self.auth_server = AuthorizationServer(oauth) if oauth is not None else None
+        """The built-in authorization server, when the server requires OAuth."""
         self.host, self.port, self.path = host, port, path
         self.url = ""
         self.requests: list[RecordedRequest] = []
@@ -219,12 +223,16 @@ class ReferenceServer:
         """Start serving; return the endpoint URL."""
         app = web.Application(client_max_size=self.faults.max_body_bytes)
         app.router.add_route("*", self.path, self._handle)
+        if self.auth_server is not None:
+            self.auth_server.install(app, self.path)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         port = self._runner.addresses[0][1]
         self.url = f"http://{self.host}:{port}{self.path}"
+        if self.auth_server is not None:
+            self.auth_server.bind(f"http://{self.host}:{port}", self.url)
         return self.url
 
     async def close(self) -> None:
@@ -285,8 +293,33 @@ class ReferenceServer:
         record.status = resp.status
         return resp
 
+    def _oauth_refusal(self, request: web.Request, body: Any) -> web.Response | None:
+        server = self.auth_server
+        if server is None:
+            return None
+        header = request.headers.get("Authorization", "")
+        scopes = server.scopes_of(header[7:]) if header.startswith("Bearer ") else None
+        if scopes is None:
+            challenge = f'Bearer error="invalid_token", resource_metadata="{server.prm_url}"'
+            return web.json_response(
+                {"error": "invalid_token"}, status=401, headers={"WWW-Authenticate": challenge}
+            )
+        if isinstance(body, dict) and body.get("method") == "tools/call":
+            needed = server.settings.tool_scopes.get(str((body.get("params") or {}).get("name")))
+            if needed and needed not in scopes:
+                challenge = f'Bearer error="insufficient_scope", scope="{needed}"'
+                return web.json_response(
+                    {"error": "insufficient_scope"},
+                    status=403,
+                    headers={"WWW-Authenticate": challenge},
+                )
+        return None
+
     async def _route(self, request: web.Request, raw: bytes, body: Any) -> web.StreamResponse:
         faults = self.faults
+        refusal = self._oauth_refusal(request, body)
+        if refusal is not None:
+            return refusal
         if faults.require_bearer is not None:
             if request.headers.get("Authorization") != f"Bearer {faults.require_bearer}":
                 return web.json_response(

@@ -1,0 +1,235 @@
+"""A reference OAuth 2.1 authorization server for the reference MCP server.
+
+Metadata (RFC 9728 protected resource, RFC 8414), dynamic registration (RFC 7591),
+authorize (auto-approving) and token (authorization code with PKCE S256, refresh with
+rotation, client credentials), with configurable lifetimes, scopes and faults. It shares
+the MCP server's origin and is its issuer.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import hashlib
+import secrets
+import time
+from typing import Any
+from urllib.parse import unquote, urlencode
+
+import attrs
+from aiohttp import web
+
+__all__ = ["AuthServerSettings", "AuthorizationServer"]
+
+
+@attrs.define
+class AuthServerSettings:
+    """How the reference authorization server behaves; tests may change it live."""
+
+    access_token_lifetime: float = 3600.0
+    rotate_refresh_tokens: bool = True
+    scopes_supported: tuple[str, ...] = ("mcp:read", "mcp:write")
+    tool_scopes: dict[str, str] = attrs.field(factory=dict)
+    """Scope a ``tools/call`` of the named tool needs (403 insufficient_scope without)."""
+    reject_client_once: bool = False
+    """The next token request is refused with ``invalid_client`` (registration lost)."""
+
+
+@attrs.define
+class _Grant:
+    client_id: str
+    scope: str
+    resource: str
+    expires_at: float
+
+
+class AuthorizationServer:
+    """Routes and state of the authorization server; see :class:`AuthServerSettings`."""
+
+    def __init__(self, settings: AuthServerSettings) -> None:
+        self.settings = settings
+        self.issuer = ""
+        self.resource = ""
+        self.clients: dict[str, dict[str, Any]] = {}
+        self.token_requests: collections.Counter[str] = collections.Counter()
+        self.authorize_requests = 0
+        self.registrations = 0
+        self._codes: dict[str, dict[str, Any]] = {}
+        self._access: dict[str, _Grant] = {}
+        self._refresh: dict[str, _Grant] = {}
+
+    def install(self, app: web.Application, mcp_path: str) -> None:
+        """Add the metadata, registration, authorize and token routes to ``app``."""
+        app.router.add_get(f"/.well-known/oauth-protected-resource{mcp_path}", self._prm)
+        app.router.add_get("/.well-known/oauth-authorization-server", self._metadata)
+        app.router.add_post("/register", self._register)
+        app.router.add_get("/authorize", self._authorize)
+        app.router.add_post("/token", self._token)
+
+    def bind(self, origin: str, resource: str) -> None:
+        """Set the issuer (the server's origin) and the protected resource URL."""
+        self.issuer, self.resource = origin, resource
+
+    @property
+    def prm_url(self) -> str:
+        """URL of the protected resource metadata."""
+        return (
+            f"{self.issuer}/.well-known/oauth-protected-resource{self.resource[len(self.issuer) :]}"
+        )
+
+    def expire_all(self) -> None:
+        """Make every issued access token expired (refresh tokens stay valid)."""
+        for grant in self._access.values():
+            grant.expires_at = 0
+
+    def scopes_of(self, token: str) -> set[str] | None:
+        """The scopes of a valid access token, or ``None`` if it is unknown or expired."""
+        grant = self._access.get(token)
+        if grant is None or grant.expires_at < time.time():
+            return None
+        return set(grant.scope.split())
+
+    # -- endpoints ----------------------------------------------------------------------
+
+    async def _prm(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "resource": self.resource,
+                "authorization_servers": [self.issuer],
+                "scopes_supported": list(self.settings.scopes_supported),
+            }
+        )
+
+    async def _metadata(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "issuer": self.issuer,
+                "authorization_endpoint": f"{self.issuer}/authorize",
+                "token_endpoint": f"{self.issuer}/token",
+                "registration_endpoint": f"{self.issuer}/register",
+                "response_types_supported": ["code"],
+                "grant_types_supported": [
+                    "authorization_code",
+                    "refresh_token",
+                    "client_credentials",
+                ],
+                "code_challenge_methods_supported": ["S256"],
+                "token_endpoint_auth_methods_supported": [
+                    "none",
+                    "client_secret_basic",
+                    "client_secret_post",
+                ],
+                "scopes_supported": list(self.settings.scopes_supported),
+                "authorization_response_iss_parameter_supported": True,
+            }
+        )
+
+    async def _register(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        redirect_uris = body.get("redirect_uris") or []
+        if not isinstance(redirect_uris, list):
+            return web.json_response({"error": "invalid_redirect_uri"}, status=400)
+        method = body.get("token_endpoint_auth_method", "client_secret_basic")
+        client = {
+            "client_id": f"client-{secrets.token_hex(8)}",
+            "redirect_uris": redirect_uris,
+            "token_endpoint_auth_method": method,
+        }
+        if method != "none":
+            client["client_secret"] = secrets.token_urlsafe(24)
+        self.clients[client["client_id"]] = client
+        self.registrations += 1
+        return web.json_response(client, status=201)
+
+    async def _authorize(self, request: web.Request) -> web.Response:
+        self.authorize_requests += 1
+        q = request.query
+        client = self.clients.get(q.get("client_id", ""))
+        if client is None:
+            return web.json_response({"error": "invalid_client"}, status=400)
+        redirect = q.get("redirect_uri", "")
+        if redirect not in client["redirect_uris"]:
+            return web.json_response({"error": "invalid_redirect_uri"}, status=400)
+        if q.get("code_challenge_method") != "S256" or not q.get("code_challenge"):
+            return web.json_response(
+                {"error": "invalid_request", "error_description": "PKCE S256 required"}, status=400
+            )
+        code = secrets.token_urlsafe(24)
+        self._codes[code] = {
+            "client_id": client["client_id"],
+            "redirect_uri": redirect,
+            "challenge": q["code_challenge"],
+            "scope": q.get("scope", ""),
+            "resource": q.get("resource", ""),
+        }
+        params = {"code": code, "state": q.get("state", ""), "iss": self.issuer}
+        raise web.HTTPFound(f"{redirect}?{urlencode(params)}")
+
+    def _client_of(self, request: web.Request, form: Any) -> dict[str, Any] | None:
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Basic "):
+            client_id, _, secret = base64.b64decode(header[6:]).decode().partition(":")
+            client_id, secret = unquote(client_id), unquote(secret)
+        else:
+            client_id, secret = form.get("client_id", ""), form.get("client_secret")
+        client = self.clients.get(client_id)
+        if client is None:
+            return None
+        if client.get("client_secret") is not None and client["client_secret"] != secret:
+            return None
+        return client
+
+    def _issue(self, grant: _Grant, *, refresh: bool) -> dict[str, Any]:
+        token = secrets.token_urlsafe(24)
+        grant = attrs.evolve(grant, expires_at=time.time() + self.settings.access_token_lifetime)
+        self._access[token] = grant
+        body: dict[str, Any] = {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": self.settings.access_token_lifetime,
+            "scope": grant.scope,
+        }
+        if refresh:
+            refresh_token = secrets.token_urlsafe(24)
+            self._refresh[refresh_token] = grant
+            body["refresh_token"] = refresh_token
+        return body
+
+    async def _token(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        grant_type = str(form.get("grant_type", ""))
+        self.token_requests[grant_type] += 1
+        if self.settings.reject_client_once:
+            self.settings.reject_client_once = False
+            self.clients.clear()
+            return web.json_response({"error": "invalid_client"}, status=401)
+        client = self._client_of(request, form)
+        if client is None:
+            return web.json_response({"error": "invalid_client"}, status=401)
+        if grant_type == "authorization_code":
+            entry = self._codes.pop(str(form.get("code", "")), None)
+            verifier = str(form.get("code_verifier", ""))
+            digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+            if (
+                entry is None
+                or entry["client_id"] != client["client_id"]
+                or entry["redirect_uri"] != form.get("redirect_uri")
+                or digest.rstrip(b"=").decode() != entry["challenge"]
+            ):
+                return web.json_response({"error": "invalid_grant"}, status=400)
+            grant = _Grant(client["client_id"], entry["scope"], entry["resource"], 0)
+            return web.json_response(self._issue(grant, refresh=True))
+        if grant_type == "refresh_token":
+            token = str(form.get("refresh_token", ""))
+            previous = self._refresh.get(token)
+            if previous is None or previous.client_id != client["client_id"]:
+                return web.json_response({"error": "invalid_grant"}, status=400)
+            if self.settings.rotate_refresh_tokens:
+                del self._refresh[token]
+            rotate = self.settings.rotate_refresh_tokens
+            return web.json_response(self._issue(previous, refresh=rotate))
+        if grant_type == "client_credentials":
+            scope = str(form.get("scope", ""))
+            grant = _Grant(client["client_id"], scope, str(form.get("resource", "")), 0)
+            return web.json_response(self._issue(grant, refresh=False))
+        return web.json_response({"error": "unsupported_grant_type"}, status=400)

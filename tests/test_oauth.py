@@ -1,0 +1,219 @@
+"""OAuth end to end against the reference MCP server and its authorization server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from duomcp import AsyncClient, HTTPOptions
+from duomcp.auth import FileTokenStorage, OAuth, TokenStorage
+from duomcp.testing import AuthorizationServer, AuthServerSettings, ReferenceServer, ServerFaults
+
+from .conftest import ServerThread
+
+REDIRECT = "http://127.0.0.1:1/callback"
+FAST = HTTPOptions(reconnect_delay=0.05, max_reconnect_attempts=3)
+
+
+class Browser:
+    """Stands in for the user: follows the authorization URL to the redirect."""
+
+    def __init__(self) -> None:
+        self.logins = 0
+
+    async def __call__(self, url: str) -> str:
+        self.logins += 1
+        async with aiohttp.ClientSession() as http:
+            async with http.get(url, allow_redirects=False) as resp:
+                assert resp.status == 302, await resp.text()
+                return resp.headers["Location"]
+
+
+@pytest.fixture
+def settings() -> AuthServerSettings:
+    return AuthServerSettings()
+
+
+@pytest.fixture
+def oauth_thread(faults: ServerFaults, settings: AuthServerSettings) -> Iterator[ServerThread]:
+    st = ServerThread(faults, oauth=settings)
+    try:
+        yield st
+    finally:
+        st.stop()
+
+
+@pytest.fixture
+def oauth_server(oauth_thread: ServerThread) -> ReferenceServer:
+    return oauth_thread.server
+
+
+def authz(server: ReferenceServer) -> AuthorizationServer:
+    assert server.auth_server is not None
+    return server.auth_server
+
+
+def oauth(browser: Browser, storage: TokenStorage | None = None) -> OAuth:
+    return OAuth(interaction=browser, redirect_uri=REDIRECT, storage=storage)
+
+
+async def test_first_post_401_runs_the_whole_flow(
+    oauth_server: ReferenceServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    browser = Browser()
+    auth = oauth(browser)
+    async with AsyncClient(oauth_server.url, auth=auth, timeout=10) as client:
+        result = await client.call_tool("echo", {"text": "authorized"})
+    assert result.content[0].text == "authorized"  # type: ignore[union-attr]
+    assert browser.logins == 1
+    assert authz(oauth_server).registrations == 1
+    first = oauth_server.requests[0]
+    assert first.status == 401 and "authorization" not in first.headers
+    bearer = f"Bearer {auth.tokens.access_token}"  # type: ignore[union-attr]
+    mcp_requests = [r for r in oauth_server.requests[1:] if r.path == "/mcp"]
+    assert mcp_requests and all(r.headers.get("authorization") == bearer for r in mcp_requests)
+    # no secret in any log line at any level
+    tokens = auth.tokens
+    assert tokens is not None
+    client_info = auth._client
+    assert client_info is not None
+    secrets_seen = [tokens.access_token, tokens.refresh_token, client_info.client_secret]
+    for record in caplog.records:
+        line = record.getMessage()
+        for secret in filter(None, secrets_seen):
+            assert secret not in line, line
+
+
+async def test_refresh_then_post_and_get_reconnect_carry_the_new_token(
+    oauth_server: ReferenceServer, oauth_thread: ServerThread
+) -> None:
+    browser = Browser()
+    auth = oauth(browser)
+    async with AsyncClient(oauth_server.url, auth=auth, timeout=10, http_options=FAST) as client:
+        await client.ping()
+        old = auth.tokens.access_token  # type: ignore[union-attr]
+        authz(oauth_server).expire_all()
+        await client.ping()  # 401 invalid_token -> refresh -> retried
+        new = auth.tokens.access_token  # type: ignore[union-attr]
+        assert new != old
+        await asyncio.wrap_future(
+            asyncio.run_coroutine_threadsafe(oauth_server.drop_streams(), oauth_thread.loop)
+        )
+        for _ in range(200):
+            gets = [r for r in oauth_server.requests if r.method == "GET" and r.path == "/mcp"]
+            if gets and gets[-1].headers.get("authorization") == f"Bearer {new}":
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the GET stream did not reconnect with the new token")
+    assert browser.logins == 1
+    assert authz(oauth_server).token_requests["refresh_token"] == 1
+    posts = [r for r in oauth_server.requests if r.method == "POST" and r.path == "/mcp"]
+    assert posts[-1].headers["authorization"] == f"Bearer {new}"
+
+
+async def test_many_calls_at_expiry_share_one_refresh(oauth_server: ReferenceServer) -> None:
+    auth = oauth(Browser())
+    async with AsyncClient(oauth_server.url, auth=auth, timeout=20) as client:
+        await client.ping()
+        authz(oauth_server).expire_all()
+        results = await asyncio.gather(
+            *(client.call_tool("echo", {"text": str(i)}) for i in range(50))
+        )
+    assert [r.content[0].text for r in results] == [str(i) for i in range(50)]  # type: ignore[union-attr]
+    assert authz(oauth_server).token_requests["refresh_token"] == 1
+
+
+async def test_slow_call_does_not_block_others_while_authenticated(
+    oauth_server: ReferenceServer,
+) -> None:
+    async with AsyncClient(oauth_server.url, auth=oauth(Browser()), timeout=10) as client:
+        slow = asyncio.ensure_future(client.call_tool("slow", {"seconds": 2}))
+        for i in range(5):
+            assert (await client.call_tool("echo", {"text": str(i)})).content[0].text == str(i)  # type: ignore[union-attr]
+        assert not slow.done()
+        slow.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await slow
+
+
+async def test_restart_with_file_store_refreshes_without_browser(
+    oauth_server: ReferenceServer, tmp_path: Path
+) -> None:
+    store = FileTokenStorage(tmp_path / "tokens")
+    first = Browser()
+    async with AsyncClient(oauth_server.url, auth=oauth(first, store), timeout=10) as client:
+        await client.ping()
+    assert first.logins == 1
+    authz(oauth_server).expire_all()
+    second = Browser()  # a new process: new OAuth object, same files
+    async with AsyncClient(oauth_server.url, auth=oauth(second, store), timeout=10) as client:
+        await client.ping()
+    assert second.logins == 0
+    assert authz(oauth_server).token_requests["refresh_token"] == 1
+    files = list((tmp_path / "tokens").iterdir())
+    assert files
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert stat.S_IMODE((tmp_path / "tokens").stat().st_mode) == 0o700
+    assert not [p for p in files if p.name.startswith(".tmp-")]
+
+
+async def test_step_up_on_insufficient_scope(
+    oauth_server: ReferenceServer, settings: AuthServerSettings
+) -> None:
+    settings.tool_scopes["echo"] = "mcp:admin"
+    settings.scopes_supported = ("mcp:read",)  # admin is only asked for on a 403
+    browser = Browser()
+    auth = oauth(browser)
+    async with AsyncClient(oauth_server.url, auth=auth, timeout=10) as client:
+        await client.ping()
+        result = await client.call_tool("echo", {"text": "stepped up"})
+    assert result.content[0].text == "stepped up"  # type: ignore[union-attr]
+    assert browser.logins == 2
+    assert set(auth.tokens.scope.split()) >= {"mcp:read", "mcp:admin"}  # type: ignore[union-attr]
+
+
+async def test_reregisters_after_invalid_client(
+    oauth_server: ReferenceServer, settings: AuthServerSettings
+) -> None:
+    settings.reject_client_once = True
+    browser = Browser()
+    async with AsyncClient(oauth_server.url, auth=oauth(browser), timeout=10) as client:
+        await client.ping()
+    assert authz(oauth_server).registrations == 2
+    assert browser.logins == 2
+
+
+async def test_gives_up_after_repeated_refusals(oauth_server: ReferenceServer) -> None:
+    class DenyingBrowser(Browser):
+        async def __call__(self, url: str) -> str:
+            location = await super().__call__(url)
+            return location.replace("code=", "error=access_denied&code=")
+
+    browser = DenyingBrowser()
+    client = AsyncClient(oauth_server.url, auth=oauth(browser), timeout=10)
+    with pytest.raises(Exception, match="access_denied"):
+        await client.connect()
+    await client.close()
+    assert browser.logins == 1
+
+
+def test_token_files_never_world_readable(tmp_path: Path) -> None:
+    store = FileTokenStorage(tmp_path / "t")
+    old = os.umask(0)
+    try:
+        asyncio.run(store.save("k", {"access_token": "x"}))
+    finally:
+        os.umask(old)
+    (path,) = (tmp_path / "t").iterdir()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert asyncio.run(store.load("k")) == {"access_token": "x"}
