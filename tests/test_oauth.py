@@ -12,8 +12,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from duomcp import AsyncClient, HTTPOptions
-from duomcp.auth import FileTokenStorage, OAuth, TokenStorage
+from duomcp import AsyncClient, AuthError, HTTPOptions
+from duomcp.auth import FileTokenStorage, LoopbackLogin, OAuth, TokenStorage
 from duomcp.testing import AuthorizationServer, AuthServerSettings, ReferenceServer, ServerFaults
 
 from .conftest import ServerThread
@@ -217,3 +217,54 @@ def test_token_files_never_world_readable(tmp_path: Path) -> None:
     (path,) = (tmp_path / "t").iterdir()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert asyncio.run(store.load("k")) == {"access_token": "x"}
+
+
+async def test_browser_login_through_the_loopback_callback(oauth_server: ReferenceServer) -> None:
+    opened: list[str] = []
+
+    def browser(url: str) -> bool:  # the system browser: follows the redirect to 127.0.0.1
+        import urllib.request
+
+        opened.append(url)
+        with urllib.request.urlopen(url, timeout=10) as page:
+            assert b"Signed in" in page.read()
+        return True
+
+    login = LoopbackLogin(opener=browser, timeout=10)
+    auth = OAuth(interaction=login, redirect_uri=login.redirect_uri)
+    async with AsyncClient(oauth_server.url, auth=auth, timeout=10) as client:
+        assert (await client.call_tool("echo", {"text": "hi"})).content[0].text == "hi"  # type: ignore[union-attr]
+    assert len(opened) == 1 and "code_challenge_method=S256" in opened[0]
+
+
+async def test_browser_login_prints_the_url_without_a_browser_and_times_out(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    login = LoopbackLogin(opener=lambda url: False, timeout=0.3)
+    with pytest.raises(AuthError, match="within"):
+        await login("https://as.example/authorize?x=1")
+    assert "https://as.example/authorize?x=1" in capsys.readouterr().err
+
+
+async def test_401_on_the_get_stream_refreshes_and_retries_the_get(
+    oauth_server: ReferenceServer, oauth_thread: ServerThread
+) -> None:
+    auth = oauth(Browser())
+    async with AsyncClient(oauth_server.url, auth=auth, timeout=10, http_options=FAST) as client:
+        await client.ping()
+        authz(oauth_server).expire_all()
+        await asyncio.wrap_future(
+            asyncio.run_coroutine_threadsafe(oauth_server.drop_streams(), oauth_thread.loop)
+        )
+        for _ in range(300):
+            gets = [r for r in oauth_server.requests if r.method == "GET" and r.path == "/mcp"]
+            # status 0: the retried GET is still streaming (its status is recorded at the end)
+            if len(gets) >= 3 and gets[-2].status == 401 and gets[-1].status in (0, 200):
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError([(r.method, r.status) for r in oauth_server.requests])
+        new = auth.tokens.access_token  # type: ignore[union-attr]
+        assert gets[-1].headers["authorization"] == f"Bearer {new}"
+        await client.ping()
+    assert authz(oauth_server).token_requests["refresh_token"] == 1

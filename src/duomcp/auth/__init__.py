@@ -8,6 +8,7 @@ MCP server (POST, GET stream, reconnect, resumption, DELETE) and receives every 
 from __future__ import annotations
 
 from ._base import Auth, AuthChallenge, BearerToken, RequestKind, parse_www_authenticate
+from ._browser import LoopbackLogin
 from ._oauth import ClientCredentials, OAuth, OAuthClientInfo, OAuthTokens
 from ._storage import FileTokenStorage, MemoryTokenStorage, TokenStorage
 
@@ -17,6 +18,7 @@ __all__ = [
     "BearerToken",
     "ClientCredentials",
     "FileTokenStorage",
+    "LoopbackLogin",
     "MemoryTokenStorage",
     "OAuth",
     "OAuthClientInfo",
