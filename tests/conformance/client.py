@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 
 from duomcp import AsyncClient
-from duomcp.auth import Auth, ClientCredentials, OAuth
+from duomcp.auth import Auth, ClientCredentials, CrossAppAccess, OAuth
 from duomcp.types import ElicitRequestFormParams, ElicitRequestURLParams, ElicitResult
 
 REDIRECT_URI = "http://localhost:3000/callback"
@@ -56,6 +56,20 @@ def oauth_for(scenario: str) -> Auth | None:
     if scenario == "auth/client-credentials-basic":
         return ClientCredentials(
             client_id=context["client_id"], client_secret=context["client_secret"]
+        )
+    if scenario == "auth/client-credentials-jwt":
+        return ClientCredentials(
+            client_id=context["client_id"],
+            private_key_pem=context["private_key_pem"],
+            signing_algorithm=context["signing_algorithm"],
+        )
+    if scenario == "auth/cross-app-access-complete-flow":
+        return CrossAppAccess(
+            client_id=context["client_id"],
+            client_secret=context["client_secret"],
+            id_token=context["idp_id_token"],
+            idp_token_endpoint=context["idp_token_endpoint"],
+            idp_client_id=context.get("idp_client_id"),
         )
     return OAuth(
         interaction=headless_login,

@@ -79,6 +79,11 @@ SCENARIOS.update(
         "auth/offline-access-scope": [*_DISCOVERY, *_FLOW],
         "auth/offline-access-not-supported": ["sep-2207-offline-access-not-requested", *_FLOW],
         "auth/client-credentials-basic": ["client-credentials-basic-auth"],
+        "auth/client-credentials-jwt": ["client-credentials-jwt-verified"],
+        "auth/cross-app-access-complete-flow": [
+            "complete-flow-token-exchange",
+            "complete-flow-jwt-bearer",
+        ],
     }
 )
 # Scenarios whose client is expected to give up with an error (the suite allows it).

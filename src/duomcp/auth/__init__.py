@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ._base import Auth, AuthChallenge, BearerToken, RequestKind, parse_www_authenticate
 from ._browser import LoopbackLogin
-from ._oauth import ClientCredentials, OAuth, OAuthClientInfo, OAuthTokens
+from ._oauth import ClientCredentials, CrossAppAccess, OAuth, OAuthClientInfo, OAuthTokens
 from ._storage import FileTokenStorage, MemoryTokenStorage, TokenStorage
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "AuthChallenge",
     "BearerToken",
     "ClientCredentials",
+    "CrossAppAccess",
     "FileTokenStorage",
     "LoopbackLogin",
     "MemoryTokenStorage",

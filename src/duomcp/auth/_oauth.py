@@ -28,7 +28,7 @@ from ..errors import AuthError
 from ._base import Auth, AuthChallenge
 from ._storage import MemoryTokenStorage, TokenStorage
 
-__all__ = ["ClientCredentials", "OAuth", "OAuthClientInfo", "OAuthTokens"]
+__all__ = ["ClientCredentials", "CrossAppAccess", "OAuth", "OAuthClientInfo", "OAuthTokens"]
 
 log = logging.getLogger("duomcp.auth")
 
@@ -484,6 +484,18 @@ class OAuth(Auth):
                 requested_scope=scope,
             )
 
+    def _authenticate_client(
+        self, client: OAuthClientInfo, form: dict[str, str], headers: dict[str, str]
+    ) -> None:
+        """Add the client's authentication to a token request."""
+        if client.token_endpoint_auth_method == "client_secret_basic" and client.client_secret:
+            pair = f"{quote(client.client_id, safe='')}:{quote(client.client_secret, safe='')}"
+            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+            return
+        form["client_id"] = client.client_id
+        if client.token_endpoint_auth_method == "client_secret_post" and client.client_secret:
+            form["client_secret"] = client.client_secret
+
     async def _refresh_or_none(self) -> bool:
         """Refresh the access token; ``False`` when the grant is gone (re-authorize)."""
         tokens = self._tokens
@@ -510,13 +522,7 @@ class OAuth(Auth):
         client = self._client
         endpoint = str(self._metadata["token_endpoint"])
         headers = {"Accept": "application/json"}
-        if client.token_endpoint_auth_method == "client_secret_basic" and client.client_secret:
-            pair = f"{quote(client.client_id, safe='')}:{quote(client.client_secret, safe='')}"
-            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
-        else:
-            form["client_id"] = client.client_id
-            if client.token_endpoint_auth_method == "client_secret_post" and client.client_secret:
-                form["client_secret"] = client.client_secret
+        self._authenticate_client(client, form, headers)
         try:
             async with http.post(endpoint, data=form, headers=headers) as resp:
                 raw = await resp.content.read(_MAX_BODY)
@@ -553,23 +559,43 @@ async def _no_interaction(url: str) -> str:
     raise AuthError("the client credentials grant has no user interaction")
 
 
+_JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
 class ClientCredentials(OAuth):
     """OAuth 2.1 client credentials grant, for machine clients with no user.
 
     Discovery works as for :class:`OAuth`; the token comes straight from the token
-    endpoint, authenticated with ``client_secret_basic`` or ``client_secret_post``.
+    endpoint. The client authenticates with a secret (``client_secret_basic`` or
+    ``client_secret_post``) or with a signed JWT (``private_key_jwt``, RFC 7523: give
+    ``private_key_pem``; needs the ``jwt`` extra, PyJWT with cryptography).
     """
 
     def __init__(
         self,
         *,
         client_id: str,
-        client_secret: str,
+        client_secret: str | None = None,
+        private_key_pem: str | None = None,
+        signing_algorithm: str = "ES256",
         scopes: str | None = None,
-        token_endpoint_auth_method: str = "client_secret_basic",
+        token_endpoint_auth_method: str | None = None,
     ) -> None:
-        if token_endpoint_auth_method not in ("client_secret_basic", "client_secret_post"):
-            raise ValueError("token_endpoint_auth_method: client_secret_basic or _post")
+        method = token_endpoint_auth_method or (
+            "private_key_jwt" if private_key_pem else "client_secret_basic"
+        )
+        if method not in ("client_secret_basic", "client_secret_post", "private_key_jwt"):
+            raise ValueError(
+                "token_endpoint_auth_method: client_secret_basic, client_secret_post "
+                "or private_key_jwt"
+            )
+        if (method == "private_key_jwt") != (private_key_pem is not None):
+            raise ValueError("private_key_jwt needs private_key_pem, and only it uses one")
+        if method != "private_key_jwt" and not client_secret:
+            raise ValueError(f"{method} needs a client_secret")
+        self._private_key = private_key_pem
+        self._signing_algorithm = signing_algorithm
+        token_endpoint_auth_method = method
         super().__init__(
             interaction=_no_interaction,
             redirect_uri="",
@@ -583,6 +609,34 @@ class ClientCredentials(OAuth):
             token_endpoint_auth_method=token_endpoint_auth_method,
         )
 
+    def _authenticate_client(
+        self, client: OAuthClientInfo, form: dict[str, str], headers: dict[str, str]
+    ) -> None:
+        if self._private_key is None:
+            super()._authenticate_client(client, form, headers)
+            return
+        try:
+            import jwt
+        except ImportError as exc:  # pragma: no cover - depends on the installation
+            raise AuthError("private_key_jwt needs PyJWT: pip install 'duomcp[jwt]'") from exc
+        assert self._metadata is not None
+        now = int(time.time())
+        claims = {
+            "iss": client.client_id,
+            "sub": client.client_id,
+            "aud": str(self._metadata.get("issuer") or self._metadata["token_endpoint"]),
+            "iat": now,
+            "exp": now + 300,
+            "jti": secrets.token_urlsafe(16),
+        }
+        try:
+            assertion = jwt.encode(claims, self._private_key, algorithm=self._signing_algorithm)
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+            raise AuthError(f"cannot sign the client assertion: {type(exc).__name__}") from None
+        form["client_id"] = client.client_id
+        form["client_assertion_type"] = _JWT_BEARER
+        form["client_assertion"] = assertion
+
     async def _authorize(self, challenge: AuthChallenge) -> None:
         async with aiohttp.ClientSession(timeout=_TIMEOUT) as http:
             if self._metadata is None:
@@ -593,3 +647,92 @@ class ClientCredentials(OAuth):
             if scope:
                 form["scope"] = scope
             await self._token_request(http, form, requested_scope=scope)
+
+
+_TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+_JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+
+class CrossAppAccess(OAuth):
+    """Enterprise-managed authorization (SEP-990, "cross-app access"): no login prompt.
+
+    The user's ID token from the enterprise identity provider (IdP) is exchanged at the
+    IdP for an identity assertion grant (ID-JAG, RFC 8693 token exchange) for this MCP
+    server's authorization server, which then issues the access token for it (RFC 7523
+    JWT bearer grant), authenticating this pre-registered client with its secret.
+
+    Args:
+        client_id: this client's id at the MCP server's authorization server.
+        client_secret: its secret there.
+        id_token: the user's ID token from the IdP.
+        idp_token_endpoint: the IdP's token endpoint.
+        idp_client_id: this client's id at the IdP, when the IdP wants it.
+        scopes: scopes to ask for when the server names none.
+    """
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        id_token: str,
+        idp_token_endpoint: str,
+        idp_client_id: str | None = None,
+        scopes: str | None = None,
+    ) -> None:
+        _require_secure(idp_token_endpoint, "IdP token endpoint")
+        super().__init__(
+            interaction=_no_interaction,
+            redirect_uri="",
+            client_id=client_id,
+            client_secret=client_secret,
+            scopes=scopes,
+        )
+        self._id_token = id_token
+        self._idp_token_endpoint = idp_token_endpoint
+        self._idp_client_id = idp_client_id
+
+    def __repr__(self) -> str:
+        return f"CrossAppAccess(idp={self._idp_token_endpoint!r})"
+
+    async def _authorize(self, challenge: AuthChallenge) -> None:
+        async with aiohttp.ClientSession(timeout=_TIMEOUT) as http:
+            if self._metadata is None:
+                await self._discover(http, challenge)
+            assert self._metadata is not None
+            self._client = self._preregistered
+            scope = self._scope(challenge)
+            exchange = {
+                "grant_type": _TOKEN_EXCHANGE,
+                "subject_token": self._id_token,
+                "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
+                "requested_token_type": "urn:ietf:params:oauth:token-type:id-jag",
+                "audience": str(self._metadata.get("issuer") or self._issuer),
+                "resource": self._resource(),
+            }
+            if self._idp_client_id:
+                exchange["client_id"] = self._idp_client_id
+            if scope:
+                exchange["scope"] = scope
+            try:
+                async with http.post(self._idp_token_endpoint, data=exchange) as resp:
+                    raw = await resp.content.read(_MAX_BODY)
+                    status = resp.status
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+                raise AuthError(
+                    f"token exchange at {self._idp_token_endpoint} failed: {exc}"
+                ) from exc
+            try:
+                grant = json.loads(raw)
+            except ValueError:
+                grant = {}
+            if status != 200 or "access_token" not in grant:
+                raise AuthError(
+                    f"the IdP refused the token exchange ({status}): "
+                    f"{grant.get('error', 'no assertion issued')}"
+                )
+            await self._token_request(
+                http,
+                {"grant_type": _JWT_BEARER_GRANT, "assertion": str(grant["access_token"])},
+                requested_scope=scope,
+            )
