@@ -27,13 +27,16 @@ class Browser:
 
     def __init__(self) -> None:
         self.logins = 0
+        self.codes: list[str] = []
 
     async def __call__(self, url: str) -> str:
         self.logins += 1
         async with aiohttp.ClientSession() as http:
             async with http.get(url, allow_redirects=False) as resp:
                 assert resp.status == 302, await resp.text()
-                return resp.headers["Location"]
+                location = resp.headers["Location"]
+        self.codes.append(location.split("code=")[1].split("&")[0])
+        return location
 
 
 @pytest.fixture
@@ -85,7 +88,12 @@ async def test_first_post_401_runs_the_whole_flow(
     assert tokens is not None
     client_info = auth._client
     assert client_info is not None
-    secrets_seen = [tokens.access_token, tokens.refresh_token, client_info.client_secret]
+    secrets_seen = [
+        tokens.access_token,
+        tokens.refresh_token,
+        client_info.client_secret,
+        *browser.codes,
+    ]
     for record in caplog.records:
         line = record.getMessage()
         for secret in filter(None, secrets_seen):
@@ -268,3 +276,55 @@ async def test_401_on_the_get_stream_refreshes_and_retries_the_get(
         assert gets[-1].headers["authorization"] == f"Bearer {new}"
         await client.ping()
     assert authz(oauth_server).token_requests["refresh_token"] == 1
+
+
+async def test_transient_refresh_failure_keeps_the_tokens(
+    oauth_server: ReferenceServer, settings: AuthServerSettings
+) -> None:
+    browser = Browser()
+    auth = oauth(browser)
+    async with AsyncClient(oauth_server.url, auth=auth, timeout=10) as client:
+        await client.ping()
+        authz(oauth_server).expire_all()
+        settings.unavailable = 1
+        with pytest.raises(AuthError, match="503"):
+            await client.ping()
+        assert auth.tokens is not None  # kept: the outage is not a reason to log in again
+        await client.ping()  # the authorization server is back: refresh, no login
+    assert browser.logins == 1
+    assert authz(oauth_server).token_requests["refresh_token"] == 2
+
+
+async def test_invalid_grant_falls_back_to_login(oauth_server: ReferenceServer) -> None:
+    browser = Browser()
+    async with AsyncClient(oauth_server.url, auth=oauth(browser), timeout=10) as client:
+        await client.ping()
+        authz(oauth_server).expire_all()
+        authz(oauth_server).revoke_refresh_tokens()
+        await client.ping()
+    assert browser.logins == 2
+
+
+async def test_loopback_port_is_kept_with_the_registration(
+    oauth_server: ReferenceServer, tmp_path: Path
+) -> None:
+    import urllib.request
+
+    def follow(url: str) -> bool:
+        with urllib.request.urlopen(url, timeout=10) as page:
+            return b"Signed in" in page.read()
+
+    store = FileTokenStorage(tmp_path)
+    first = LoopbackLogin(opener=follow, timeout=10)
+    auth = OAuth(interaction=first, redirect_uri=first.redirect_uri, storage=store)
+    async with AsyncClient(oauth_server.url, auth=auth, timeout=10) as client:
+        await client.ping()
+    authz(oauth_server).expire_all()
+    authz(oauth_server).revoke_refresh_tokens()  # the restart will need a new login
+    second = LoopbackLogin(opener=follow, timeout=10)
+    assert second.port != first.port
+    auth = OAuth(interaction=second, redirect_uri=second.redirect_uri, storage=store)
+    async with AsyncClient(oauth_server.url, auth=auth, timeout=10) as client:
+        await client.ping()
+    assert second.port == first.port
+    assert authz(oauth_server).registrations == 1

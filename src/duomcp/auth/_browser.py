@@ -7,6 +7,7 @@ import socket
 import sys
 import webbrowser
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -59,6 +60,16 @@ class LoopbackLogin:
     def redirect_uri(self) -> str:
         """The redirect URI to register: the loopback callback."""
         return f"http://127.0.0.1:{self.port}/callback"
+
+    def adopt(self, redirect_uri: str) -> bool:
+        """Take the port of an earlier registration's loopback redirect URI, if it is one."""
+        parts = urlsplit(redirect_uri)
+        if parts.scheme != "http" or parts.hostname != "127.0.0.1" or parts.path != "/callback":
+            return False
+        if parts.port is None:
+            return False
+        self.port = parts.port
+        return True
 
     async def __call__(self, authorization_url: str) -> str:
         """Show the authorization URL; return the redirect URL the browser reached.

@@ -26,6 +26,7 @@ from oauthlib.oauth2 import WebApplicationClient
 
 from ..errors import AuthError
 from ._base import Auth, AuthChallenge
+from ._browser import LoopbackLogin
 from ._storage import MemoryTokenStorage, TokenStorage
 
 __all__ = ["ClientCredentials", "CrossAppAccess", "OAuth", "OAuthClientInfo", "OAuthTokens"]
@@ -44,6 +45,10 @@ _TIMEOUT = aiohttp.ClientTimeout(total=30)
 
 class _InvalidClient(AuthError):
     """The authorization server does not know (or no longer accepts) the client."""
+
+
+class _InvalidGrant(AuthError):
+    """The authorization server no longer honours the grant (e.g. a revoked refresh token)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -265,8 +270,13 @@ class OAuth(Auth):
         stored = await self._storage.load(self._client_key())
         if not stored or "client_id" not in stored:
             return None
-        if stored.get("redirect_uri") != self._redirect_uri:
-            return None  # registered for another redirect URI: register again
+        stored_redirect = str(stored.get("redirect_uri", ""))
+        if stored_redirect != self._redirect_uri:
+            login = self._interaction
+            if isinstance(login, LoopbackLogin) and login.adopt(stored_redirect):
+                self._redirect_uri = login.redirect_uri  # same port as when registered
+            else:
+                return None  # registered for another redirect URI: register again
         return OAuthClientInfo(
             client_id=str(stored["client_id"]),
             client_secret=stored.get("client_secret"),
@@ -509,10 +519,12 @@ class OAuth(Auth):
         try:
             async with aiohttp.ClientSession(timeout=_TIMEOUT) as http:
                 await self._token_request(http, form, requested_scope=tokens.scope)
-        except AuthError as exc:
-            log.info("refresh failed (%s); authorizing again", exc)
+        except (_InvalidGrant, _InvalidClient) as exc:
+            log.info("refresh refused (%s); authorizing again", exc)
             self._tokens = None
             return False
+        # Any other failure (network, 5xx) is transient: the tokens are kept and the
+        # error reaches the caller; a later call refreshes again.
         return True
 
     async def _token_request(
@@ -533,10 +545,14 @@ class OAuth(Auth):
             data = json.loads(raw)
         except ValueError as exc:
             raise AuthError(f"token endpoint {endpoint} answered {status} without JSON") from exc
+        if not isinstance(data, dict):
+            raise AuthError(f"token endpoint {endpoint} answered {status} with a non-object")
         if status != 200 or "access_token" not in data:
             error = data.get("error", "unknown error")
             if error == "invalid_client":
                 raise _InvalidClient(f"token endpoint {endpoint} rejected the client")
+            if error == "invalid_grant":
+                raise _InvalidGrant(f"token endpoint {endpoint} refused the grant (invalid_grant)")
             raise AuthError(f"token endpoint {endpoint} refused ({status}): {error}")
         if str(data.get("token_type", "")).lower() != "bearer":
             raise AuthError(f"token endpoint {endpoint} issued a non-bearer token")

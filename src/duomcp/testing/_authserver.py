@@ -33,6 +33,8 @@ class AuthServerSettings:
     """Scope a ``tools/call`` of the named tool needs (403 insufficient_scope without)."""
     reject_client_once: bool = False
     """The next token request is refused with ``invalid_client`` (registration lost)."""
+    unavailable: int = 0
+    """The next this-many token requests get 503 (a transient outage)."""
 
 
 @attrs.define
@@ -81,6 +83,10 @@ class AuthorizationServer:
         """Make every issued access token expired (refresh tokens stay valid)."""
         for grant in self._access.values():
             grant.expires_at = 0
+
+    def revoke_refresh_tokens(self) -> None:
+        """Forget every refresh token: refreshing then fails with ``invalid_grant``."""
+        self._refresh.clear()
 
     def scopes_of(self, token: str) -> set[str] | None:
         """The scopes of a valid access token, or ``None`` if it is unknown or expired."""
@@ -199,6 +205,9 @@ class AuthorizationServer:
         form = await request.post()
         grant_type = str(form.get("grant_type", ""))
         self.token_requests[grant_type] += 1
+        if self.settings.unavailable > 0:
+            self.settings.unavailable -= 1
+            return web.json_response({"error": "temporarily_unavailable"}, status=503)
         if self.settings.reject_client_once:
             self.settings.reject_client_once = False
             self.clients.clear()
