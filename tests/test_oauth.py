@@ -35,7 +35,8 @@ class Browser:
             async with http.get(url, allow_redirects=False) as resp:
                 assert resp.status == 302, await resp.text()
                 location = resp.headers["Location"]
-        self.codes.append(location.split("code=")[1].split("&")[0])
+        if "code=" in location:
+            self.codes.append(location.split("code=")[1].split("&")[0])
         return location
 
 
@@ -201,20 +202,6 @@ async def test_reregisters_after_invalid_client(
     assert browser.logins == 2
 
 
-async def test_gives_up_after_repeated_refusals(oauth_server: ReferenceServer) -> None:
-    class DenyingBrowser(Browser):
-        async def __call__(self, url: str) -> str:
-            location = await super().__call__(url)
-            return location.replace("code=", "error=access_denied&code=")
-
-    browser = DenyingBrowser()
-    client = AsyncClient(oauth_server.url, auth=oauth(browser), timeout=10)
-    with pytest.raises(Exception, match="access_denied"):
-        await client.connect()
-    await client.close()
-    assert browser.logins == 1
-
-
 def test_token_files_never_world_readable(tmp_path: Path) -> None:
     store = FileTokenStorage(tmp_path / "t")
     old = os.umask(0)
@@ -328,3 +315,39 @@ async def test_loopback_port_is_kept_with_the_registration(
         await client.ping()
     assert second.port == first.port
     assert authz(oauth_server).registrations == 1
+
+
+async def test_client_id_metadata_document(oauth_server: ReferenceServer) -> None:
+    from aiohttp import web
+
+    app = web.Application()
+    runner = web.AppRunner(app)
+    document: dict[str, object] = {}
+
+    async def serve_document(request: web.Request) -> web.Response:
+        return web.json_response(document)
+
+    app.router.add_get("/client.json", serve_document)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/client.json"
+    document.update({"client_id": url, "client_name": "cimd", "redirect_uris": [REDIRECT]})
+    try:
+        auth = OAuth(interaction=Browser(), redirect_uri=REDIRECT, client_metadata_url=url)
+        async with AsyncClient(oauth_server.url, auth=auth, timeout=10) as client:
+            await client.ping()
+    finally:
+        await runner.cleanup()
+    assert authz(oauth_server).registrations == 0  # no dynamic registration needed
+    assert url in authz(oauth_server).clients
+
+
+async def test_user_declining_is_a_clear_error(
+    oauth_server: ReferenceServer, settings: AuthServerSettings
+) -> None:
+    settings.auto_approve = False
+    client = AsyncClient(oauth_server.url, auth=oauth(Browser()), timeout=10)
+    with pytest.raises(AuthError, match="access_denied"):
+        await client.connect()
+    await client.close()

@@ -1,6 +1,7 @@
 """A reference OAuth 2.1 authorization server for the reference MCP server.
 
 Metadata (RFC 9728 protected resource, RFC 8414), dynamic registration (RFC 7591),
+Client ID Metadata Documents,
 authorize (auto-approving) and token (authorization code with PKCE S256, refresh with
 rotation, client credentials), with configurable lifetimes, scopes and faults. It shares
 the MCP server's origin and is its issuer.
@@ -8,6 +9,7 @@ the MCP server's origin and is its issuer.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import collections
 import hashlib
@@ -16,6 +18,7 @@ import time
 from typing import Any
 from urllib.parse import unquote, urlencode
 
+import aiohttp
 import attrs
 from aiohttp import web
 
@@ -35,6 +38,10 @@ class AuthServerSettings:
     """The next token request is refused with ``invalid_client`` (registration lost)."""
     unavailable: int = 0
     """The next this-many token requests get 503 (a transient outage)."""
+    auto_approve: bool = True
+    """False: the user declines, /authorize redirects with ``error=access_denied``."""
+    client_metadata_documents: bool = True
+    """Accept URL client ids (Client ID Metadata Documents), fetched on first use."""
 
 
 @attrs.define
@@ -127,6 +134,7 @@ class AuthorizationServer:
                 ],
                 "scopes_supported": list(self.settings.scopes_supported),
                 "authorization_response_iss_parameter_supported": True,
+                "client_id_metadata_document_supported": self.settings.client_metadata_documents,
             }
         )
 
@@ -147,10 +155,34 @@ class AuthorizationServer:
         self.registrations += 1
         return web.json_response(client, status=201)
 
+    async def _client(self, client_id: str) -> dict[str, Any] | None:
+        """A registered client, or one described by its metadata document (CIMD)."""
+        client = self.clients.get(client_id)
+        if client is not None or not self.settings.client_metadata_documents:
+            return client
+        if not client_id.startswith(("https://", "http://127.0.0.1:", "http://localhost:")):
+            return None
+        try:
+            timeout = aiohttp.ClientTimeout(total=5)
+            async with aiohttp.ClientSession(timeout=timeout) as http:
+                async with http.get(client_id, allow_redirects=False) as resp:
+                    document = await resp.json() if resp.status == 200 else None
+        except (aiohttp.ClientError, OSError, ValueError, asyncio.TimeoutError):
+            return None
+        if not isinstance(document, dict) or document.get("client_id") != client_id:
+            return None
+        client = {
+            "client_id": client_id,
+            "redirect_uris": list(document.get("redirect_uris") or []),
+            "token_endpoint_auth_method": "none",
+        }
+        self.clients[client_id] = client
+        return client
+
     async def _authorize(self, request: web.Request) -> web.Response:
         self.authorize_requests += 1
         q = request.query
-        client = self.clients.get(q.get("client_id", ""))
+        client = await self._client(q.get("client_id", ""))
         if client is None:
             return web.json_response({"error": "invalid_client"}, status=400)
         redirect = q.get("redirect_uri", "")
@@ -160,6 +192,9 @@ class AuthorizationServer:
             return web.json_response(
                 {"error": "invalid_request", "error_description": "PKCE S256 required"}, status=400
             )
+        if not self.settings.auto_approve:
+            denied = {"error": "access_denied", "state": q.get("state", ""), "iss": self.issuer}
+            raise web.HTTPFound(f"{redirect}?{urlencode(denied)}")
         code = secrets.token_urlsafe(24)
         self._codes[code] = {
             "client_id": client["client_id"],
@@ -171,14 +206,14 @@ class AuthorizationServer:
         params = {"code": code, "state": q.get("state", ""), "iss": self.issuer}
         raise web.HTTPFound(f"{redirect}?{urlencode(params)}")
 
-    def _client_of(self, request: web.Request, form: Any) -> dict[str, Any] | None:
+    async def _client_of(self, request: web.Request, form: Any) -> dict[str, Any] | None:
         header = request.headers.get("Authorization", "")
         if header.startswith("Basic "):
             client_id, _, secret = base64.b64decode(header[6:]).decode().partition(":")
             client_id, secret = unquote(client_id), unquote(secret)
         else:
             client_id, secret = form.get("client_id", ""), form.get("client_secret")
-        client = self.clients.get(client_id)
+        client = await self._client(client_id)
         if client is None:
             return None
         if client.get("client_secret") is not None and client["client_secret"] != secret:
@@ -212,7 +247,7 @@ class AuthorizationServer:
             self.settings.reject_client_once = False
             self.clients.clear()
             return web.json_response({"error": "invalid_client"}, status=401)
-        client = self._client_of(request, form)
+        client = await self._client_of(request, form)
         if client is None:
             return web.json_response({"error": "invalid_client"}, status=401)
         if grant_type == "authorization_code":
