@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from duomcp import AsyncClient, JSONRPCError, StructuredContentError
+from duomcp import AsyncClient, BearerToken, JSONRPCError, StructuredContentError
 from duomcp.testing import ReferenceServer, ServerFaults
 from duomcp.types import (
     CreateMessageRequestParams,
@@ -225,3 +225,12 @@ async def test_handler_exception_becomes_an_error_reply(server: ReferenceServer)
         failed = await client.call_tool("sample", {"prompt": "x"})
         assert failed.is_error is True
         assert text_of(await client.call_tool("echo", {"text": "alive"})) == "alive"
+
+
+async def test_bearer_token_reaches_a_protected_server(
+    server: ReferenceServer, faults: ServerFaults
+) -> None:
+    faults.require_bearer = "s3cret"
+    async with AsyncClient(server.url, auth=BearerToken("s3cret"), timeout=10) as client:
+        assert text_of(await client.call_tool("echo", {"text": "ok"})) == "ok"
+    assert all(r.headers.get("authorization") == "Bearer s3cret" for r in server.requests)

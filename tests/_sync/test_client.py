@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from duomcp import Client, JSONRPCError, StructuredContentError
+from duomcp import BearerToken, Client, JSONRPCError, StructuredContentError
 from duomcp.testing import ReferenceServer, ServerFaults
 from duomcp.types import (
     CreateMessageRequestParams,
@@ -225,3 +225,12 @@ def test_handler_exception_becomes_an_error_reply(server: ReferenceServer) -> No
         failed = client.call_tool("sample", {"prompt": "x"})
         assert failed.is_error is True
         assert text_of(client.call_tool("echo", {"text": "alive"})) == "alive"
+
+
+def test_bearer_token_reaches_a_protected_server(
+    server: ReferenceServer, faults: ServerFaults
+) -> None:
+    faults.require_bearer = "s3cret"
+    with Client(server.url, auth=BearerToken("s3cret"), timeout=10) as client:
+        assert text_of(client.call_tool("echo", {"text": "ok"})) == "ok"
+    assert all(r.headers.get("authorization") == "Bearer s3cret" for r in server.requests)
