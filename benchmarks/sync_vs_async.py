@@ -1,4 +1,4 @@
-"""Client CPU per tools/call: the blocking Client against AsyncClient, same server.
+"""Client CPU per tools/call: Client and AsyncClient against a bare aiohttp floor.
 
     python benchmarks/sync_vs_async.py [--calls N] [--rounds R] [--sse]
 
@@ -39,6 +39,58 @@ def run_async(url: str, calls: int) -> dict[str, float]:
     return asyncio.run(main())
 
 
+_JSON = {"Content-Type": "application/json"}
+
+
+def run_floor(url: str, calls: int) -> dict[str, float]:
+    """The floor: the same JSON-RPC POSTs with bare aiohttp, no SDK."""
+    import json as _json
+
+    import aiohttp
+
+    async def main() -> dict[str, float]:
+        headers = {"Accept": "application/json, text/event-stream"}
+        async with aiohttp.ClientSession() as http:
+            init = {
+                "jsonrpc": "2.0",
+                "id": 0,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": {},
+                    "clientInfo": {"name": "floor", "version": "0"},
+                },
+            }
+            async with http.post(url, json=init, headers=headers) as resp:
+                headers["Mcp-Session-Id"] = resp.headers["Mcp-Session-Id"]
+                headers["MCP-Protocol-Version"] = "2025-11-25"
+                await resp.read()
+
+            async def call(i: int) -> None:
+                body = {
+                    "jsonrpc": "2.0",
+                    "id": i + 1,
+                    "method": "tools/call",
+                    "params": {"name": "echo", "arguments": {"text": str(i)}},
+                }
+                async with http.post(
+                    url, data=_json.dumps(body), headers={**headers, **_JSON}
+                ) as resp:
+                    raw = await resp.read()
+                if resp.content_type == "text/event-stream":
+                    raw = raw.split(b"data: ")[-1]
+                assert _json.loads(raw)["id"] == i + 1
+
+            for i in range(50):
+                await call(i)
+            cpu, wall = _cpu(), time.perf_counter()
+            for i in range(calls):
+                await call(i)
+            return {"cpu": _cpu() - cpu, "wall": time.perf_counter() - wall}
+
+    return asyncio.run(main())
+
+
 def run_sync(url: str, calls: int) -> dict[str, float]:
     from duomcp import Client
 
@@ -60,7 +112,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         flavour, url = args.child
-        fn = run_async if flavour == "async" else run_sync
+        fn = {"async": run_async, "sync": run_sync, "floor": run_floor}[flavour]
         print(json.dumps(fn(url, args.calls)))
         return
     server_cmd = [sys.executable, "-m", "duomcp.testing", "--port", "0"]
@@ -70,9 +122,9 @@ def main() -> None:
     try:
         assert server.stdout is not None
         url = server.stdout.readline().strip()
-        results: dict[str, list[float]] = {"async": [], "sync": []}
+        results: dict[str, list[float]] = {"floor": [], "async": [], "sync": []}
         for _ in range(args.rounds):
-            for flavour in ("async", "sync"):
+            for flavour in results:
                 out = subprocess.run(
                     [sys.executable, __file__, "--calls", str(args.calls), "--child", flavour, url],
                     capture_output=True,
@@ -87,6 +139,7 @@ def main() -> None:
             runs = ", ".join(f"{v:.0f}" for v in values)
             print(f"{flavour:5} {mode}: median {med[flavour]:.0f} us CPU/call (runs: {runs})")
         print(f"sync/async CPU ratio: {med['sync'] / med['async']:.2f}")
+        print(f"async/floor CPU ratio: {med['async'] / med['floor']:.2f}")
     finally:
         server.terminate()
         server.wait(10)
