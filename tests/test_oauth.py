@@ -351,3 +351,13 @@ async def test_user_declining_is_a_clear_error(
     with pytest.raises(AuthError, match="access_denied"):
         await client.connect()
     await client.close()
+
+
+async def test_a_failing_sign_in_callback_is_an_auth_error(oauth_server: ReferenceServer) -> None:
+    async def broken(url: str) -> str:
+        raise RuntimeError("no browser here")
+
+    client = AsyncClient(oauth_server.url, auth=OAuth(interaction=broken, redirect_uri=REDIRECT))
+    with pytest.raises(AuthError, match="no browser here"):
+        await client.connect()
+    await client.close()

@@ -464,7 +464,12 @@ class OAuth(Auth):
                 params.append(("scope", scope))
             url = add_params_to_uri(str(self._metadata["authorization_endpoint"]), params)
             log.info("authorization needed for %s at %s", challenge.url, self._issuer)
-            redirected = await self._interaction(url)
+            try:
+                redirected = await self._interaction(url)
+            except AuthError:
+                raise
+            except Exception as exc:
+                raise AuthError(f"the sign-in failed: {type(exc).__name__}: {exc}") from exc
             query = {k: v[0] for k, v in parse_qs(urlsplit(redirected).query).items()}
             if query.get("state") != state:
                 raise AuthError("the authorization response's state does not match: refused")

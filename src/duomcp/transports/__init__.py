@@ -1,0 +1,1 @@
+"""Transports: how duomcp carries JSON-RPC messages to and from a server."""
