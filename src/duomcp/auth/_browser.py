@@ -7,11 +7,13 @@ import socket
 import sys
 import webbrowser
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from aiohttp import web
-
 from ..errors import AuthError
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 __all__ = ["LoopbackLogin"]
 
@@ -77,6 +79,8 @@ class LoopbackLogin:
         Raises:
             AuthError: nobody finished signing in within the timeout.
         """
+        from aiohttp import web  # the server side of aiohttp is only needed here
+
         reached: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
         async def callback(request: web.Request) -> web.Response:

@@ -21,8 +21,6 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import aiohttp
 import attrs
-from oauthlib.common import add_params_to_uri
-from oauthlib.oauth2 import WebApplicationClient
 
 from ..errors import AuthError
 from ._base import Auth, AuthChallenge
@@ -439,6 +437,10 @@ class OAuth(Auth):
             await self._authorize_once(challenge)
 
     async def _authorize_once(self, challenge: AuthChallenge) -> None:
+        # imported here: most clients never authorize, and oauthlib costs ~20 ms to import
+        from oauthlib.common import add_params_to_uri
+        from oauthlib.oauth2 import WebApplicationClient
+
         async with aiohttp.ClientSession(timeout=_TIMEOUT) as http:
             if self._metadata is None:
                 await self._discover(http, challenge)
