@@ -148,3 +148,27 @@ def test_any_chunking_gives_the_same_events(events, ends, data) -> None:  # type
         got += decoder.feed(raw[start:cut])
         start = cut
     assert got == expected(events)
+
+
+def test_id_of_an_unfinished_block_is_not_committed() -> None:
+    """Resuming from an id whose event never fully arrived would skip that event."""
+    decoder = SSEDecoder()
+    assert decoder.feed(b"id: 1\ndata: a\n\nid: 2\ndata: b") == [E(data="a", id="1")]
+    assert decoder.last_event_id == "1"
+    assert decoder.feed(b"\n\n") == [E(data="b", id="2")]
+    assert decoder.last_event_id == "2"
+
+
+def test_empty_chunk_between_cr_and_lf() -> None:
+    decoder = SSEDecoder()
+    events = decoder.feed(b"data: a\r") + decoder.feed(b"") + decoder.feed(b"\ndata: b\n\n")
+    assert events == [E(data="a\nb")]
+
+
+def test_absurdly_long_retry_is_ignored() -> None:
+    assert decode(b"retry: " + b"9" * 5000 + b"\ndata: a\n\n") == [E(data="a")]
+
+
+def test_caps_must_be_positive() -> None:
+    with pytest.raises(ValueError):
+        SSEDecoder(max_line_bytes=0)

@@ -36,6 +36,8 @@ class SSEDecoder:
     """Turns a byte stream into :class:`ServerSentEvent` objects."""
 
     def __init__(self, *, max_line_bytes: int = 1 << 20, max_event_bytes: int = 16 << 20) -> None:
+        if max_line_bytes <= 0 or max_event_bytes <= 0:
+            raise ValueError("SSE size caps must be positive")
         self._max_line = max_line_bytes
         self._max_event = max_event_bytes
         self._buffer = b""
@@ -46,13 +48,18 @@ class SSEDecoder:
         self._data_size = 0
         self._has_data = False
         self._block_retry: int | None = None
-        self._last_event_id = ""
+        self._last_event_id = ""  # committed: only a blank line commits the buffer
+        self._id_buffer = ""
         self._id_set = False
         self._retry: int | None = None
 
     @property
     def last_event_id(self) -> str:
-        """The stream's last event id (empty until the server sends one)."""
+        """The stream's last event id, as committed by the last complete event block.
+
+        An ``id`` whose block has not ended yet does not count: resuming from it would
+        skip an event that never fully arrived.
+        """
         return self._last_event_id
 
     @property
@@ -66,6 +73,8 @@ class SSEDecoder:
         Raises:
             MessageTooLargeError: a line or an event's data exceeds its cap.
         """
+        if not chunk:
+            return []
         if self._pending_cr and chunk[:1] == b"\n":
             chunk = chunk[1:]
         self._pending_cr = False
@@ -102,6 +111,7 @@ class SSEDecoder:
         """End of stream: an unfinished event is discarded (per the standard); resets."""
         self._buffer = b""
         self._pending_cr = False
+        self._id_buffer = self._last_event_id  # the discarded block's id never counted
         self._reset_block()
         return []
 
@@ -144,21 +154,24 @@ class SSEDecoder:
             self._event_type = value
         elif name == "id":
             if "\x00" not in value:
-                self._last_event_id = value
+                self._id_buffer = value
                 self._id_set = True
         elif name == "retry":
-            if value and value.isascii() and value.isdigit():
+            # 15 digits are plenty (centuries); longer values are ignored rather than
+            # handed to int(), which refuses strings of thousands of digits
+            if value and len(value) <= 15 and value.isascii() and value.isdigit():
                 self._retry = self._block_retry = int(value)
         return None
 
     def _dispatch(self) -> ServerSentEvent | None:
+        self._last_event_id = self._id_buffer
         if not self._has_data:
             self._reset_block()
             return None
         event = ServerSentEvent(
             event=self._event_type or "message",
             data="\n".join(self._data),
-            id=self._last_event_id if self._id_set else None,
+            id=self._id_buffer if self._id_set else None,
             retry=self._block_retry,
         )
         self._reset_block()
