@@ -19,6 +19,7 @@ from duomcp import (
     BearerToken,
     ConnectionClosedError,
     HTTPOptions,
+    InvalidResponseError,
     RequestTimeoutError,
     TransportError,
     UnsupportedProtocolVersionError,
@@ -465,3 +466,30 @@ async def test_netrc_never_adds_credentials(
     async with AsyncClient(server.url, auth=BearerToken("t"), timeout=10) as client:
         await client.ping()
     assert all(r.headers.get("authorization") == "Bearer t" for r in server.requests)
+
+
+async def test_a_web_page_instead_of_mcp_is_a_clear_error(
+    raw_server: Callable[[Any], Any],
+) -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.Response(text="<html>hello</html>", content_type="text/html")
+
+    url = await raw_server(handler)
+    client = AsyncClient(url, timeout=5)
+    with pytest.raises(InvalidResponseError, match="text/html"):
+        await client.connect()
+    await client.close()
+
+
+async def test_nothing_listening_fails_fast_with_a_connection_error() -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = AsyncClient(f"http://127.0.0.1:{port}/mcp", timeout=30)
+    started = time.monotonic()
+    with pytest.raises(ConnectionError):
+        await client.connect()
+    assert time.monotonic() - started < 2
+    await client.close()
