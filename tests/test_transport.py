@@ -493,3 +493,13 @@ async def test_nothing_listening_fails_fast_with_a_connection_error() -> None:
         await client.connect()
     assert time.monotonic() - started < 2
     await client.close()
+
+
+def test_an_absurd_server_retry_is_clamped() -> None:
+    from duomcp.connection import ConnectionState
+    from duomcp.transports.streamable_http import StreamableHTTPTransport
+
+    state = ConnectionState(endpoint="http://127.0.0.1:1/mcp", server_retry_ms=10**3999)
+    transport = StreamableHTTPTransport(state, on_message=lambda message: None)
+    assert transport._reconnect_delay(0) == 3600.0
+    assert transport._reconnect_delay(3) <= 30.0

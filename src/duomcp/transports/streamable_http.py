@@ -51,6 +51,8 @@ _METHODS: dict[RequestKind, str] = {
 }
 GET_STREAM = "get"
 _HOLD = 0.05  # seconds a reply stream may take to end after its response
+# A server's `retry` is honoured up to an hour; beyond that it is a bug or an attack.
+_MAX_SERVER_RETRY_MS = 3_600_000
 
 
 @attrs.frozen(kw_only=True)
@@ -399,6 +401,8 @@ class StreamableHTTPTransport:
 
     def _reconnect_delay(self, failures: int) -> float:
         retry_ms = self._state.server_retry_ms
+        if retry_ms is not None:
+            retry_ms = min(retry_ms, _MAX_SERVER_RETRY_MS)
         if retry_ms is not None and failures == 0:
             return retry_ms / 1000  # the server's retry is a MUST to honour
         base = retry_ms / 1000 if retry_ms is not None else self._options.reconnect_delay
