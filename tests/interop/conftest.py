@@ -1,10 +1,11 @@
-"""Starts the official SDK's server in a subprocess, once per mode."""
+"""Starts the official SDK's server (tests/interop/mcp_server.py) in a subprocess."""
 
 from __future__ import annotations
 
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(__file__).with_name("mcp_server.py")
+START_TIMEOUT = 15.0
 
 
 def _free_port() -> int:
@@ -20,36 +22,42 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+    except OSError:
+        return False
+    return True
+
+
 @pytest.fixture(scope="module", params=["stateful", "stateless-json"])
 def official_server(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
-    """(url, mode) of a running official-SDK server."""
+    """``(url, mode)`` of a running official-SDK server, in each mode."""
     mode = str(request.param)
     port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, str(SCRIPT), "--port", str(port), "--mode", mode],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    proc.kill()
-                    err = proc.stderr.read() if proc.stderr else ""
-                    raise RuntimeError(f"the official server did not start:\n{err}") from None
-                time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}/mcp", mode
-    finally:
-        proc.terminate()
+    # stderr goes to a file, not a pipe nobody drains (the SDK logs every session)
+    with tempfile.TemporaryFile(mode="w+") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, str(SCRIPT), "--port", str(port), "--mode", mode],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        if proc.stderr is not None:
-            proc.stderr.close()
+            deadline = time.monotonic() + START_TIMEOUT
+            while not _accepts(port):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    stderr.seek(0)
+                    pytest.fail(
+                        f"the official server ({mode}) did not accept connections on port "
+                        f"{port} within {START_TIMEOUT} s (exit code {proc.poll()}); "
+                        f"stderr:\n{stderr.read()}"
+                    )
+                time.sleep(0.05)
+            yield f"http://127.0.0.1:{port}/mcp", mode
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
