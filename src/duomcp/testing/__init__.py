@@ -1,9 +1,10 @@
 """A reference MCP server for tests, docs and demos: ``python -m duomcp.testing`` serves it.
 
-It speaks the legacy Streamable HTTP transport with sessions, JSON or SSE replies, a GET
-stream and an event store for resumption, offers tools, resources, prompts, completion
-and logging fixtures, sends server-to-client requests, and injects faults on demand
-(:class:`ServerFaults`). Everything it receives is recorded for assertions.
+It speaks the legacy Streamable HTTP transport (protocol versions 2025-11-25, 2025-06-18
+and 2025-03-26) with sessions, JSON or SSE replies, a GET stream and an event store for
+resumption; offers tools, resources, prompts, completion and logging; sends
+server-to-client requests; and misbehaves on demand (:class:`ServerFaults`). Everything it
+receives is recorded for assertions (:class:`RecordedRequest`).
 """
 
 from __future__ import annotations

@@ -1,27 +1,38 @@
-"""Serve the reference MCP server: ``python -m duomcp.testing [--host H] [--port P] [--json]``."""
+"""Serve the reference MCP server: ``python -m duomcp.testing [--host H] [--port P] [--json]``.
+
+Prints the endpoint URL on one line, then serves until interrupted (Ctrl-C or SIGTERM).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import signal
 
 from ._server import ReferenceServer, ServerFaults
 
 
 async def _serve(host: str, port: int, json_replies: bool) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, stop.set)  # not on Windows: Ctrl-C still works
     faults = ServerFaults(reply_mode="json" if json_replies else "sse")
     async with ReferenceServer(faults=faults, host=host, port=port) as server:
         print(server.url, flush=True)
-        await asyncio.Event().wait()
+        await stop.wait()
 
 
 def main() -> None:
     """Parse the command line and serve until interrupted."""
-    parser = argparse.ArgumentParser(prog="python -m duomcp.testing", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--json", action="store_true", help="answer with JSON, not SSE")
+    parser = argparse.ArgumentParser(
+        prog="python -m duomcp.testing", description="Serve the duomcp reference MCP server."
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port, 0 for any (default 8000)")
+    parser.add_argument("--json", action="store_true", help="answer requests with JSON, not SSE")
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(args.host, args.port, args.json))

@@ -1,34 +1,47 @@
-"""A reference MCP server (legacy Streamable HTTP, sessions) with fault switches.
+"""The reference MCP server: the legacy Streamable HTTP transport, with sessions, on aiohttp.
 
-Observable (every request recorded, tool runs and cancellations counted, TCP connections
-counted) and fault-injectable through :class:`ServerFaults`, for tests and demos.
+It answers POSTed requests with JSON or an SSE stream, offers a GET stream, stores every
+SSE event so a client can resume with ``Last-Event-ID``, records everything it receives,
+and misbehaves on demand through :class:`ServerFaults`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import itertools
 import json
 import logging
 import secrets
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from importlib import metadata
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import attrs
 from aiohttp import web
 
-from . import _fixtures as fx
 from ._authserver import AuthorizationServer, AuthServerSettings
+from ._fixtures import handle_request
+from ._session import VERSIONS, CallContext, ProtocolFault, Session, encode_message
+from ._streams import Event, EventStream, parse_event_id
 
 __all__ = ["RecordedRequest", "ReferenceServer", "ServerFaults"]
 
 log = logging.getLogger("duomcp.testing")
 
-VERSIONS = ("2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05")
-CLIENT_WAIT = 30.0
-TOOLS_PAGE, RESOURCES_PAGE = 3, 2
+SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+INSTRUCTIONS = (
+    "The duomcp reference server, for tests and demos: echo, add, slow, progress, log, "
+    "sample, elicit and more tools; mem:// resources; greet and plain prompts."
+)
+_INVALID_JSON = object()
+
+try:
+    SERVER_VERSION = metadata.version("duomcp")
+except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+    SERVER_VERSION = "0"
 
 
 @attrs.define
@@ -36,21 +49,46 @@ class ServerFaults:
     """Switches that change how the reference server behaves; tests may flip them live."""
 
     reply_mode: Literal["json", "sse"] = "sse"
+    """How POSTed requests are answered: one JSON body, or an SSE stream."""
     get_stream: bool = True
+    """False: a GET without ``Last-Event-ID`` is answered 405 (no GET stream offered)."""
     require_bearer: str | None = None
+    """Every request without ``Authorization: Bearer <this>`` gets 401 ``invalid_token``."""
     forbid: bool = False
+    """Authenticated requests get 403 ``insufficient_scope`` with ``scope="admin"``."""
     drop_reply_after: int | None = None
+    """Cut an SSE reply after this many events (priming counts), always before the response.
+
+    The response is still stored and sent when the client resumes with GET and
+    ``Last-Event-ID``. Each request id is cut once; the resumption gets everything. Applies
+    to every SSE reply, ``initialize`` included.
+    """
     retry_ms: int | None = None
+    """SSE replies and the GET stream start with a priming event with this ``retry``."""
     close_after_priming: bool = False
+    """End an SSE reply cleanly after its priming event (SEP-1699 polling): the client must
+    come back with GET and ``Last-Event-ID`` for the rest."""
     die_mid_call: bool = False
+    """A ``tools/call`` POST has its connection aborted: no reply, nothing stored (the call
+    still counts in :attr:`ReferenceServer.tool_runs`, as received)."""
     delete_status: int = 200
+    """The status DELETE answers (405: ending sessions is not supported, the session stays)."""
     session_required: bool = True
+    """Issue ``Mcp-Session-Id`` on initialize and require it (400 missing, 404 unknown)."""
     max_body_bytes: int = 4 << 20
+    """Larger POST bodies get 413."""
 
 
-@attrs.define
+@attrs.frozen
 class RecordedRequest:
-    """One HTTP request the server received; header names are lower-case."""
+    """One HTTP request the server received.
+
+    ``headers`` is a plain dict whose names are lower-cased (look up ``"mcp-session-id"``);
+    ``body`` is the parsed JSON body (None when there was none or it was not JSON);
+    ``status`` is the HTTP status answered: 0 until it is known, and for a connection that
+    was cut without an answer. The record in :attr:`ReferenceServer.requests` is replaced
+    by one with the status once that is known, so read it from the list.
+    """
 
     method: str
     path: str
@@ -59,126 +97,60 @@ class RecordedRequest:
     status: int = 0
 
 
-class _Stream:
-    """The events of one SSE stream, kept for replay; followers wait for new ones."""
-
-    def __init__(self, stream_id: str) -> None:
-        self.id = stream_id
-        self.events: list[str] = []  # JSON text; "" is a priming event
-        self.done = False
-        self.open = False  # a client is reading it (the GET stream allows one at a time)
-        self._changed = asyncio.Condition()
-
-    async def append(self, data: str) -> None:
-        async with self._changed:
-            self.events.append(data)
-            self._changed.notify_all()
-
-    async def finish(self) -> None:
-        async with self._changed:
-            self.done = True
-            self._changed.notify_all()
-
-    def _ready(self, index: int) -> Callable[[], bool]:
-        return lambda: len(self.events) > index or self.done
-
-    async def follow(self, after: int) -> Any:
-        index = after + 1
-        while True:
-            async with self._changed:
-                await self._changed.wait_for(self._ready(index))
-            while index < len(self.events):
-                yield index, self.events[index]
-                index += 1
-            if self.done and index >= len(self.events):
-                return
-
-
-@attrs.define(eq=False)
-class _Session:
-    id: str
-    version: str
-    capabilities: dict[str, Any]
-    log_level: str | None = None
-    streams: dict[str, _Stream] = attrs.field(factory=dict)
-    standalone: _Stream | None = None
-    pending: dict[str, asyncio.Future[Any]] = attrs.field(factory=dict)
-    running: dict[Any, asyncio.Task[Any]] = attrs.field(factory=dict)
-    counter: Any = attrs.field(factory=itertools.count)
-
-
-class CallContext:
-    """What a tool may do while it runs: report progress, log, ask the client."""
-
-    def __init__(
-        self,
-        server: ReferenceServer,
-        session: _Session,
-        stream: _Stream | None,
-        params: dict[str, Any],
-    ) -> None:
-        self.server = server
-        self.session = session
-        self.stream = stream
-        self.progress_token = (params.get("_meta") or {}).get("progressToken")
-
-    async def send(self, message: dict[str, Any]) -> bool:
-        """Send on the request's stream, else on the GET stream; False if neither exists."""
-        target = self.stream or self.session.standalone
-        if target is None or target.done:
-            return False
-        await target.append(json.dumps(message))
-        return True
-
-    async def notify(self, method: str, params: dict[str, Any] | None) -> None:
-        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
-        if params is not None:
-            message["params"] = params
-        await self.send(message)
-
-    async def progress(self, progress: float, total: float, message: str) -> None:
-        if self.progress_token is not None:
-            await self.notify(
-                "notifications/progress",
-                {
-                    "progressToken": self.progress_token,
-                    "progress": progress,
-                    "total": total,
-                    "message": message,
-                },
-            )
-
-    async def log(self, level: str, data: Any) -> None:
-        threshold = self.session.log_level or "debug"
-        if fx.LEVELS.index(level) >= fx.LEVELS.index(threshold):
-            await self.notify(
-                "notifications/message", {"level": level, "logger": "reference", "data": data}
-            )
-
-    async def broadcast(self, method: str, params: dict[str, Any] | None) -> None:
-        await self.server.notify(method, params)
-
-    async def request(self, method: str, params: dict[str, Any] | None) -> Any:
-        request_id = f"srv-{next(self.session.counter)}"
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.session.pending[request_id] = future
-        message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
-        if params is not None:
-            message["params"] = params
-        try:
-            if not await self.send(message):
-                raise fx.ToolFailure(f"no stream to send {method} on")
-            return await asyncio.wait_for(future, CLIENT_WAIT)
-        finally:
-            self.session.pending.pop(request_id, None)
+class _Cut(web.Response):
+    """What a handler returns after aborting the connection: nothing reaches the client."""
 
 
 def _error(request_id: Any, code: int, message: str) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
+    reply: dict[str, Any] = {"jsonrpc": "2.0"}
+    if request_id is not None:
+        reply["id"] = request_id
+    reply["error"] = {"code": code, "message": message}
+    return reply
+
+
+def _http_error(
+    status: int, code: int, message: str, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    """An HTTP error whose body is a JSON-RPC error without an id."""
+    return web.json_response(_error(None, code, message), status=status, headers=headers)
+
+
+def _dumps(message: Any) -> str:
+    return json.dumps(message, separators=(",", ":"))
+
+
+def _media_types(request: web.BaseRequest) -> set[str]:
+    values = ",".join(request.headers.getall("Accept", []))
+    return {part.split(";", 1)[0].strip().lower() for part in values.split(",")}
+
+
+def _classify(message: Any) -> str | None:
+    """``request``, ``notification`` or ``response``; None for an invalid JSON-RPC message."""
+    if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
+        return None
+    if "method" in message:
+        if not isinstance(message["method"], str):
+            return None
+        if "id" not in message:
+            return "notification"
+        request_id = message["id"]
+        valid = isinstance(request_id, str) or (
+            isinstance(request_id, int) and not isinstance(request_id, bool)
+        )
+        return "request" if valid else None
+    if "id" in message and (("result" in message) != ("error" in message)):
+        return "response"
+    return None
 
 
 class ReferenceServer:
-    """A legacy-era Streamable HTTP MCP server on aiohttp.web, for tests and demos."""
+    """A legacy-era Streamable HTTP MCP server on aiohttp.web, for tests, docs and demos.
+
+    Everything it receives is observable: :attr:`requests`, :attr:`tool_runs`,
+    :attr:`cancelled`, :attr:`connections_opened`, :attr:`sessions`, :attr:`log_level`,
+    :attr:`subscriptions`. Change :attr:`faults` at any time to make it misbehave.
+    """
 
     def __init__(
         self,
@@ -190,26 +162,34 @@ class ReferenceServer:
         oauth: AuthServerSettings | None = None,
     ) -> None:
         self.faults = faults or ServerFaults()
+        """The switches in effect; may be changed while the server runs."""
         self.auth_server = AuthorizationServer(oauth) if oauth is not None else None
-        """The built-in authorization server, when the server requires OAuth."""
+        """The built-in OAuth authorization server, when ``oauth`` settings were given."""
         self.host, self.port, self.path = host, port, path
         self.url = ""
+        """The MCP endpoint, e.g. ``http://127.0.0.1:PORT/mcp``, once started."""
         self.requests: list[RecordedRequest] = []
+        """Every HTTP request to the MCP endpoint, in arrival order."""
         self.tool_runs: collections.Counter[str] = collections.Counter()
+        """How often each tool started running."""
         self.cancelled: list[Any] = []
+        """The ``requestId`` of every ``notifications/cancelled`` received."""
         self.connections_opened = 0
+        """How many distinct TCP connections sent requests."""
         self.subscriptions: set[str] = set()
+        """The resource URIs subscribed to (and not unsubscribed from)."""
         self.log_level: str | None = None
-        self._sessions: dict[str, _Session] = {}
-        self._anonymous: _Session | None = None
-        self._transports: weakref.WeakSet[Any] = weakref.WeakSet()
-        self._get_responses: set[web.StreamResponse] = set()
-        self._dropped: set[Any] = set()
+        """The level last set with ``logging/setLevel``."""
+        self._sessions: dict[str, Session] = {}
+        self._anonymous: Session | None = None  # the session when ids are not issued
+        self._retired: list[Session] = []  # forgotten; their tasks still end at close()
+        self._transports: weakref.WeakSet[asyncio.BaseTransport] = weakref.WeakSet()
+        self._inflight: dict[int, RecordedRequest] = {}
         self._runner: web.AppRunner | None = None
 
     @property
     def sessions(self) -> set[str]:
-        """Ids of the live sessions."""
+        """The ids of the live sessions."""
         return set(self._sessions)
 
     async def __aenter__(self) -> ReferenceServer:
@@ -221,77 +201,158 @@ class ReferenceServer:
 
     async def start(self) -> str:
         """Start serving; return the endpoint URL."""
-        app = web.Application(client_max_size=self.faults.max_body_bytes)
+        if self._runner is not None:
+            raise RuntimeError("the reference server is already running")
+        app = web.Application()
         app.router.add_route("*", self.path, self._handle)
         if self.auth_server is not None:
             self.auth_server.install(app, self.path)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://{self.host}:{port}{self.path}"
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self.host, self.port)
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        port = runner.addresses[0][1]
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        self.url = f"http://{host}:{port}{self.path}"
         if self.auth_server is not None:
-            self.auth_server.bind(f"http://{self.host}:{port}", self.url)
+            self.auth_server.bind(f"http://{host}:{port}", self.url)
         return self.url
 
     async def close(self) -> None:
-        """Stop serving; open streams end."""
-        for session in list(self._sessions.values()):
-            await self._end_session(session)
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        """Stop serving: end every session, its requests and its streams. Idempotent."""
+        runner, self._runner = self._runner, None
+        if runner is None:
+            return
+        sessions = [*self._sessions.values(), *self._retired]
+        if self._anonymous is not None:
+            sessions.append(self._anonymous)
+        self._sessions.clear()
+        self._retired.clear()
+        self._anonymous = None
+        tasks = [task for session in sessions for task in session.end()]
+        if tasks:
+            await asyncio.wait(tasks, timeout=2.0)
+        await runner.cleanup()
 
     def forget_sessions(self) -> None:
-        """Drop every session: requests with an old session id now get 404."""
+        """Drop every session: a request with an old session id now gets 404.
+
+        Streams already open stay open, as on a server that lost its session table.
+        """
+        self._retired.extend(self._sessions.values())
         self._sessions.clear()
 
-    async def drop_streams(self) -> None:
-        """Abruptly close every open GET stream (clients should reconnect)."""
-        for resp in list(self._get_responses):
-            task = getattr(resp, "_duomcp_task", None)
-            if task is not None:
-                task.cancel()
-
     async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
-        """Send a notification on every open GET stream."""
-        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
-        if params is not None:
-            message["params"] = params
-        for session in list(self._sessions.values()):
-            if session.standalone is not None and not session.standalone.done:
-                await session.standalone.append(json.dumps(message))
+        """Send a notification on the GET stream of every live session.
 
-    async def _end_session(self, session: _Session) -> None:
-        for task in list(session.running.values()):
-            task.cancel()
-        for stream in [*session.streams.values(), session.standalone]:
-            if stream is not None:
-                await stream.finish()
-        self._sessions.pop(session.id, None)
+        It is stored in each session's event store: a client that is not reading its GET
+        stream right now gets it when it opens one.
+        """
+        event = Event("message", encode_message(method, params))
+        for session in self._live_sessions():
+            session.standalone.append(event)
 
-    # -- HTTP ---------------------------------------------------------------------------
+    async def drop_streams(self) -> None:
+        """Abort the connection of every open GET stream (clients should reconnect)."""
+        for session in self._live_sessions():
+            reader = session.standalone.reader
+            if reader is not None and not reader.done():
+                reader.cancel()
+
+    def _live_sessions(self) -> list[Session]:
+        live = list(self._sessions.values())
+        if self._anonymous is not None:
+            live.append(self._anonymous)
+        return live
+
+    # -- HTTP -------------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         transport = request.transport
         if transport is not None and transport not in self._transports:
             self._transports.add(transport)
             self.connections_opened += 1
+        raw, too_large = b"", False
+        if request.method == "POST":
+            raw, too_large = await self._read_body(request)
         body: Any = None
-        raw = await request.read() if request.method == "POST" else b""
         if raw:
             try:
                 body = json.loads(raw)
             except ValueError:
-                body = None
+                body = _INVALID_JSON
+        headers = {name.lower(): value for name, value in request.headers.items()}
         record = RecordedRequest(
-            request.method, request.path, {k.lower(): v for k, v in request.headers.items()}, body
+            request.method, request.path, headers, None if body is _INVALID_JSON else body
         )
         self.requests.append(record)
-        resp = await self._route(request, raw, body)
-        record.status = resp.status
-        return resp
+        self._inflight[id(request)] = record
+        try:
+            response = await self._route(request, body, too_large)
+            self._mark(request, 0 if isinstance(response, _Cut) else response.status)
+            return response
+        finally:
+            self._inflight.pop(id(request), None)
+
+    def _mark(self, request: web.BaseRequest, status: int) -> None:
+        """Replace the request's record by one with the status answered."""
+        old = self._inflight.get(id(request))
+        if old is None or old.status == status:
+            return
+        new = attrs.evolve(old, status=status)
+        self._inflight[id(request)] = new
+        for index in range(len(self.requests) - 1, -1, -1):
+            if self.requests[index] is old:
+                self.requests[index] = new
+                break
+
+    async def _read_body(self, request: web.Request) -> tuple[bytes, bool]:
+        """The body, or ``(b"", True)`` when it is larger than ``max_body_bytes``."""
+        limit = self.faults.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            return b"", True
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.content.iter_chunked(1 << 16):
+            size += len(chunk)
+            if size > limit:
+                return b"", True
+            chunks.append(chunk)
+        return b"".join(chunks), False
+
+    async def _route(self, request: web.Request, body: Any, too_large: bool) -> web.StreamResponse:
+        refusal = (
+            self._origin_refusal(request)
+            or self._oauth_refusal(request, body)
+            or self._bearer_refusal(request)
+        )
+        if refusal is not None:
+            return refusal
+        if request.method == "POST":
+            return await self._post(request, body, too_large)
+        if request.method == "GET":
+            return await self._get(request)
+        if request.method == "DELETE":
+            return self._delete(request)
+        return _http_error(405, -32600, "Method Not Allowed", {"Allow": "GET, POST, DELETE"})
+
+    def _origin_refusal(self, request: web.Request) -> web.Response | None:
+        """403 for a browser page from another origin (DNS rebinding protection)."""
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return None
+        try:
+            host = urlsplit(origin).hostname
+        except ValueError:
+            host = None
+        if host is not None and (host in LOCAL_HOSTS or host == self.host.strip("[]")):
+            return None
+        return _http_error(403, -32600, f"Forbidden: origin {origin} is not allowed")
 
     def _oauth_refusal(self, request: web.Request, body: Any) -> web.Response | None:
         server = self.auth_server
@@ -305,7 +366,9 @@ class ReferenceServer:
                 {"error": "invalid_token"}, status=401, headers={"WWW-Authenticate": challenge}
             )
         if isinstance(body, dict) and body.get("method") == "tools/call":
-            needed = server.settings.tool_scopes.get(str((body.get("params") or {}).get("name")))
+            params = body.get("params")
+            name = params.get("name") if isinstance(params, dict) else None
+            needed = server.settings.tool_scopes.get(str(name))
             if needed and needed not in scopes:
                 challenge = f'Bearer error="insufficient_scope", scope="{needed}"'
                 return web.json_response(
@@ -315,100 +378,145 @@ class ReferenceServer:
                 )
         return None
 
-    async def _route(self, request: web.Request, raw: bytes, body: Any) -> web.StreamResponse:
+    def _bearer_refusal(self, request: web.Request) -> web.Response | None:
         faults = self.faults
-        refusal = self._oauth_refusal(request, body)
-        if refusal is not None:
-            return refusal
         if faults.require_bearer is not None:
-            if request.headers.get("Authorization") != f"Bearer {faults.require_bearer}":
+            scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or token.strip() != faults.require_bearer:
+                challenge = 'Bearer error="invalid_token", error_description="token required"'
                 return web.json_response(
                     {"error": "invalid_token"},
                     status=401,
-                    headers={
-                        "WWW-Authenticate": 'Bearer error="invalid_token", '
-                        'error_description="token required"'
-                    },
+                    headers={"WWW-Authenticate": challenge},
                 )
-            if faults.forbid:
-                return web.json_response(
-                    {"error": "insufficient_scope"},
-                    status=403,
-                    headers={
-                        "WWW-Authenticate": 'Bearer error="insufficient_scope", scope="admin"'
-                    },
-                )
-        if request.method == "POST":
-            return await self._post(request, raw, body)
-        if request.method == "GET":
-            return await self._get(request)
-        if request.method == "DELETE":
-            return await self._delete(request)
-        return web.Response(status=405)
-
-    def _session_for(self, request: web.Request) -> tuple[_Session | None, web.Response | None]:
-        session_id = request.headers.get("Mcp-Session-Id")
-        if not self.faults.session_required:
-            return self._anonymous, None
-        if session_id is None:
-            return None, web.json_response(
-                _error(None, -32600, "missing Mcp-Session-Id"), status=400
+        if faults.forbid:
+            return web.json_response(
+                {"error": "insufficient_scope"},
+                status=403,
+                headers={"WWW-Authenticate": 'Bearer error="insufficient_scope", scope="admin"'},
             )
-        session = self._sessions.get(session_id)
-        if session is None:
-            return None, web.json_response(_error(None, -32600, "unknown session"), status=404)
+        return None
+
+    def _session_of(self, request: web.Request) -> Session | web.Response:
+        """The request's session, or the error response (400, 404) to answer instead."""
+        if self.faults.session_required:
+            session_id = request.headers.get("Mcp-Session-Id")
+            if not session_id:
+                return _http_error(400, -32600, "Bad Request: Mcp-Session-Id header is required")
+            found = self._sessions.get(session_id)
+            if found is None:
+                return _http_error(404, -32001, "Session not found")
+            session = found
+        elif self._anonymous is None:
+            return _http_error(400, -32600, "Bad Request: not initialized")
+        else:
+            session = self._anonymous
         version = request.headers.get("MCP-Protocol-Version")
-        if version is not None and version != session.version:
-            return None, web.json_response(
-                _error(None, -32600, f"MCP-Protocol-Version {version} != {session.version}"),
-                status=400,
+        # A MUST once the client knows the version, i.e. after notifications/initialized
+        # (while it resumes the initialize reply it cannot know it yet).
+        if version is None and session.initialized and session.at_least("2025-06-18"):
+            return _http_error(
+                400, -32600, f"Bad Request: MCP-Protocol-Version {session.version} is required"
             )
-        return session, None
+        if version is not None and version != session.version:
+            return _http_error(
+                400,
+                -32600,
+                f"Bad Request: unsupported MCP-Protocol-Version {version!r}"
+                f" (negotiated {session.version})",
+            )
+        return session
 
-    async def _post(self, request: web.Request, raw: bytes, body: Any) -> web.StreamResponse:
-        accept = request.headers.get("Accept", "")
-        if "application/json" not in accept or "text/event-stream" not in accept:
-            return web.Response(
-                status=406, text="Accept must list application/json and text/event-stream"
+    # -- POST -------------------------------------------------------------------------------
+
+    async def _post(self, request: web.Request, body: Any, too_large: bool) -> web.StreamResponse:
+        if not {"application/json", "text/event-stream"} <= _media_types(request):
+            return _http_error(
+                406,
+                -32600,
+                "Not Acceptable: Accept must list application/json and text/event-stream",
             )
         if request.content_type != "application/json":
-            return web.Response(status=415)
-        if not isinstance(body, dict):
-            return web.json_response(_error(None, -32700, "parse error"), status=400)
-        if body.get("method") == "initialize":
-            return await self._initialize(body)
-        session, refusal = self._session_for(request)
-        if refusal is not None:
-            return refusal
-        if session is None:
-            return web.json_response(_error(None, -32600, "not initialized"), status=400)
-        if "method" not in body:  # the client's answer to one of our requests
-            future = session.pending.get(str(body.get("id")))
-            if future is not None and not future.done():
-                if "error" in body:
-                    future.set_exception(fx.ToolFailure(f"client error: {body['error']}"))
-                else:
-                    future.set_result(body.get("result"))
+            return _http_error(415, -32600, "Unsupported Media Type: send application/json")
+        if too_large:
+            return _http_error(413, -32600, "Payload Too Large")
+        if body is _INVALID_JSON or body is None:
+            return _http_error(400, -32700, "Parse error")
+        if isinstance(body, list):
+            return await self._post_batch(request, body)
+        kind = _classify(body)
+        if kind is None:
+            return _http_error(400, -32600, "Invalid Request")
+        if kind == "request" and body["method"] == "initialize":
+            return await self._initialize(request, body)
+        session = self._session_of(request)
+        if isinstance(session, web.Response):
+            return session
+        if kind == "response":
+            session.resolve(body)
             return web.Response(status=202)
-        if "id" not in body:
-            await self._notification(session, body)
+        if kind == "notification":
+            self._on_notification(session, body)
             return web.Response(status=202)
-        return await self._request(request, session, body)
+        return await self._answer(request, session, [body], [])
 
-    async def _initialize(self, body: dict[str, Any]) -> web.StreamResponse:
-        params = body.get("params") or {}
-        offered = params.get("protocolVersion")
+    async def _post_batch(self, request: web.Request, batch: list[Any]) -> web.StreamResponse:
+        """A JSON-RPC batch: allowed only when 2025-03-26 was negotiated."""
+        session = self._session_of(request)
+        if isinstance(session, web.Response):
+            return session
+        if session.version != "2025-03-26":
+            return _http_error(
+                400, -32600, f"Invalid Request: no batches in protocol version {session.version}"
+            )
+        if not batch:
+            return _http_error(400, -32600, "Invalid Request: empty batch")
+        requests: list[dict[str, Any]] = []
+        ready: list[dict[str, Any]] = []
+        for message in batch:
+            kind = _classify(message)
+            if kind is None:
+                ready.append(_error(None, -32600, "Invalid Request"))
+            elif kind == "request" and message["method"] == "initialize":
+                ready.append(_error(message["id"], -32600, "initialize cannot be batched"))
+            elif kind == "request":
+                requests.append(message)
+            elif kind == "notification":
+                self._on_notification(session, message)
+            else:
+                session.resolve(message)
+        if not requests and not ready:
+            return web.Response(status=202)
+        return await self._answer(request, session, requests, ready, batch=True)
+
+    async def _initialize(
+        self, request: web.Request, message: dict[str, Any]
+    ) -> web.StreamResponse:
+        params = message.get("params")
+        if (
+            not isinstance(params, dict)
+            or not isinstance(params.get("protocolVersion"), str)
+            or not isinstance(params.get("capabilities"), dict)
+            or not isinstance(params.get("clientInfo"), dict)
+        ):
+            reply = _error(
+                message["id"],
+                -32602,
+                "Invalid params: initialize needs protocolVersion, capabilities and clientInfo",
+            )
+            return web.json_response(reply)
+        offered = params["protocolVersion"]
         version = offered if offered in VERSIONS else VERSIONS[0]
-        session = _Session(
-            id=secrets.token_urlsafe(16),
-            version=version,
-            capabilities=params.get("capabilities") or {},
-        )
-        headers = {}
+        headers: dict[str, str] = {}
         if self.faults.session_required:
-            self._sessions[session.id] = session
-            headers["Mcp-Session-Id"] = session.id
+            session_id = secrets.token_urlsafe(24)
+            session = Session(session_id, version, params["capabilities"])
+            self._sessions[session_id] = session
+            headers["Mcp-Session-Id"] = session_id
         else:
+            session = Session(None, version, params["capabilities"])
+            if self._anonymous is not None:
+                self._retired.append(self._anonymous)
             self._anonymous = session
         result = {
             "protocolVersion": version,
@@ -419,268 +527,238 @@ class ReferenceServer:
                 "logging": {},
                 "completions": {},
             },
-            "serverInfo": {"name": "duomcp-reference", "version": "0.1.0"},
-            "instructions": "A reference server for tests and demos.",
+            "serverInfo": {"name": "duomcp-reference", "version": SERVER_VERSION},
+            "instructions": INSTRUCTIONS,
         }
-        return web.json_response(
-            {"jsonrpc": "2.0", "id": body.get("id"), "result": result}, headers=headers
-        )
+        reply = {"jsonrpc": "2.0", "id": message["id"], "result": result}
+        return await self._answer(request, session, [], [reply], headers=headers)
 
-    async def _notification(self, session: _Session, body: dict[str, Any]) -> None:
-        if body.get("method") == "notifications/cancelled":
-            request_id = (body.get("params") or {}).get("requestId")
-            self.cancelled.append(request_id)
-            task = session.running.get(request_id)
-            if task is not None:
-                task.cancel()
+    def _on_notification(self, session: Session, message: dict[str, Any]) -> None:
+        params = message.get("params")
+        params = params if isinstance(params, dict) else {}
+        if message["method"] == "notifications/initialized":
+            session.initialized = True
+        elif message["method"] == "notifications/cancelled":
+            self.cancelled.append(params.get("requestId"))
+            session.cancel(params.get("requestId"))
 
-    async def _request(
-        self, request: web.Request, session: _Session, body: dict[str, Any]
+    async def _answer(
+        self,
+        request: web.Request,
+        session: Session,
+        requests: list[dict[str, Any]],
+        ready: list[dict[str, Any]],
+        *,
+        batch: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> web.StreamResponse:
+        """Answer ``requests`` (run now) and ``ready`` replies, as JSON or an SSE stream."""
         faults = self.faults
-        request_id = body["id"]
-        if faults.die_mid_call and body.get("method") == "tools/call":
-            self.tool_runs[str((body.get("params") or {}).get("name"))] += 1
+        calls = [message for message in requests if message["method"] == "tools/call"]
+        if faults.die_mid_call and calls:
+            for call in calls:
+                params = call.get("params")
+                self.tool_runs[str(params.get("name") if isinstance(params, dict) else None)] += 1
             if request.transport is not None:
                 request.transport.abort()
-            return web.Response(status=500)
+            return _Cut(status=500)
         if faults.reply_mode == "json":
-            ctx = CallContext(self, session, None, body.get("params") or {})
-            reply = await self._run(session, body, ctx)
-            if reply is None:
-                return web.Response(status=202)
-            return web.json_response(reply)
-        stream = _Stream(f"s{next(session.counter)}")
-        session.streams[stream.id] = stream
-        if faults.retry_ms is not None:
-            stream.events.append("")  # priming event
-        ctx = CallContext(self, session, stream, body.get("params") or {})
-
-        async def work() -> None:
-            try:
-                reply = await self._run(session, body, ctx)
-                if reply is not None:
-                    await stream.append(json.dumps(reply))
-            finally:
-                await stream.finish()
-
-        task = asyncio.ensure_future(work())
-        session.running[request_id] = task
-        task.add_done_callback(lambda _: session.running.pop(request_id, None))
+            tasks = [self._start(session, message, None) for message in requests]
+            results = await asyncio.shield(asyncio.gather(*tasks, return_exceptions=True))
+            replies = ready + [result for result in results if isinstance(result, dict)]
+            if not replies:  # every request was cancelled: there is nothing to answer
+                return web.Response(status=202, headers=headers)
+            return web.json_response(replies if batch else replies[0], headers=headers)
+        stream = session.new_stream()
+        if faults.retry_ms is not None or faults.close_after_priming:
+            stream.append(Event("priming", retry_ms=faults.retry_ms))
+        for reply in ready:
+            stream.append(Event("response", _dumps(reply)))
+        self._finish_when_done(stream, [self._start(session, m, stream) for m in requests])
         drop_after = None
-        if faults.drop_reply_after is not None and request_id not in self._dropped:
+        key = tuple(m["id"] for m in requests) + tuple(r.get("id") for r in ready)
+        if faults.drop_reply_after is not None and key not in session.dropped:
+            session.dropped.add(key)
             drop_after = faults.drop_reply_after
-            self._dropped.add(request_id)
-        return await self._write_stream(
+        return await self._send_stream(
             request,
             stream,
             -1,
+            headers=headers,
             drop_after=drop_after,
             close_after_priming=faults.close_after_priming,
         )
 
-    async def _write_stream(
+    def _start(
+        self, session: Session, message: dict[str, Any], stream: EventStream | None
+    ) -> asyncio.Task[dict[str, Any]]:
+        """Run one request as a task that a ``notifications/cancelled`` can stop."""
+        params = message.get("params")
+        ctx = CallContext(session, stream, params if isinstance(params, dict) else {})
+        task = asyncio.get_running_loop().create_task(self._run(session, message, ctx))
+        request_id = message["id"]
+        session.running[request_id] = task
+
+        def done(task: asyncio.Task[dict[str, Any]]) -> None:
+            if session.running.get(request_id) is task:
+                del session.running[request_id]
+            if stream is not None and not task.cancelled():
+                stream.append(Event("response", _dumps(task.result())))
+
+        task.add_done_callback(done)
+        return task
+
+    @staticmethod
+    def _finish_when_done(stream: EventStream, tasks: list[asyncio.Task[Any]]) -> None:
+        """End ``stream`` once every task has put its response on it (or was cancelled)."""
+        remaining = len(tasks)
+
+        def one_done(_: asyncio.Task[Any]) -> None:
+            nonlocal remaining
+            remaining -= 1
+            if remaining == 0:
+                stream.finish()
+
+        if not tasks:
+            stream.finish()
+        for task in tasks:
+            task.add_done_callback(one_done)
+
+    async def _run(
+        self, session: Session, message: dict[str, Any], ctx: CallContext
+    ) -> dict[str, Any]:
+        """The response to one request (a cancelled request has none: it raises)."""
+        request_id = message["id"]
+        params = message.get("params", {})
+        try:
+            if not isinstance(params, dict):
+                raise ProtocolFault(-32602, "Invalid params: params must be an object")
+            result = await handle_request(self, session, message["method"], params, ctx)
+        except ProtocolFault as fault:
+            return {"jsonrpc": "2.0", "id": request_id, "error": fault.to_error()}
+        except Exception as exc:  # a bug in a fixture: say so instead of hanging
+            log.exception("the reference server failed on %s", message["method"])
+            return _error(request_id, -32603, f"Internal error: {exc!r}")
+        return {"jsonrpc": "2.0", "id": request_id, "result": result}
+
+    # -- SSE --------------------------------------------------------------------------------
+
+    async def _send_stream(
         self,
         request: web.Request,
-        stream: _Stream,
+        stream: EventStream,
         after: int,
         *,
+        headers: Mapping[str, str] | None = None,
         drop_after: int | None = None,
         close_after_priming: bool = False,
     ) -> web.StreamResponse:
-        resp = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
-        )
-        await resp.prepare(request)
+        """Send ``stream``'s events after sequence number ``after`` until it is done."""
+        response = web.StreamResponse(headers={**SSE_HEADERS, **(headers or {})})
+        await response.prepare(request)
+        self._mark(request, response.status)
         try:
-            return await self._pump(request, resp, stream, after, drop_after, close_after_priming)
-        except ConnectionResetError:  # the client went away; the events stay stored
-            return resp
+            await self._pump(request, response, stream, after, drop_after, close_after_priming)
+        except ConnectionError:  # the client went away; the events stay stored
+            pass
+        return response
 
     async def _pump(
         self,
         request: web.Request,
-        resp: web.StreamResponse,
-        stream: _Stream,
+        response: web.StreamResponse,
+        stream: EventStream,
         after: int,
-        drop_after: int | None,
-        close_after_priming: bool,
-    ) -> web.StreamResponse:
-        sent = 0
-        async for index, data in stream.follow(after):
-            await resp.write(self._frame(stream, index, data))
-            sent += 1
+        drop_after: int | None = None,
+        close_after_priming: bool = False,
+    ) -> None:
+        seq, sent = after + 1, 0
+        while True:
             if drop_after is not None and sent >= drop_after:
-                if request.transport is not None:
-                    request.transport.abort()
-                return resp
-            if close_after_priming and data == "":
+                self._cut(request)
+                return
+            item = await stream.next_event(seq)
+            if item is None:
                 break
-        await resp.write_eof()
-        return resp
-
-    def _frame(self, stream: _Stream, index: int, data: str) -> bytes:
-        """One SSE event; a priming event (empty data) carries ``retry`` when set."""
-        frame = f"id: {stream.id}:{index}\n"
-        if data == "" and self.faults.retry_ms is not None:
-            frame += f"retry: {self.faults.retry_ms}\n"
-        return (frame + f"data: {data}\n\n").encode()
-
-    async def _get(self, request: web.Request) -> web.StreamResponse:
-        if "text/event-stream" not in request.headers.get("Accept", ""):
-            return web.Response(status=406)
-        session, refusal = self._session_for(request)
-        if refusal is not None:
-            return refusal
-        if session is None:
-            return web.Response(status=405)
-        last_id = request.headers.get("Last-Event-ID")
-        if last_id:
-            stream_id, _, seq = last_id.rpartition(":")
-            if stream_id == "g" and session.standalone is not None:
-                stream, after = session.standalone, int(seq)
-            elif stream_id in session.streams and seq.isdigit():
-                stream, after = session.streams[stream_id], int(seq)
-            else:
-                return web.json_response(
-                    _error(None, -32600, f"unknown event id {last_id}"), status=400
-                )
-            if stream is session.standalone:
-                return await self._serve_standalone(request, stream, after)
-            return await self._write_stream(request, stream, after)
-        if not self.faults.get_stream:
-            return web.Response(status=405)
-        if session.standalone is not None and session.standalone.open:
-            return web.Response(status=409, text="a GET stream is already open")
-        if session.standalone is None:
-            session.standalone = _Stream("g")
-            if self.faults.retry_ms is not None:
-                session.standalone.events.append("")
-        return await self._serve_standalone(request, session.standalone, -1)
-
-    async def _serve_standalone(
-        self, request: web.Request, stream: _Stream, after: int
-    ) -> web.StreamResponse:
-        stream.open = True
-        resp = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
-        )
-        resp._duomcp_task = asyncio.current_task()  # type: ignore[attr-defined]
-        self._get_responses.add(resp)
-        try:
-            return await self._write_stream_to(request, resp, stream, after)
-        except ConnectionResetError:
-            return resp
-        except asyncio.CancelledError:
-            if request.transport is not None:
-                request.transport.abort()
-            return resp
-        finally:
-            stream.open = False
-            self._get_responses.discard(resp)
-
-    async def _write_stream_to(
-        self, request: web.Request, resp: web.StreamResponse, stream: _Stream, after: int
-    ) -> web.StreamResponse:
-        await resp.prepare(request)
-        async for index, data in stream.follow(after):
-            await resp.write(self._frame(stream, index, data))
-        await resp.write_eof()
-        return resp
-
-    async def _delete(self, request: web.Request) -> web.StreamResponse:
-        session, refusal = self._session_for(request)
-        if refusal is not None:
-            return refusal
-        status = self.faults.delete_status
-        if status < 300 and session is not None:
-            for task in list(session.running.values()):
-                task.cancel()
-            await self._end_session(session)
-        return web.Response(status=status)
-
-    # -- methods ------------------------------------------------------------------------
-
-    async def _run(
-        self, session: _Session, body: dict[str, Any], ctx: CallContext
-    ) -> dict[str, Any] | None:
-        request_id = body["id"]
-        try:
-            result = await self._dispatch(
-                session, str(body.get("method")), body.get("params") or {}, ctx
-            )
-        except fx.ProtocolFault as exc:
-            return _error(request_id, exc.code, exc.message)
-        except asyncio.CancelledError:
-            return None  # cancelled requests get no response
-        except Exception as exc:  # a bug in a fixture: tell the client
-            log.exception("reference server failed on %s", body.get("method"))
-            return _error(request_id, -32603, f"internal error: {exc}")
-        return {"jsonrpc": "2.0", "id": request_id, "result": result}
-
-    async def _dispatch(
-        self, session: _Session, method: str, params: dict[str, Any], ctx: CallContext
-    ) -> dict[str, Any]:
-        if method == "ping":
-            return {}
-        if method == "tools/list":
-            tools = [{"name": name, **spec} for name, (spec, _) in fx.TOOLS.items()]
-            return self._page(params, "tools", tools, TOOLS_PAGE)
-        if method == "tools/call":
-            name = str(params.get("name"))
-            if name not in fx.TOOLS:
-                raise fx.ProtocolFault(-32602, f"unknown tool: {name}")
-            self.tool_runs[name] += 1
-            try:
-                return await fx.TOOLS[name][1](ctx, dict(params.get("arguments") or {}))
-            except (fx.ToolFailure, KeyError, TypeError, ValueError) as exc:
-                return {
-                    "content": [{"type": "text", "text": f"tool failed: {exc}"}],
-                    "isError": True,
-                }
-        if method == "resources/list":
-            resources = [
-                {"uri": uri, "name": r["name"], "mimeType": r["mimeType"]}
-                for uri, r in fx.RESOURCES.items()
-            ]
-            return self._page(params, "resources", resources, RESOURCES_PAGE)
-        if method == "resources/templates/list":
-            return {"resourceTemplates": fx.TEMPLATES}
-        if method == "resources/read":
-            return fx.read_resource(str(params.get("uri")))
-        if method == "resources/subscribe":
-            self.subscriptions.add(str(params.get("uri")))
-            return {}
-        if method == "resources/unsubscribe":
-            self.subscriptions.discard(str(params.get("uri")))
-            return {}
-        if method == "prompts/list":
-            return {"prompts": [{"name": name, **spec} for name, spec in fx.PROMPTS.items()]}
-        if method == "prompts/get":
-            return fx.get_prompt(str(params.get("name")), dict(params.get("arguments") or {}))
-        if method == "completion/complete":
-            return fx.complete(dict(params.get("ref") or {}), dict(params.get("argument") or {}))
-        if method == "logging/setLevel":
-            level = params.get("level")
-            if level not in fx.LEVELS:
-                raise fx.ProtocolFault(-32602, f"unknown level: {level}")
-            session.log_level = self.log_level = str(level)
-            return {}
-        raise fx.ProtocolFault(-32601, f"method not found: {method}")
+            seq, event = item
+            if drop_after is not None and event.kind == "response":
+                self._cut(request)
+                return
+            await response.write(event.frame(stream.event_id(seq)))
+            sent += 1
+            stream.cursor = max(stream.cursor, seq)
+            seq += 1
+            if close_after_priming and event.kind == "priming":
+                break
+        await response.write_eof()
 
     @staticmethod
-    def _page(
-        params: dict[str, Any], key: str, items: list[dict[str, Any]], size: int
-    ) -> dict[str, Any]:
-        cursor = params.get("cursor")
-        start = 0
-        if cursor is not None:
-            if not (
-                isinstance(cursor, str) and cursor.startswith("page-") and cursor[5:].isdigit()
-            ):
-                raise fx.ProtocolFault(-32602, "invalid cursor")
-            start = int(cursor[5:])
-        result: dict[str, Any] = {key: items[start : start + size]}
-        if start + size < len(items):
-            result["nextCursor"] = f"page-{start + size}"
-        return result
+    def _cut(request: web.BaseRequest) -> None:
+        """Close the connection mid-response: what was written is flushed, then FIN."""
+        if request.transport is not None:
+            request.transport.close()
+
+    # -- GET and DELETE ---------------------------------------------------------------------
+
+    async def _get(self, request: web.Request) -> web.StreamResponse:
+        if "text/event-stream" not in _media_types(request):
+            return _http_error(406, -32600, "Not Acceptable: Accept must list text/event-stream")
+        session = self._session_of(request)
+        if isinstance(session, web.Response):
+            return session
+        last_event_id = request.headers.get("Last-Event-ID")
+        if last_event_id is not None:
+            parsed = parse_event_id(last_event_id)
+            stream = session.streams.get(parsed[0]) if parsed is not None else None
+            if parsed is None or stream is None:
+                return _http_error(400, -32600, f"Bad Request: unknown event id {last_event_id}")
+            if stream is session.standalone:
+                return await self._serve_get_stream(request, session, parsed[1])
+            return await self._send_stream(request, stream, parsed[1])
+        if not self.faults.get_stream:
+            return _http_error(405, -32600, "Method Not Allowed", {"Allow": "POST, DELETE"})
+        return await self._serve_get_stream(request, session, None)
+
+    async def _serve_get_stream(
+        self, request: web.Request, session: Session, after: int | None
+    ) -> web.StreamResponse:
+        """The session's GET stream, from ``after`` or (None) where the last reader stopped."""
+        stream = session.standalone
+        if stream.has_live_reader():
+            return _http_error(409, -32600, "Conflict: the session's GET stream is already open")
+        if stream.reader is not None and not stream.reader.done():
+            stream.reader.cancel()  # a reader whose connection is gone
+        task = asyncio.current_task()
+        stream.reader, stream.reader_transport = task, request.transport
+        if after is None:
+            after = stream.cursor
+            if self.faults.retry_ms is not None:
+                stream.insert_after_cursor(Event("priming", retry_ms=self.faults.retry_ms))
+        response = web.StreamResponse(headers=SSE_HEADERS)
+        try:
+            await response.prepare(request)
+            self._mark(request, response.status)
+            await self._pump(request, response, stream, after)
+        except ConnectionError:
+            pass
+        except asyncio.CancelledError:  # drop_streams(), a newer reader, or shutdown
+            if request.transport is not None:
+                request.transport.abort()
+        finally:
+            if stream.reader is task:
+                stream.reader = stream.reader_transport = None
+        return response
+
+    def _delete(self, request: web.Request) -> web.StreamResponse:
+        session = self._session_of(request)
+        if isinstance(session, web.Response):
+            return session
+        status = self.faults.delete_status
+        if 200 <= status < 300:
+            if session.id is not None:
+                self._sessions.pop(session.id, None)
+            elif session is self._anonymous:
+                self._anonymous = None
+            session.end()
+        headers = {"Allow": "GET, POST"} if status == 405 else None
+        return web.Response(status=status, headers=headers)
