@@ -10,13 +10,14 @@ a reconnect, or the session id on a DELETE, is impossible by construction.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 
+from ._mcp_headers import ParamHeader, encode_header_value, param_header_values
 from .auth import Auth, RequestKind
 
-__all__ = ["ConnectionState", "Era"]
+__all__ = ["PROTOCOL_VERSION_META", "ConnectionState", "Era"]
 
 Era = Literal["legacy", "modern"]
 
@@ -28,8 +29,19 @@ _ACCEPT = {
 # Headers the protocol owns; a user-supplied header of the same name is refused so that
 # it can never shadow the session or the credential.
 _RESERVED = frozenset(
-    {"accept", "content-type", "mcp-session-id", "mcp-protocol-version", "last-event-id"}
+    {
+        "accept",
+        "content-type",
+        "mcp-session-id",
+        "mcp-protocol-version",
+        "last-event-id",
+        "mcp-method",
+        "mcp-name",
+    }
 )
+PROTOCOL_VERSION_META = "io.modelcontextprotocol/protocolVersion"
+# Requests whose target (params.name or params.uri) goes into Mcp-Name.
+_NAME_PARAM = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 
 
 def _visible_ascii(value: str) -> bool:
@@ -50,9 +62,15 @@ class ConnectionState:
     """The reconnection delay the server last asked for with an SSE ``retry`` field."""
     last_event_ids: dict[str, str] = attrs.field(factory=dict)
     """Last SSE event id seen per stream: ``"get"`` or ``"post:<request id>"``."""
+    tool_headers: dict[str, tuple[ParamHeader, ...]] = attrs.field(factory=dict)
+    """Modern era: the ``x-mcp-header`` parameters of each listed tool, by tool name."""
 
     def __attrs_post_init__(self) -> None:
-        clash = sorted(k for k in self.extra_headers if k.lower() in _RESERVED)
+        clash = sorted(
+            k
+            for k in self.extra_headers
+            if k.lower() in _RESERVED or k.lower().startswith("mcp-param-")
+        )
         if clash:
             raise ValueError(f"headers {clash} are set by the protocol and cannot be given")
 
@@ -67,14 +85,28 @@ class ConnectionState:
         self.session_id = None
         self.protocol_version = None
         self.last_event_ids.clear()
+        self.tool_headers.clear()
 
-    async def headers(self, kind: RequestKind, *, stream: str | None = None) -> dict[str, str]:
+    async def headers(
+        self,
+        kind: RequestKind,
+        *,
+        stream: str | None = None,
+        message: Mapping[str, Any] | None = None,
+    ) -> dict[str, str]:
         """Build the complete headers of one HTTP request of the given kind.
 
         Args:
             kind: what the request is (message POST, GET stream, resumption, DELETE).
             stream: for ``"resume"`` and ``"get"``, the stream whose last event id is sent
                 as ``Last-Event-ID``.
+            message: for a modern-era POST, the JSON-RPC message it carries: its method,
+                target, protocol version and annotated tool arguments are mirrored into
+                ``Mcp-Method``, ``Mcp-Name``, ``MCP-Protocol-Version`` and
+                ``Mcp-Param-*``.
+
+        Raises:
+            ValueError: a tool argument cannot be mirrored into its declared header.
         """
         headers = dict(self.extra_headers)
         accept = _ACCEPT.get(kind)
@@ -84,6 +116,8 @@ class ConnectionState:
             headers["Content-Type"] = "application/json"
         if self.protocol_version is not None:
             headers["MCP-Protocol-Version"] = self.protocol_version
+        if message is not None and self.era == "modern":
+            headers.update(self._modern_headers(message))
         if self.session_id is not None:
             headers["Mcp-Session-Id"] = self.session_id
         if stream is not None:
@@ -92,4 +126,27 @@ class ConnectionState:
                 headers["Last-Event-ID"] = last_id
         if self.auth is not None:
             headers.update(await self.auth.auth_headers())
+        return headers
+
+    def _modern_headers(self, message: Mapping[str, Any]) -> dict[str, str]:
+        method = message.get("method")
+        if not isinstance(method, str):
+            return {}
+        headers = {"Mcp-Method": encode_header_value(method)}
+        params = message.get("params")
+        params = params if isinstance(params, Mapping) else {}
+        meta = params.get("_meta")
+        version = meta.get(PROTOCOL_VERSION_META) if isinstance(meta, Mapping) else None
+        if isinstance(version, str):
+            # The header is read from the body it travels with: they cannot disagree.
+            headers["MCP-Protocol-Version"] = version
+        key = _NAME_PARAM.get(method)
+        target = params.get(key) if key is not None else None
+        if isinstance(target, str):
+            headers["Mcp-Name"] = encode_header_value(target)
+        if method == "tools/call" and isinstance(target, str):
+            annotated = self.tool_headers.get(target)
+            arguments = params.get("arguments")
+            if annotated and isinstance(arguments, Mapping):
+                headers.update(param_header_values(annotated, arguments))
         return headers

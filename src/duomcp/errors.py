@@ -15,12 +15,15 @@ __all__ = [
     "CapabilityNotSupportedError",
     "ConnectionClosedError",
     "HTTPStatusError",
+    "InputRequiredLimitError",
     "InsufficientScopeError",
+    "InvalidRequestError",
     "InvalidResponseError",
     "JSONRPCError",
     "MCPError",
     "MessageTooLargeError",
     "ProtocolError",
+    "ReplyLostError",
     "RequestCancelledError",
     "RequestTimeoutError",
     "SSEDecodeError",
@@ -114,13 +117,33 @@ class JSONRPCError(ProtocolError):
         code: the JSON-RPC error code.
         message: the server's error message.
         data: the optional ``data`` member, as sent.
+        http_status: the HTTP status the error came with, when it was the body of a
+            non-2xx HTTP response (the modern era puts protocol errors there).
     """
 
-    def __init__(self, code: int, message: str, data: Any = None) -> None:
+    def __init__(
+        self, code: int, message: str, data: Any = None, *, http_status: int | None = None
+    ) -> None:
         super().__init__(f"{message} (JSON-RPC error {code})")
         self.code = code
         self.message = message
         self.data = data
+        self.http_status = http_status
+
+
+class InvalidRequestError(MCPError, ValueError):
+    """The client refused to send a request it knows to be invalid (for example a tool
+    argument that cannot be mirrored into the header the tool declares for it)."""
+
+
+class ReplyLostError(TransportError):
+    """The reply stream of a request broke before its response arrived, and the request
+    cannot be resumed (modern era: no resumption). The request may or may not have run."""
+
+
+class InputRequiredLimitError(ProtocolError):
+    """A server kept asking for more input (multi round-trip request) beyond the client's
+    ``max_input_rounds``."""
 
 
 class RequestTimeoutError(MCPError, TimeoutError):

@@ -1,4 +1,5 @@
-"""duomcp's AsyncClient against the official Python SDK's server (mcp 2.3.0), legacy era.
+"""duomcp's AsyncClient against the official Python SDK's server (mcp 2.3.0), legacy era
+(pinned with ``era="legacy"``: the server speaks 2026-07-28 too).
 
 Both server modes run every test that makes sense there:
 
@@ -45,7 +46,7 @@ def text_of(result: Any) -> str:
 
 async def test_handshake(official_server: Server) -> None:
     url, mode = official_server
-    async with AsyncClient(url, timeout=15) as client:
+    async with AsyncClient(url, era="legacy", timeout=15) as client:
         assert client.era == "legacy"
         assert client.protocol_version == "2025-11-25"
         init = client.initialize_result
@@ -64,7 +65,7 @@ async def test_handshake(official_server: Server) -> None:
 
 async def test_list_and_call_tools(official_server: Server) -> None:
     url, _ = official_server
-    async with AsyncClient(url, timeout=15) as client:
+    async with AsyncClient(url, era="legacy", timeout=15) as client:
         tools = {tool.name: tool for tool in await client.list_tools()}
         assert set(tools) == {"echo", "add", "progress", "log", "sample", "elicit"}
         assert tools["echo"].description == "Echo the text."
@@ -76,7 +77,7 @@ async def test_list_and_call_tools(official_server: Server) -> None:
 
 async def test_structured_output(official_server: Server) -> None:
     url, _ = official_server
-    async with AsyncClient(url, timeout=15) as client:
+    async with AsyncClient(url, era="legacy", timeout=15) as client:
         tools = {tool.name: tool for tool in await client.list_tools()}
         schema = tools["add"].output_schema
         assert schema is not None
@@ -90,7 +91,7 @@ async def test_structured_output(official_server: Server) -> None:
 
 async def test_read_resource(official_server: Server) -> None:
     url, _ = official_server
-    async with AsyncClient(url, timeout=15) as client:
+    async with AsyncClient(url, era="legacy", timeout=15) as client:
         resources = await client.list_resources()
         assert [str(resource.uri) for resource in resources] == ["mem://greeting"]
         read = await client.read_resource("mem://greeting")
@@ -102,7 +103,7 @@ async def test_read_resource(official_server: Server) -> None:
 
 async def test_get_prompt(official_server: Server) -> None:
     url, _ = official_server
-    async with AsyncClient(url, timeout=15) as client:
+    async with AsyncClient(url, era="legacy", timeout=15) as client:
         prompts = {prompt.name: prompt for prompt in await client.list_prompts()}
         assert set(prompts) == {"greet"}
         arguments = prompts["greet"].arguments or ()
@@ -118,7 +119,7 @@ async def test_get_prompt(official_server: Server) -> None:
 async def test_progress_notifications(official_server: Server) -> None:
     url, mode = official_server
     seen: list[tuple[float, float | None, str | None]] = []
-    async with AsyncClient(url, timeout=15) as client:
+    async with AsyncClient(url, era="legacy", timeout=15) as client:
         result = await client.call_tool(
             "progress",
             {"steps": 3},
@@ -135,7 +136,7 @@ async def test_progress_notifications(official_server: Server) -> None:
 async def test_log_notifications(official_server: Server) -> None:
     url, mode = official_server
     logs: list[LoggingMessageNotificationParams] = []
-    async with AsyncClient(url, timeout=15, on_logging_message=logs.append) as client:
+    async with AsyncClient(url, era="legacy", timeout=15, on_logging_message=logs.append) as client:
         assert text_of(await client.call_tool("log", {"message": "hi"})) == "logged info,warning"
         await client.set_logging_level("warning")
         after = text_of(await client.call_tool("log", {"message": "again"}))
@@ -166,7 +167,7 @@ async def test_sampling_round_trip(official_server: Server) -> None:
             role="assistant", content=TextContent(text=text.upper()), model="shouty-1"
         )
 
-    async with AsyncClient(url, timeout=15, sampling_handler=sample) as client:
+    async with AsyncClient(url, era="legacy", timeout=15, sampling_handler=sample) as client:
         result = await client.call_tool("sample", {"prompt": "hi there"})
     assert text_of(result) == "shouty-1/assistant said: HI THERE"
     assert len(asked) == 1
@@ -188,7 +189,7 @@ async def test_elicitation_round_trip(official_server: Server) -> None:
         asked.append(params)
         return ElicitResult(action="accept", content={"name": "Grace", "age": 36})
 
-    async with AsyncClient(url, timeout=15, elicitation_handler=elicit) as client:
+    async with AsyncClient(url, era="legacy", timeout=15, elicitation_handler=elicit) as client:
         result = await client.call_tool("elicit")
     assert json.loads(text_of(result)) == {
         "action": "accept",
@@ -212,7 +213,7 @@ async def test_elicitation_decline(official_server: Server) -> None:
     async def elicit(params: ElicitRequestFormParams | ElicitRequestURLParams) -> ElicitResult:
         return ElicitResult(action="decline")
 
-    async with AsyncClient(url, timeout=15, elicitation_handler=elicit) as client:
+    async with AsyncClient(url, era="legacy", timeout=15, elicitation_handler=elicit) as client:
         result = await client.call_tool("elicit")
     assert json.loads(text_of(result)) == {"action": "decline"}
 
@@ -231,7 +232,7 @@ async def test_stateless_server_refuses_server_requests(official_server: Server)
         return ElicitResult(action="decline")
 
     async with AsyncClient(
-        url, timeout=15, sampling_handler=sample, elicitation_handler=elicit
+        url, era="legacy", timeout=15, sampling_handler=sample, elicitation_handler=elicit
     ) as client:
         with pytest.raises(JSONRPCError) as sampling_error:
             await client.call_tool("sample", {"prompt": "hi"})

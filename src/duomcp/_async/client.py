@@ -7,12 +7,14 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
+from .._cache import ResultCache
 from .._schema import validate_structured_content
 from .._wire import from_wire, to_wire
 from ..auth import Auth
-from ..engine import LATEST_PROTOCOL_VERSION, Engine, Handlers
+from ..engine import Engine, Handlers
 from ..engine._engine import (
     ElicitationHandler,
+    EraPreference,
     ProgressCallback,
     RootsHandler,
     SamplingHandler,
@@ -22,6 +24,7 @@ from ..transports.streamable_http import HTTPOptions
 from ..types import (
     CallToolResult,
     CompleteResult,
+    DiscoverResult,
     GetPromptResult,
     Implementation,
     InitializeResult,
@@ -51,10 +54,16 @@ _LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert
 
 
 class AsyncClient:
-    """A client for one MCP server over Streamable HTTP.
+    """A client for one MCP server over Streamable HTTP, of either protocol era.
 
     Use it as a context manager, which connects on entry and closes on exit; without one,
     the client connects on its first call and must be closed with :meth:`close`.
+
+    The era is found on connection: a modern (2026-07-28, stateless) request goes first and
+    a legacy server (2025-11-25 back to 2025-03-26) gets ``initialize`` instead. The same
+    calls and handlers work in both: a legacy server's sampling, elicitation and roots
+    requests and a modern server's input requests reach the same handlers, and change
+    notifications come from the legacy GET stream or the modern ``subscriptions/listen``.
 
     Args:
         url: the server's MCP endpoint.
@@ -75,7 +84,17 @@ class AsyncClient:
         on_resources_changed: called when the server's resource list changed.
         on_resource_updated: called with the URI of a subscribed resource that changed.
         on_notification: receives every notification, as method and raw params.
-        protocol_version: the protocol version offered (the newest by default).
+        protocol_version: pin one protocol version (and so its era); by default the newest
+            version the server supports is used.
+        era: ``"auto"`` (default) detects the server's era; ``"legacy"`` or ``"modern"``
+            pins it and skips detection.
+        max_input_rounds: how many times a modern server may ask for more input (sampling,
+            elicitation, roots) within one call before it fails.
+        cache: where modern results with ``ttlMs`` are kept (``True``: a cache of this
+            client's own; a :class:`ResultCache` may be shared by clients; ``False``: none).
+            ``private`` results are never served across credentials.
+        trace_context: returns the W3C ``traceparent`` (and ``tracestate``, ``baggage``)
+            to put in the ``_meta`` of every request.
         http_options: transport limits and timings.
         max_pages: how many pages a ``list_*`` call gathers at most.
         validate_structured_content: check tool results against their ``outputSchema``.
@@ -100,7 +119,11 @@ class AsyncClient:
         on_resources_changed: Callable[[], Any] | None = None,
         on_resource_updated: Callable[[str], Any] | None = None,
         on_notification: Callable[[str, Mapping[str, Any]], Any] | None = None,
-        protocol_version: str = LATEST_PROTOCOL_VERSION,
+        protocol_version: str | None = None,
+        era: EraPreference = "auto",
+        max_input_rounds: int = 8,
+        cache: ResultCache | bool = True,
+        trace_context: Callable[[], Mapping[str, str]] | None = None,
         http_options: HTTPOptions | None = None,
         max_pages: int = 1000,
         validate_structured_content: bool = True,
@@ -133,6 +156,10 @@ class AsyncClient:
             timeout=timeout,
             max_timeout=max_timeout,
             protocol_version=protocol_version,
+            era=era,
+            max_input_rounds=max_input_rounds,
+            cache=ResultCache() if cache is True else (cache or None),
+            trace_context=trace_context,
             http_options=http_options,
         )
         self._max_pages = max_pages
@@ -186,10 +213,18 @@ class AsyncClient:
         return self._engine.initialize_result
 
     @property
+    def discover_result(self) -> DiscoverResult | None:
+        """What a modern server said about itself (``server/discover``), or ``None``."""
+        return self._engine.discover_result
+
+    @property
     def server_capabilities(self) -> ServerCapabilities | None:
-        """The server's capabilities, or ``None`` before connecting."""
+        """The server's capabilities (either era), or ``None`` before connecting."""
         init = self._engine.initialize_result
-        return None if init is None else init.capabilities
+        if init is not None:
+            return init.capabilities
+        found = self._engine.discover_result
+        return None if found is None else found.capabilities
 
     @property
     def protocol_version(self) -> str | None:
@@ -209,15 +244,39 @@ class AsyncClient:
     # -- basics -------------------------------------------------------------------------
 
     async def ping(self, *, timeout: float | None = None) -> None:
-        """Check that the server answers.
+        """Check that the server answers (``ping``; ``server/discover`` in the modern era,
+        which has no ping).
 
         Raises:
             RequestTimeoutError: no answer within the timeout.
         """
-        await self._engine.request("ping", None, timeout=timeout)
+        await self.connect()
+        if self.era == "modern":
+            await self._engine.request("server/discover", None, timeout=timeout, use_cache=False)
+        else:
+            await self._engine.request("ping", None, timeout=timeout)
+
+    async def discover(self, *, timeout: float | None = None) -> DiscoverResult:
+        """Ask a modern server for its versions, capabilities and instructions again.
+
+        Raises:
+            CapabilityNotSupportedError: the server is of the legacy era (see
+                :attr:`initialize_result` instead).
+        """
+        await self.connect()
+        if self.era != "modern":
+            raise CapabilityNotSupportedError(
+                f"{self.url} is a legacy server without server/discover; "
+                "its initialize_result says what discover would"
+            )
+        raw = await self._engine.request("server/discover", None, timeout=timeout)
+        return from_wire(raw, DiscoverResult)
 
     async def set_logging_level(self, level: str, *, timeout: float | None = None) -> None:
         """Ask the server to send log messages at ``level`` and above (RFC 5424 names).
+
+        Legacy servers are sent ``logging/setLevel``; modern ones get the level in the
+        ``_meta`` of every later request, and send a call's logs on its own reply.
 
         Raises:
             CapabilityNotSupportedError: the server declared no ``logging`` capability.
@@ -230,11 +289,24 @@ class AsyncClient:
             raise CapabilityNotSupportedError(
                 f"{self.url} does not declare the logging capability; it cannot set a level"
             )
-        await self._engine.request("logging/setLevel", {"level": level}, timeout=timeout)
+        if self.era == "modern":
+            self._engine.set_log_level(level)
+        else:
+            await self._engine.request("logging/setLevel", {"level": level}, timeout=timeout)
 
     async def send_roots_list_changed(self) -> None:
-        """Tell the server that the roots changed, so it asks for them again."""
-        await self._engine.notify("notifications/roots/list_changed")
+        """Tell the server that the roots changed, so it asks for them again.
+
+        A modern server asks for roots within each call that needs them, so there is
+        nothing to send; this returns at once.
+        """
+        await self.connect()
+        if self.era != "modern":
+            await self._engine.notify("notifications/roots/list_changed")
+
+    async def clear_cache(self) -> None:
+        """Forget the cached list and read results of this server (modern era)."""
+        self._engine.clear_cache()
 
     async def request(
         self,
@@ -252,14 +324,19 @@ class AsyncClient:
         )
 
     async def _pages(
-        self, method: str, result_type: type[_T], timeout: float | None
+        self,
+        method: str,
+        result_type: type[_T],
+        timeout: float | None,
+        prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> AsyncIterator[_T]:
         cursor: str | None = None
         for _ in range(self._max_pages):
             params = None if cursor is None else {"cursor": cursor}
-            page = from_wire(
-                await self._engine.request(method, params, timeout=timeout), result_type
-            )
+            raw = await self._engine.request(method, params, timeout=timeout)
+            if prepare is not None and isinstance(raw, dict):
+                raw = prepare(raw)
+            page = from_wire(raw, result_type)
             yield page
             cursor = getattr(page, "next_cursor", None)
             if cursor is None:
@@ -273,13 +350,22 @@ class AsyncClient:
 
     async def iter_tools(self, *, timeout: float | None = None) -> AsyncIterator[Tool]:
         """Yield the server's tools, fetching pages as they are needed."""
-        async for page in self._pages("tools/list", ListToolsResult, timeout):
+        async for page in self._pages("tools/list", ListToolsResult, timeout, self._accept_tools):
             for tool in page.tools:
-                self._engine.tool_output_schemas[tool.name] = tool.output_schema
                 yield tool
 
+    def _accept_tools(self, raw: dict[str, Any]) -> dict[str, Any]:
+        tools = raw.get("tools")
+        if not isinstance(tools, list):
+            return raw
+        return {**raw, "tools": self._engine.accept_tools(tools)}
+
     async def list_tools(self, *, timeout: float | None = None) -> list[Tool]:
-        """Return all of the server's tools, every page gathered."""
+        """Return all of the server's tools, every page gathered.
+
+        From a modern server, tools whose ``x-mcp-header`` annotations break the spec are
+        left out, with a warning logged.
+        """
         tools = []
         async for tool in self.iter_tools(timeout=timeout):
             tools.append(tool)
@@ -311,10 +397,14 @@ class AsyncClient:
             JSONRPCError: the server refused the call (unknown tool, bad arguments).
             StructuredContentError: the structured result breaks the tool's outputSchema.
             RequestTimeoutError: no result in time; the call was cancelled on the server.
+            InputRequiredLimitError: a modern server asked for input too many times.
+            InvalidRequestError: the tool's definition is invalid, or an argument cannot
+                go into the header the tool declares for it.
         """
         params: dict[str, Any] = {"name": name, "arguments": dict(arguments or {})}
         if meta:
             params["_meta"] = dict(meta)
+        await self._engine.prepare_tool_call(name, timeout)
         raw = await self._engine.request(
             "tools/call", params, timeout=timeout, on_progress=on_progress
         )
@@ -366,7 +456,8 @@ class AsyncClient:
         """Read a resource's contents.
 
         Raises:
-            JSONRPCError: e.g. code -32002 when the resource does not exist.
+            JSONRPCError: when the resource does not exist (code -32602 from modern
+                servers, -32002 from legacy ones).
         """
         raw = await self._engine.request("resources/read", {"uri": uri}, timeout=timeout)
         return from_wire(raw, ReadResourceResult)
@@ -381,11 +472,18 @@ class AsyncClient:
         caps = self.server_capabilities
         if caps is None or caps.resources is None or not caps.resources.subscribe:
             raise CapabilityNotSupportedError(f"{self.url} does not offer resource subscriptions")
-        await self._engine.request("resources/subscribe", {"uri": uri}, timeout=timeout)
+        if self.era == "modern":
+            await self._engine.set_resource_subscription(uri, True, timeout)
+        else:
+            await self._engine.request("resources/subscribe", {"uri": uri}, timeout=timeout)
 
     async def unsubscribe_resource(self, uri: str, *, timeout: float | None = None) -> None:
         """Stop updates about a resource."""
-        await self._engine.request("resources/unsubscribe", {"uri": uri}, timeout=timeout)
+        await self.connect()
+        if self.era == "modern":
+            await self._engine.set_resource_subscription(uri, False, timeout)
+        else:
+            await self._engine.request("resources/unsubscribe", {"uri": uri}, timeout=timeout)
 
     # -- prompts ------------------------------------------------------------------------
 

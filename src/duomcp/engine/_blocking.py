@@ -16,7 +16,7 @@ import attrs
 
 from .._portal import portal
 from ..connection import ConnectionState
-from ..types import InitializeResult
+from ..types import DiscoverResult, InitializeResult
 from ._engine import Engine, Handlers, ProgressCallback
 
 __all__ = ["BlockingEngine"]
@@ -66,6 +66,36 @@ class BlockingEngine:
         return self._engine.initialize_result
 
     @property
+    def discover_result(self) -> DiscoverResult | None:
+        """What a modern server said about itself."""
+        return self._engine.discover_result
+
+    @property
+    def rejected_tools(self) -> dict[str, str]:
+        """Tools dropped from listings for invalid definitions, and why."""
+        return self._engine.rejected_tools
+
+    def accept_tools(self, tools: Any) -> list[Any]:
+        """Record listed tools; drop invalid ones (modern era)."""
+        return self._engine.accept_tools(tools)
+
+    def prepare_tool_call(self, name: str, timeout: float | None) -> None:
+        """Know a tool's header annotations before calling it (modern era)."""
+        portal.call(self._engine.prepare_tool_call, name, timeout)
+
+    def set_resource_subscription(self, uri: str, subscribed: bool, timeout: float | None) -> None:
+        """Add or remove a URI of the modern subscription stream."""
+        portal.call(self._engine.set_resource_subscription, uri, subscribed, timeout)
+
+    def set_log_level(self, level: str | None) -> None:
+        """The log level of later modern requests."""
+        self._engine.set_log_level(level)
+
+    def clear_cache(self) -> None:
+        """Forget cached results of this endpoint."""
+        self._engine.clear_cache()
+
+    @property
     def tool_output_schemas(self) -> dict[str, Any]:
         """Output schemas of the tools last listed, by name."""
         return self._engine.tool_output_schemas
@@ -86,6 +116,7 @@ class BlockingEngine:
         *,
         timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
+        use_cache: bool = True,
     ) -> Any:
         """Send a request and block until its result."""
         return portal.call(
@@ -94,6 +125,7 @@ class BlockingEngine:
             params,
             timeout=timeout,
             on_progress=_in_thread(on_progress),
+            use_cache=use_cache,
         )
 
     def notify(self, method: str, params: Mapping[str, Any] | None = None) -> None:

@@ -1,5 +1,6 @@
-"""Engine: initialize and version negotiation, request/response correlation, timeouts,
-server-to-client requests and notifications, session recovery. Async, written once.
+"""Engine: era detection and version negotiation, request/response correlation, timeouts,
+server-to-client requests (legacy) and multi round-trip requests (modern), notifications
+and subscriptions, session recovery, the result cache. Async, written once.
 """
 
 from __future__ import annotations
@@ -8,21 +9,31 @@ import asyncio
 import inspect
 import itertools
 import logging
+import random
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import attrs
 
 from .. import _jsonrpc as rpc
+from .._cache import CACHEABLE_METHODS, ResultCache, identity_of
+from .._mcp_headers import param_headers
 from .._wire import from_wire, to_wire
 from ..auth import Auth
-from ..connection import ConnectionState
+from ..connection import PROTOCOL_VERSION_META, ConnectionState
 from ..errors import (
+    AuthError,
+    CapabilityNotSupportedError,
     ConnectionClosedError,
+    HTTPStatusError,
+    InputRequiredLimitError,
+    InvalidRequestError,
     InvalidResponseError,
     JSONRPCError,
     MCPError,
+    ReplyLostError,
     RequestTimeoutError,
     SessionExpiredError,
     TransportError,
@@ -32,6 +43,7 @@ from ..transports.streamable_http import HTTPOptions, StreamableHTTPTransport
 from ..types import (
     CreateMessageRequestParams,
     CreateMessageResult,
+    DiscoverResult,
     ElicitRequestFormParams,
     ElicitRequestURLParams,
     ElicitResult,
@@ -41,12 +53,50 @@ from ..types import (
     Root,
 )
 
-__all__ = ["LATEST_PROTOCOL_VERSION", "SUPPORTED_PROTOCOL_VERSIONS", "Engine", "Handlers"]
+__all__ = [
+    "LATEST_PROTOCOL_VERSION",
+    "LEGACY_PROTOCOL_VERSIONS",
+    "MODERN_PROTOCOL_VERSIONS",
+    "SUPPORTED_PROTOCOL_VERSIONS",
+    "Engine",
+    "EraPreference",
+    "Handlers",
+    "forget_eras",
+]
 
 log = logging.getLogger("duomcp")
 
-LATEST_PROTOCOL_VERSION = "2025-11-25"
-SUPPORTED_PROTOCOL_VERSIONS = ("2025-11-25", "2025-06-18", "2025-03-26")
+MODERN_PROTOCOL_VERSIONS = ("2026-07-28",)
+"""Versions of the stateless era, newest first."""
+LEGACY_PROTOCOL_VERSIONS = ("2025-11-25", "2025-06-18", "2025-03-26")
+"""Versions negotiated with ``initialize``, newest first."""
+SUPPORTED_PROTOCOL_VERSIONS = MODERN_PROTOCOL_VERSIONS + LEGACY_PROTOCOL_VERSIONS
+"""Every version this client speaks, newest first."""
+LATEST_PROTOCOL_VERSION = MODERN_PROTOCOL_VERSIONS[0]
+
+EraPreference = Literal["auto", "legacy", "modern"]
+
+_META_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
+_META_CLIENT_INFO = "io.modelcontextprotocol/clientInfo"
+_META_LOG_LEVEL = "io.modelcontextprotocol/logLevel"
+# JSON-RPC codes only a modern server sends: such an error proves the era.
+_HEADER_MISMATCH = -32020
+_MISSING_CAPABILITY = -32021
+_UNSUPPORTED_VERSION = -32022
+_MODERN_ERROR_CODES = frozenset({_HEADER_MISMATCH, _MISSING_CAPABILITY, _UNSUPPORTED_VERSION})
+_MRTR_METHODS = frozenset({"tools/call", "resources/read", "prompts/get"})
+_MAX_INPUT_REQUESTS = 64
+_REISSUES = 2  # times a modern request whose reply stream broke is sent again
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+
+# The era of each endpoint, learnt once per process: later clients skip the probe.
+_ERAS: dict[str, str] = {}
+
+
+def forget_eras() -> None:
+    """Forget which endpoints were found to be legacy or modern (they are probed again)."""
+    _ERAS.clear()
+
 
 ProgressCallback = Callable[[float, "float | None", "str | None"], Any]
 SamplingHandler = Callable[[CreateMessageRequestParams], Awaitable[CreateMessageResult]]
@@ -83,11 +133,11 @@ class Handlers:
     on_resource_updated: Callable[[str], Any] | None = None
     on_notification: Callable[[str, Mapping[str, Any]], Any] | None = None
 
-    def capabilities(self) -> dict[str, Any]:
-        """Client capabilities: exactly what the given handlers can do."""
+    def capabilities(self, era: str = "legacy") -> dict[str, Any]:
+        """Client capabilities: exactly what the given handlers can do, in that era's shape."""
         caps: dict[str, Any] = {}
         if self.roots is not None:
-            caps["roots"] = {"listChanged": True}
+            caps["roots"] = {"listChanged": True} if era == "legacy" else {}
         if self.sampling is not None:
             caps["sampling"] = {}
         if self.elicitation is not None:
@@ -120,6 +170,31 @@ def _apply_elicitation_defaults(
     return attrs.evolve(result, content=content)
 
 
+def _supported_versions(data: Any) -> tuple[str, ...]:
+    supported = data.get("supported") if isinstance(data, dict) else None
+    if not isinstance(supported, list):
+        return ()
+    return tuple(v for v in supported if isinstance(v, str))
+
+
+def _trace_fields(fields: Mapping[str, str]) -> dict[str, str]:
+    """The W3C trace context entries for ``_meta``, checked so a bad hook cannot send junk."""
+    out: dict[str, str] = {}
+    traceparent = fields.get("traceparent")
+    if traceparent is not None:
+        if not isinstance(traceparent, str) or not _TRACEPARENT.match(traceparent):
+            raise ValueError(f"trace_context returned an invalid traceparent {traceparent!r}")
+        out["traceparent"] = traceparent
+    for key in ("tracestate", "baggage"):
+        value = fields.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str) or len(value) > 8192 or not value.isascii():
+            raise ValueError(f"trace_context returned an invalid {key}")
+        out[key] = value
+    return out
+
+
 async def _call(callback: Callable[..., Any], *args: Any) -> Any:
     result = callback(*args)
     if inspect.isawaitable(result):
@@ -141,14 +216,30 @@ class Engine:
         timeout: float = 60.0,
         max_timeout: float | None = 600.0,
         progress_resets_timeout: bool = True,
-        protocol_version: str = LATEST_PROTOCOL_VERSION,
+        protocol_version: str | None = None,
+        era: EraPreference = "auto",
+        max_input_rounds: int = 8,
+        cache: ResultCache | None = None,
+        trace_context: Callable[[], Mapping[str, str]] | None = None,
         http_options: HTTPOptions | None = None,
         http: aiohttp.ClientSession | None = None,
     ) -> None:
-        if protocol_version not in SUPPORTED_PROTOCOL_VERSIONS:
-            raise ValueError(
-                f"protocol_version {protocol_version!r} is not one of {SUPPORTED_PROTOCOL_VERSIONS}"
+        if era not in ("auto", "legacy", "modern"):
+            raise ValueError(f"era must be 'auto', 'legacy' or 'modern', not {era!r}")
+        if protocol_version is not None:
+            if protocol_version not in SUPPORTED_PROTOCOL_VERSIONS:
+                raise ValueError(
+                    f"protocol_version {protocol_version!r} is not one of "
+                    f"{SUPPORTED_PROTOCOL_VERSIONS}"
+                )
+            implied: EraPreference = (
+                "modern" if protocol_version in MODERN_PROTOCOL_VERSIONS else "legacy"
             )
+            if era not in ("auto", implied):
+                raise ValueError(f"protocol_version {protocol_version!r} is not of the {era} era")
+            era = implied
+        if max_input_rounds < 1:
+            raise ValueError("max_input_rounds must be at least 1")
         self.state = ConnectionState(endpoint=url, auth=auth, extra_headers=dict(headers or {}))
         self._transport = StreamableHTTPTransport(
             self.state, on_message=self._dispatch, options=http_options, http=http
@@ -158,7 +249,30 @@ class Engine:
         self._timeout = timeout
         self._max_timeout = max_timeout
         self._progress_resets = progress_resets_timeout
-        self._offered_version = protocol_version
+        self._era_preference: EraPreference = era
+        self._pinned_version = protocol_version
+        self._offered_version = (
+            protocol_version
+            if protocol_version in LEGACY_PROTOCOL_VERSIONS
+            else LEGACY_PROTOCOL_VERSIONS[0]
+        )
+        self._max_input_rounds = max_input_rounds
+        self._cache = cache
+        self._trace_context = trace_context
+        self._client_info_wire = to_wire(client_info)
+        self.log_level: str | None = None
+        """Modern era: the log level asked for on every request (``None``: no logs)."""
+        self.discover_result: DiscoverResult | None = None
+        self.rejected_tools: dict[str, str] = {}
+        """Tools dropped from listings because their definition breaks the spec, and why."""
+        self._ready = False
+        self._subscribed_uris: set[str] = set()
+        self._listen_filter: dict[str, Any] = {}
+        self._listen_task: asyncio.Task[None] | None = None
+        self._listen_acked: asyncio.Event | None = None
+        self._listen_refused: dict[str, Any] | None = None
+        self.listen_acknowledged: dict[str, Any] | None = None
+        """Modern era: what the server agreed to send on the subscription stream."""
         self._ids = itertools.count(1)
         self._pending: dict[Any, _Pending] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -182,19 +296,136 @@ class Engine:
 
     @property
     def connected(self) -> bool:
-        """Whether the handshake with the server is done."""
-        return self.initialize_result is not None
+        """Whether the era is known and the handshake (legacy) or discovery (modern) done."""
+        return self._ready
 
     async def connect(self) -> None:
-        """Perform the handshake if it has not happened yet; safe to call concurrently."""
-        if self.initialize_result is not None:
+        """Find the server's era and connect, if not done yet; safe to call concurrently.
+
+        With ``era="auto"``, a modern ``server/discover`` goes first: a result, or an error
+        only a modern server sends, means modern; anything else falls back to the legacy
+        ``initialize``. The era found is remembered per endpoint for this process.
+        """
+        if self._ready:
             return
         self._check_open()
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
-            if self.initialize_result is None:
+            if not self._ready:
+                await self._connect()
+        if self.state.era == "modern":
+            self._ensure_listening()
+
+    async def _connect(self) -> None:
+        endpoint = self.state.endpoint
+        era = self._era_preference
+        known = _ERAS.get(endpoint) if era == "auto" else None
+        if era == "legacy" or known == "legacy":
+            try:
                 await self._initialize()
+            except (HTTPStatusError, JSONRPCError) as exc:
+                status = exc.status if isinstance(exc, HTTPStatusError) else exc.http_status
+                if known is None or status not in (400, 404, 405):
+                    raise
+                log.info("%s no longer takes initialize (%s); probing its era again", endpoint, exc)
+                _ERAS.pop(endpoint, None)
+                await self._probe()
+        else:
+            await self._probe()
+        self._ready = True
+        if era == "auto" and self.state.era is not None:
+            _ERAS[endpoint] = self.state.era
+
+    async def _probe(self) -> None:
+        """Modern ``server/discover`` first; fall back to ``initialize`` when allowed."""
+        fallback = self._era_preference == "auto"
+        versions = (
+            (self._pinned_version,)
+            if self._pinned_version is not None
+            else MODERN_PROTOCOL_VERSIONS
+        )
+        version = versions[0]
+        tried: set[str] = set()
+        while True:
+            tried.add(version)
+            self.state.reset_session()
+            self.state.era = "modern"
+            self.state.protocol_version = version
+            try:
+                raw = await self._roundtrip(
+                    "server/discover", self._modern_params(None), None, None, handshake=True
+                )
+            except JSONRPCError as exc:
+                if exc.code == _UNSUPPORTED_VERSION:
+                    supported = _supported_versions(exc.data)
+                    mutual = [v for v in versions if v in supported and v not in tried]
+                    if mutual:
+                        log.info(
+                            "%s does not speak %s; retrying with %s",
+                            self.state.endpoint,
+                            version,
+                            mutual[0],
+                        )
+                        version = mutual[0]
+                        continue
+                    if fallback and any(v in LEGACY_PROTOCOL_VERSIONS for v in supported):
+                        await self._fall_back(exc)
+                        return
+                    raise self._version_error(version, supported) from exc
+                if exc.code in _MODERN_ERROR_CODES:
+                    raise  # a modern server refusing us: falling back would be wrong
+                if not fallback:
+                    raise
+                await self._fall_back(exc)
+                return
+            except HTTPStatusError as exc:
+                if not fallback or exc.status not in (400, 404, 405):
+                    raise
+                await self._fall_back(exc)
+                return
+            except (InvalidResponseError, RequestTimeoutError, ReplyLostError) as exc:
+                if not fallback:
+                    raise
+                await self._fall_back(exc)
+                return
+            break
+        try:
+            result = from_wire(raw, DiscoverResult)
+        except InvalidResponseError as exc:
+            # Some legacy servers answer any method with a result: not a modern one.
+            if not fallback:
+                raise
+            await self._fall_back(exc)
+            return
+        if version not in result.supported_versions:
+            mutual = [v for v in versions if v in result.supported_versions]
+            if not mutual:
+                if fallback and any(
+                    v in LEGACY_PROTOCOL_VERSIONS for v in result.supported_versions
+                ):
+                    await self._fall_back(None)
+                    return
+                raise self._version_error(version, tuple(result.supported_versions))
+            self.state.protocol_version = mutual[0]
+        self.discover_result = result
+
+    def _version_error(
+        self, requested: str, supported: Sequence[str]
+    ) -> UnsupportedProtocolVersionError:
+        ours = (self._pinned_version,) if self._pinned_version else SUPPORTED_PROTOCOL_VERSIONS
+        return UnsupportedProtocolVersionError(
+            f"{self.state.endpoint} speaks MCP {', '.join(supported) or 'nothing it named'}; "
+            f"this client speaks {', '.join(ours)}",
+            requested=requested,
+            supported=tuple(supported),
+        )
+
+    async def _fall_back(self, reason: BaseException | None) -> None:
+        log.debug("%s is not a modern server (%s); sending initialize", self.state.endpoint, reason)
+        self.state.reset_session()
+        self.state.era = None
+        await self._initialize()
 
     async def _initialize(self) -> None:
         if self._listener is not None:
@@ -207,13 +438,16 @@ class Engine:
             "capabilities": self._handlers.capabilities(),
             "clientInfo": to_wire(self._client_info),
         }
-        result = await self._roundtrip("initialize", params, None, None, initialize=True)
+        result = await self._roundtrip("initialize", params, None, None, handshake=True)
         version = result.get("protocolVersion") if isinstance(result, dict) else None
-        if version not in SUPPORTED_PROTOCOL_VERSIONS:
+        if version not in LEGACY_PROTOCOL_VERSIONS or (
+            self._pinned_version is not None and version != self._pinned_version
+        ):
             await self._transport.delete_session()
+            ours = (self._pinned_version,) if self._pinned_version else LEGACY_PROTOCOL_VERSIONS
             raise UnsupportedProtocolVersionError(
                 f"{self.state.endpoint} speaks MCP {version!r}; this client speaks "
-                f"{', '.join(SUPPORTED_PROTOCOL_VERSIONS)}",
+                f"{', '.join(ours)} through initialize",
                 requested=self._offered_version,
                 supported=(str(version),),
             )
@@ -253,7 +487,7 @@ class Engine:
             if not pending.future.done():
                 pending.future.set_exception(closed)
         tasks = [*self._tasks, *self._server_requests.values()]
-        for task in (self._listener, self._notifier):
+        for task in (self._listener, self._notifier, self._listen_task):
             if task is not None:
                 tasks.append(task)
         for task in tasks:
@@ -278,10 +512,14 @@ class Engine:
         *,
         timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
+        use_cache: bool = True,
     ) -> Any:
         """Send a request and return its raw ``result``; connects first if needed.
 
-        A request whose session expired (404) is sent once more in a new session.
+        A request whose session expired (404) is sent once more in a new session. In the
+        modern era, input requests are answered and the request retried, a request whose
+        reply broke is sent again, and cacheable results come from the cache while fresh
+        (unless ``use_cache`` is false).
 
         Raises:
             JSONRPCError: the server answered with an error.
@@ -289,12 +527,321 @@ class Engine:
             TransportError: the connection failed.
         """
         await self.connect()
+        if self.state.era == "modern":
+            if self._listen_filter and (self._listen_task is None or self._listen_task.done()):
+                self._ensure_listening()  # the server ended it; open it again
+            return await self._modern_request(method, params, timeout, on_progress, use_cache)
         generation = self._generation
         try:
             return await self._roundtrip(method, params, timeout, on_progress)
         except SessionExpiredError:
             await self._recover_session(generation)
             return await self._roundtrip(method, params, timeout, on_progress)
+
+    # -- modern era ---------------------------------------------------------------------
+
+    def _modern_params(
+        self,
+        params: Mapping[str, Any] | None,
+        input_responses: Mapping[str, Any] | None = None,
+        request_state: str | None = None,
+    ) -> dict[str, Any]:
+        """``params`` with the per-request ``_meta`` of the modern era."""
+        out = dict(params or {})
+        meta = dict(out.get("_meta") or {})
+        if self._trace_context is not None:
+            meta.update(_trace_fields(self._trace_context()))
+        meta[PROTOCOL_VERSION_META] = self.state.protocol_version
+        meta[_META_CAPABILITIES] = self._handlers.capabilities("modern")
+        meta[_META_CLIENT_INFO] = self._client_info_wire
+        if self.log_level is not None:
+            meta[_META_LOG_LEVEL] = self.log_level
+        out["_meta"] = meta
+        if input_responses is not None:
+            out["inputResponses"] = dict(input_responses)
+        if request_state is not None:
+            out["requestState"] = request_state
+        return out
+
+    async def _identity(self) -> str:
+        auth = self.state.auth
+        return identity_of(await auth.auth_headers()) if auth is not None else ""
+
+    async def _modern_request(
+        self,
+        method: str,
+        params: dict[str, Any] | None,
+        timeout: float | None,
+        on_progress: ProgressCallback | None,
+        use_cache: bool = True,
+    ) -> Any:
+        cache = self._cache if method in CACHEABLE_METHODS and use_cache else None
+        key = None
+        if cache is not None:
+            key = cache.key(self.state.endpoint, method, params)
+            hit = cache.get(key, await self._identity())
+            if hit is not None:
+                return hit
+        input_responses: dict[str, Any] | None = None
+        request_state: str | None = None
+        rounds = reissues = 0
+        version_retried = headers_retried = False
+        while True:
+            full = self._modern_params(params, input_responses, request_state)
+            try:
+                result = await self._roundtrip(method, full, timeout, on_progress)
+            except ReplyLostError:
+                if reissues >= _REISSUES:
+                    raise
+                reissues += 1
+                log.info("reply of %s broke; sending it again with a new id", method)
+                continue
+            except JSONRPCError as exc:
+                if exc.code == _UNSUPPORTED_VERSION and not version_retried:
+                    version_retried = True
+                    self._renegotiate(exc)
+                    continue
+                if exc.code == _HEADER_MISMATCH and method == "tools/call" and not headers_retried:
+                    headers_retried = True
+                    log.info("%s refused the headers of tools/call; listing tools again", method)
+                    await self._relist_tools(timeout)
+                    continue
+                if exc.code == _MISSING_CAPABILITY:
+                    raise self._capability_error(method, exc) from exc
+                if cache is not None and params and "cursor" in params:
+                    cache.invalidate(self.state.endpoint, method)
+                raise
+            kind = result.get("resultType", "complete") if isinstance(result, dict) else None
+            if kind == "complete":
+                if cache is not None and key is not None and rounds == 0:
+                    cache.put(key, await self._identity(), result)
+                if method == "server/discover":
+                    self.discover_result = from_wire(result, DiscoverResult)
+                return result
+            if kind != "input_required" or method not in _MRTR_METHODS:
+                raise InvalidResponseError(
+                    f"{method} on {self.state.endpoint} returned resultType {kind!r}"
+                )
+            if rounds >= self._max_input_rounds:
+                raise InputRequiredLimitError(
+                    f"{method} on {self.state.endpoint} still asked for input after "
+                    f"{rounds} rounds (max_input_rounds={self._max_input_rounds})"
+                )
+            rounds += 1
+            state = result.get("requestState")
+            if state is not None and not isinstance(state, str):
+                raise InvalidResponseError(f"{method}: requestState is not a string")
+            request_state = state
+            input_responses = await self._fulfil(method, result.get("inputRequests"))
+
+    def set_log_level(self, level: str | None) -> None:
+        """Modern era: the log level asked for in the ``_meta`` of every later request."""
+        self.log_level = level
+
+    def clear_cache(self) -> None:
+        """Forget the cached results of this endpoint."""
+        if self._cache is not None:
+            self._cache.invalidate(self.state.endpoint)
+
+    def _renegotiate(self, exc: JSONRPCError) -> None:
+        supported = _supported_versions(exc.data)
+        current = self.state.protocol_version or ""
+        ours = (self._pinned_version,) if self._pinned_version else MODERN_PROTOCOL_VERSIONS
+        mutual = [v for v in ours if v in supported and v != current]
+        if not mutual:
+            raise self._version_error(current, supported) from exc
+        log.info("%s no longer speaks %s; switching to %s", self.state.endpoint, current, mutual[0])
+        self.state.protocol_version = mutual[0]
+
+    def _capability_error(self, method: str, exc: JSONRPCError) -> CapabilityNotSupportedError:
+        required = exc.data.get("requiredCapabilities") if isinstance(exc.data, dict) else None
+        names = ", ".join(sorted(required)) if isinstance(required, dict) else "?"
+        return CapabilityNotSupportedError(
+            f"{method} on {self.state.endpoint} needs client capabilities {names}; give the "
+            "client the matching handler (sampling_handler, elicitation_handler, roots)"
+        )
+
+    async def _fulfil(self, method: str, requests: Any) -> dict[str, Any]:
+        """Answer a server's input requests with the same handlers as legacy requests."""
+        if requests is None:
+            return {}
+        if not isinstance(requests, dict) or len(requests) > _MAX_INPUT_REQUESTS:
+            raise InvalidResponseError(
+                f"{method}: inputRequests must be an object of at most {_MAX_INPUT_REQUESTS}"
+            )
+
+        async def answer(key: str, request: Any) -> tuple[str, Any]:
+            if not isinstance(request, dict) or not isinstance(request.get("method"), str):
+                raise InvalidResponseError(f"{method}: input request {key!r} is malformed")
+            kind = request["method"]
+            if kind not in ("sampling/createMessage", "elicitation/create", "roots/list"):
+                raise InvalidResponseError(f"{method}: unknown input request kind {kind!r}")
+            try:
+                return key, await self._serve(kind, request.get("params") or {})
+            except JSONRPCError as exc:
+                if exc.code == rpc.METHOD_NOT_FOUND:
+                    raise CapabilityNotSupportedError(
+                        f"{method} on {self.state.endpoint} asks for {kind}, which this "
+                        "client has no handler for"
+                    ) from exc
+                raise
+
+        answers = await asyncio.gather(*(answer(k, r) for k, r in requests.items()))
+        return dict(answers)
+
+    def accept_tools(self, tools: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        """Record the output schemas and header annotations of listed tools; in the modern
+        era drop (with a warning) those whose ``x-mcp-header`` annotations break the rules."""
+        kept = []
+        for tool in tools:
+            name = tool.get("name")
+            if not isinstance(name, str):
+                kept.append(tool)
+                continue
+            schema = tool.get("inputSchema")
+            if self.state.era == "modern" and isinstance(schema, Mapping):
+                try:
+                    headers = param_headers(schema)
+                except ValueError as exc:
+                    log.warning("dropped tool %r of %s: %s", name, self.state.endpoint, exc)
+                    self.rejected_tools[name] = str(exc)
+                    self.state.tool_headers.pop(name, None)
+                    continue
+                self.state.tool_headers[name] = headers
+            self.rejected_tools.pop(name, None)
+            self.tool_output_schemas[name] = tool.get("outputSchema")
+            kept.append(tool)
+        return kept
+
+    async def _relist_tools(self, timeout: float | None) -> None:
+        cursor: str | None = None
+        if self._cache is not None:
+            self._cache.invalidate(self.state.endpoint, "tools/list")
+        for _ in range(1000):
+            page = await self.request(
+                "tools/list", None if cursor is None else {"cursor": cursor}, timeout=timeout
+            )
+            self.accept_tools(page.get("tools") or [])
+            cursor = page.get("nextCursor")
+            if not isinstance(cursor, str):
+                return
+
+    async def prepare_tool_call(self, name: str, timeout: float | None) -> None:
+        """Before a modern ``tools/call``: know the tool's header annotations.
+
+        Raises:
+            InvalidRequestError: the tool was dropped because its definition is invalid.
+        """
+        await self.connect()
+        if self.state.era != "modern":
+            return
+        if name not in self.state.tool_headers and name not in self.rejected_tools:
+            await self._relist_tools(timeout)
+        if name in self.rejected_tools:
+            raise InvalidRequestError(
+                f"tool {name!r} of {self.state.endpoint} has an invalid definition and is "
+                f"not offered: {self.rejected_tools[name]}"
+            )
+
+    # -- modern subscriptions -----------------------------------------------------------
+
+    def _wanted_filter(self) -> dict[str, Any]:
+        handlers = self._handlers
+        caps = self.discover_result.capabilities if self.discover_result is not None else None
+        wanted: dict[str, Any] = {}
+        if caps is None:
+            return wanted
+        every = handlers.on_notification is not None
+        if caps.tools is not None and caps.tools.list_changed:
+            if handlers.on_tools_changed is not None or every:
+                wanted["toolsListChanged"] = True
+        if caps.prompts is not None and caps.prompts.list_changed:
+            if handlers.on_prompts_changed is not None or every:
+                wanted["promptsListChanged"] = True
+        if caps.resources is not None:
+            if caps.resources.list_changed and (handlers.on_resources_changed is not None or every):
+                wanted["resourcesListChanged"] = True
+            if caps.resources.subscribe and self._subscribed_uris:
+                wanted["resourceSubscriptions"] = sorted(self._subscribed_uris)
+        return wanted
+
+    def _ensure_listening(self) -> asyncio.Event | None:
+        """Open, re-open or close the ``subscriptions/listen`` stream to match what is
+        wanted; returns the event set when the server acknowledges a new stream."""
+        if self._closed or self.state.era != "modern":
+            return None
+        wanted = self._wanted_filter()
+        running = self._listen_task is not None and not self._listen_task.done()
+        if (running and wanted == self._listen_filter) or wanted == self._listen_refused:
+            return None
+        if self._listen_task is not None:
+            self._listen_task.cancel()
+            self._listen_task = None
+        self._listen_filter = wanted
+        if not wanted:
+            return None
+        acked = asyncio.Event()
+        self._listen_acked = acked
+        self._listen_task = asyncio.get_running_loop().create_task(self._listen(wanted, acked))
+        return acked
+
+    async def set_resource_subscription(
+        self, uri: str, subscribed: bool, timeout: float | None
+    ) -> None:
+        """Modern era: add or remove a URI of the subscription stream and wait (bounded)
+        until the server acknowledged the new stream."""
+        if subscribed:
+            self._subscribed_uris.add(uri)
+        else:
+            self._subscribed_uris.discard(uri)
+        acked = self._ensure_listening()
+        if acked is None:
+            return
+        wait = min(self._timeout if timeout is None else timeout, _GET_STREAM_WAIT)
+        try:
+            await asyncio.wait_for(acked.wait(), wait)
+        except asyncio.TimeoutError:
+            log.warning(
+                "%s did not acknowledge the subscription stream within %.1f s",
+                self.state.endpoint,
+                wait,
+            )
+
+    async def _listen(self, wanted: dict[str, Any], acked: asyncio.Event) -> None:
+        options = self._transport.options
+        failures = 0
+        while not self._closed:
+            request_id = next(self._ids)
+            message = rpc.request(
+                request_id, "subscriptions/listen", self._modern_params({"notifications": wanted})
+            )
+            acked_before = acked.is_set()
+            try:
+                await self._transport.post(message, request_id=request_id)
+            except (JSONRPCError, AuthError) as exc:
+                log.warning("%s refused the subscription stream: %s", self.state.endpoint, exc)
+                self._listen_refused = wanted
+                acked.set()
+                return
+            except MCPError as exc:
+                log.debug("subscription stream of %s broke: %s", self.state.endpoint, exc)
+                failures = 0 if acked.is_set() and not acked_before else failures + 1
+                if failures > options.max_reconnect_attempts:
+                    log.warning(
+                        "subscription stream of %s given up after %d attempts",
+                        self.state.endpoint,
+                        failures,
+                    )
+                    acked.set()
+                    return
+                base = options.reconnect_delay * (2 ** max(failures - 1, 0))
+                await asyncio.sleep(min(options.max_reconnect_delay, base) * random.uniform(0.5, 1))
+                continue
+            # The server ended the subscription with its result (e.g. shutting down): it is
+            # opened again on the next request.
+            log.info("%s ended the subscription stream", self.state.endpoint)
+            acked.set()
+            return
 
     async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
         """Send a notification to the server (connects first if needed)."""
@@ -319,7 +866,7 @@ class Engine:
         timeout: float | None,
         on_progress: ProgressCallback | None,
         *,
-        initialize: bool = False,
+        handshake: bool = False,
     ) -> Any:
         self._check_open()
         loop = asyncio.get_running_loop()
@@ -341,7 +888,7 @@ class Engine:
             self._transport.post(
                 rpc.request(request_id, method, params),
                 request_id=request_id,
-                initialize=initialize,
+                initialize=handshake,
             )
         )
         self._track(post)
@@ -350,13 +897,13 @@ class Engine:
         try:
             return await pending.future
         except RequestTimeoutError:
-            post.cancel()
-            if not initialize:
+            post.cancel()  # closes the reply stream: the modern era's cancellation
+            if not handshake and self.state.era != "modern":
                 self._spawn(self._send_cancelled(request_id, "timed out"))
             raise
         except asyncio.CancelledError:
             post.cancel()
-            if not initialize and not self._closed:
+            if not handshake and not self._closed and self.state.era != "modern":
                 self._spawn(self._send_cancelled(request_id, "cancelled by the caller"))
             raise
         finally:
@@ -481,20 +1028,42 @@ class Engine:
                 task.cancel()
         elif method == "notifications/tools/list_changed":
             self.tool_output_schemas.clear()
+            self._invalidate("tools/list")
             if handlers.on_tools_changed is not None:
                 self._queue(handlers.on_tools_changed)
         elif method == "notifications/prompts/list_changed":
+            self._invalidate("prompts/list")
             if handlers.on_prompts_changed is not None:
                 self._queue(handlers.on_prompts_changed)
         elif method == "notifications/resources/list_changed":
+            self._invalidate("resources/list")
+            self._invalidate("resources/templates/list")
             if handlers.on_resources_changed is not None:
                 self._queue(handlers.on_resources_changed)
         elif method == "notifications/resources/updated":
             uri = params.get("uri")
+            if isinstance(uri, str):
+                self._invalidate("resources/read", uri=uri)
             if handlers.on_resource_updated is not None and isinstance(uri, str):
                 self._queue(handlers.on_resource_updated, uri)
+        elif method == "notifications/subscriptions/acknowledged":
+            honoured = params.get("notifications")
+            self.listen_acknowledged = dict(honoured) if isinstance(honoured, dict) else {}
+            if self.listen_acknowledged != self._listen_filter:
+                log.info(
+                    "%s honours only %s of the subscriptions %s",
+                    self.state.endpoint,
+                    self.listen_acknowledged,
+                    self._listen_filter,
+                )
+            if self._listen_acked is not None:
+                self._listen_acked.set()
         if handlers.on_notification is not None:
             self._queue(handlers.on_notification, method, params)
+
+    def _invalidate(self, method: str, *, uri: str | None = None) -> None:
+        if self._cache is not None:
+            self._cache.invalidate(self.state.endpoint, method, uri=uri)
 
     def _queue(self, callback: Callable[..., Any], *args: Any) -> None:
         if self._notifications is None:

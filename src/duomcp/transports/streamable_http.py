@@ -1,4 +1,4 @@
-"""Streamable HTTP transport, legacy era (2025-03-26 ... 2025-11-25).
+"""Streamable HTTP transport, both eras (2025-03-26 ... 2025-11-25, and 2026-07-28).
 
 Every request goes through :meth:`StreamableHTTPTransport._send`, which takes all headers
 from the :class:`~duomcp.connection.ConnectionState`, sends every 401/403 to the one auth
@@ -29,10 +29,12 @@ from ..errors import (
     AuthorizationRequiredError,
     HTTPStatusError,
     InsufficientScopeError,
+    InvalidRequestError,
     InvalidResponseError,
     JSONRPCError,
     MCPError,
     MessageTooLargeError,
+    ReplyLostError,
     SessionExpiredError,
     SSEDecodeError,
     TransportError,
@@ -124,6 +126,11 @@ class StreamableHTTPTransport:
         """The connection state every request takes its headers from."""
         return self._state
 
+    @property
+    def options(self) -> HTTPOptions:
+        """The limits and timings in force."""
+        return self._options
+
     def _session(self) -> aiohttp.ClientSession:
         if self._http is None:
             # trust_env=False: aiohttp would then look up the proxy and ~/.netrc in a worker
@@ -144,7 +151,12 @@ class StreamableHTTPTransport:
     # -- the one request path ------------------------------------------------------------
 
     async def _send(
-        self, kind: RequestKind, *, body: bytes | None = None, stream: str | None = None
+        self,
+        kind: RequestKind,
+        *,
+        body: bytes | None = None,
+        stream: str | None = None,
+        message: dict[str, Any] | None = None,
     ) -> aiohttp.ClientResponse:
         """Send one HTTP request with headers from the connection state.
 
@@ -154,7 +166,10 @@ class StreamableHTTPTransport:
         method = _METHODS[kind]
         url = self._state.endpoint
         for attempt in range(2):
-            headers = await self._state.headers(kind, stream=stream)
+            try:
+                headers = await self._state.headers(kind, stream=stream, message=message)
+            except ValueError as exc:
+                raise InvalidRequestError(f"{method} {url}: {exc}") from exc
             sent_session = "Mcp-Session-Id" in headers
             try:
                 resp = await self._session().request(
@@ -232,7 +247,10 @@ class StreamableHTTPTransport:
                 error = message.get("error")
                 if isinstance(error, dict) and isinstance(error.get("code"), int):
                     raise JSONRPCError(
-                        error["code"], str(error.get("message", "")), error.get("data")
+                        error["code"],
+                        str(error.get("message", "")),
+                        error.get("data"),
+                        http_status=resp.status,
                     )
         if 300 <= resp.status < 400:
             raise HTTPStatusError(
@@ -269,8 +287,9 @@ class StreamableHTTPTransport:
             JSONRPCError: the server refused the message with a JSON-RPC error body.
         """
         url = self._state.endpoint
-        resp = await self._send("post", body=dumps(message))
+        resp = await self._send("post", body=dumps(message), message=message)
         stream_key = f"post:{request_id}"
+        modern = self._state.era == "modern"
         try:
             if initialize:
                 self._state.set_session_id(resp.headers.get("Mcp-Session-Id"))
@@ -298,8 +317,17 @@ class StreamableHTTPTransport:
                     return
             except _StreamBroken as exc:
                 log.debug("reply stream for request %s broke: %s", request_id, exc)
+        except BaseException:
+            # Cancelled or failed mid-reply: close the connection, never pool it. In the
+            # modern era closing the reply stream is how a request is cancelled.
+            resp.close()
+            raise
         finally:
             resp.release()
+        if modern:
+            raise ReplyLostError(
+                f"the reply stream of request {request_id} to {url} ended before its response"
+            )
         try:
             await self._resume(stream_key, request_id)
         finally:
