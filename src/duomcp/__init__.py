@@ -9,6 +9,7 @@ live in :mod:`duomcp.types`, errors in :mod:`duomcp.errors`, credentials in
 from __future__ import annotations
 
 from ._async.client import AsyncClient
+from ._cache import ResultCache
 from ._sync.client import Client
 from .auth import Auth, AuthChallenge, BearerToken
 from .engine import LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS
@@ -59,6 +60,7 @@ __all__ = [
     "ProtocolError",
     "ReplyLostError",
     "RequestTimeoutError",
+    "ResultCache",
     "SessionExpiredError",
     "StructuredContentError",
     "TransportError",
