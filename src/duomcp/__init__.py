@@ -12,7 +12,13 @@ from ._async.client import AsyncClient
 from ._cache import ResultCache
 from ._sync.client import Client
 from .auth import Auth, AuthChallenge, BearerToken
-from .engine import LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS
+from .engine import (
+    LATEST_PROTOCOL_VERSION,
+    LEGACY_PROTOCOL_VERSIONS,
+    MODERN_PROTOCOL_VERSIONS,
+    SUPPORTED_PROTOCOL_VERSIONS,
+    forget_eras,
+)
 from .errors import (
     AuthError,
     AuthorizationRequiredError,
@@ -39,6 +45,8 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "LATEST_PROTOCOL_VERSION",
+    "LEGACY_PROTOCOL_VERSIONS",
+    "MODERN_PROTOCOL_VERSIONS",
     "SUPPORTED_PROTOCOL_VERSIONS",
     "AsyncClient",
     "Auth",
@@ -66,4 +74,5 @@ __all__ = [
     "TransportError",
     "UnsupportedProtocolVersionError",
     "__version__",
+    "forget_eras",
 ]

@@ -531,6 +531,12 @@ class Engine:
             if self._listen_filter and (self._listen_task is None or self._listen_task.done()):
                 self._ensure_listening()  # the server ended it; open it again
             return await self._modern_request(method, params, timeout, on_progress, use_cache)
+        if self._trace_context is not None:
+            params = dict(params or {})
+            params["_meta"] = {
+                **(params.get("_meta") or {}),
+                **_trace_fields(self._trace_context()),
+            }
         generation = self._generation
         try:
             return await self._roundtrip(method, params, timeout, on_progress)
