@@ -168,7 +168,11 @@ class AsyncClient:
     # -- lifecycle ----------------------------------------------------------------------
 
     async def __aenter__(self: _SelfT) -> _SelfT:
-        await self.connect()
+        try:
+            await self.connect()
+        except BaseException:
+            await self.close()  # nothing leaks when connecting fails
+            raise
         return self
 
     async def __aexit__(

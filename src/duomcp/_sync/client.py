@@ -170,7 +170,11 @@ class Client:
     # -- lifecycle ----------------------------------------------------------------------
 
     def __enter__(self: _SelfT) -> _SelfT:
-        self.connect()
+        try:
+            self.connect()
+        except BaseException:
+            self.close()  # nothing leaks when connecting fails
+            raise
         return self
 
     def __exit__(

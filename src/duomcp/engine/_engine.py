@@ -32,6 +32,7 @@ from ..errors import (
     InvalidResponseError,
     JSONRPCError,
     MCPError,
+    ProtocolError,
     ReplyLostError,
     RequestTimeoutError,
     SessionExpiredError,
@@ -378,17 +379,19 @@ class Engine:
                 if exc.code in _MODERN_ERROR_CODES:
                     raise  # a modern server refusing us: falling back would be wrong
                 if not fallback:
-                    raise
+                    raise self._not_modern(exc) from exc
                 await self._fall_back(exc)
                 return
             except HTTPStatusError as exc:
-                if not fallback or exc.status not in (400, 404, 405):
+                if exc.status not in (400, 404, 405):
                     raise
+                if not fallback:
+                    raise self._not_modern(exc) from exc
                 await self._fall_back(exc)
                 return
             except (InvalidResponseError, RequestTimeoutError, ReplyLostError) as exc:
                 if not fallback:
-                    raise
+                    raise self._not_modern(exc) from exc
                 await self._fall_back(exc)
                 return
             break
@@ -397,7 +400,7 @@ class Engine:
         except InvalidResponseError as exc:
             # Some legacy servers answer any method with a result: not a modern one.
             if not fallback:
-                raise
+                raise self._not_modern(exc) from exc
             await self._fall_back(exc)
             return
         if version not in result.supported_versions:
@@ -411,6 +414,12 @@ class Engine:
                 raise self._version_error(version, tuple(result.supported_versions))
             self.state.protocol_version = mutual[0]
         self.discover_result = result
+
+    def _not_modern(self, exc: Exception) -> ProtocolError:
+        return ProtocolError(
+            f"{self.state.endpoint} did not answer server/discover as a modern (2026-07-28) "
+            f"server ({exc}); it may be a legacy server: use era='auto' or 'legacy'"
+        )
 
     def _version_error(
         self, requested: str, supported: Sequence[str]
