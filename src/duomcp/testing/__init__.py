@@ -5,6 +5,10 @@ and 2025-03-26) with sessions, JSON or SSE replies, a GET stream and an event st
 resumption; offers tools, resources, prompts, completion and logging; sends
 server-to-client requests; and misbehaves on demand (:class:`ServerFaults`). Everything it
 receives is recorded for assertions (:class:`RecordedRequest`).
+
+With ``ReferenceServer(era="modern")`` (or ``"dual"``) it also speaks the modern era,
+protocol 2026-07-28: stateless POSTs with per-request ``_meta`` and routing headers,
+``server/discover``, caching hints, multi round-trip requests and ``subscriptions/listen``.
 """
 
 from __future__ import annotations

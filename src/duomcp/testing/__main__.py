@@ -1,4 +1,6 @@
-"""Serve the reference MCP server: ``python -m duomcp.testing [--host H] [--port P] [--json]``.
+"""Serve the reference MCP server.
+
+``python -m duomcp.testing [--host H] [--port P] [--json] [--era legacy|modern|dual]``
 
 Prints the endpoint URL on one line, then serves until interrupted (Ctrl-C or SIGTERM).
 """
@@ -10,17 +12,17 @@ import asyncio
 import contextlib
 import signal
 
-from ._server import ReferenceServer, ServerFaults
+from ._server import Era, ReferenceServer, ServerFaults
 
 
-async def _serve(host: str, port: int, json_replies: bool) -> None:
+async def _serve(host: str, port: int, json_replies: bool, era: Era = "legacy") -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signum, stop.set)  # not on Windows: Ctrl-C still works
     faults = ServerFaults(reply_mode="json" if json_replies else "sse")
-    async with ReferenceServer(faults=faults, host=host, port=port) as server:
+    async with ReferenceServer(faults=faults, host=host, port=port, era=era) as server:
         print(server.url, flush=True)
         await stop.wait()
 
@@ -33,9 +35,15 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port, 0 for any (default 8000)")
     parser.add_argument("--json", action="store_true", help="answer requests with JSON, not SSE")
+    parser.add_argument(
+        "--era",
+        choices=("legacy", "modern", "dual"),
+        default="legacy",
+        help="protocol era: legacy (initialize, sessions), modern (2026-07-28) or dual",
+    )
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args.host, args.port, args.json))
+        asyncio.run(_serve(args.host, args.port, args.json, args.era))
 
 
 if __name__ == "__main__":

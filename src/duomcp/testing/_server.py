@@ -1,8 +1,10 @@
-"""The reference MCP server: the legacy Streamable HTTP transport, with sessions, on aiohttp.
+"""The reference MCP server: Streamable HTTP on aiohttp, legacy and/or modern era.
 
-It answers POSTed requests with JSON or an SSE stream, offers a GET stream, stores every
-SSE event so a client can resume with ``Last-Event-ID``, records everything it receives,
-and misbehaves on demand through :class:`ServerFaults`.
+In the legacy era (2024-11-05 … 2025-11-25) it has sessions, answers POSTed requests with
+JSON or an SSE stream, offers a GET stream and stores every SSE event so a client can
+resume with ``Last-Event-ID``. In the modern era (2026-07-28, see :mod:`._modern`) it is
+stateless and POST-only. It records everything it receives and misbehaves on demand
+through :class:`ServerFaults`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from aiohttp import web
 
 from ._authserver import AuthorizationServer, AuthServerSettings
 from ._fixtures import handle_request
+from ._modern import CACHEABLE_METHODS, ModernEndpoint
 from ._session import VERSIONS, CallContext, ProtocolFault, Session, encode_message
 from ._streams import Event, EventStream, parse_event_id
 
@@ -77,6 +80,13 @@ class ServerFaults:
     """Issue ``Mcp-Session-Id`` on initialize and require it (400 missing, 404 unknown)."""
     max_body_bytes: int = 4 << 20
     """Larger POST bodies get 413."""
+    legacy_empty_400: bool = False
+    """Legacy era: a non-initialize POST without a session (no ``Mcp-Session-Id``, or not
+    initialized) gets 400 with an EMPTY body instead of a JSON-RPC error."""
+    modern_cut_replies: int = 0
+    """Modern era: cut this many of the next SSE replies (not listen streams) just before
+    their response; each cut decrements it. The request ran; its id goes to
+    :attr:`ReferenceServer.cut_replies`."""
 
 
 @attrs.frozen
@@ -144,12 +154,26 @@ def _classify(message: Any) -> str | None:
     return None
 
 
+Era = Literal["legacy", "modern", "dual"]
+HANDSHAKE_VERSIONS = frozenset(VERSIONS)
+"""Versions of the legacy (``initialize``) era; in dual mode other versions go modern."""
+DEFAULT_CACHE_HINT = (0, "public")
+
+
 class ReferenceServer:
-    """A legacy-era Streamable HTTP MCP server on aiohttp.web, for tests, docs and demos.
+    """A Streamable HTTP MCP server on aiohttp.web, for tests, docs and demos.
+
+    ``era`` picks the protocol: ``legacy`` (sessions, ``initialize``), ``modern``
+    (2026-07-28: stateless, POST only, every request modern) or ``dual`` (a request whose
+    ``MCP-Protocol-Version`` header is present and not a handshake version is modern, the
+    rest legacy). ``modern_versions`` are the modern versions accepted; ``cache_hints``
+    maps a cacheable method to its ``(ttlMs, cacheScope)`` (default ``(0, "public")``).
 
     Everything it receives is observable: :attr:`requests`, :attr:`tool_runs`,
     :attr:`cancelled`, :attr:`connections_opened`, :attr:`sessions`, :attr:`log_level`,
-    :attr:`subscriptions`. Change :attr:`faults` at any time to make it misbehave.
+    :attr:`subscriptions`, and in the modern era :attr:`cancelled_calls`,
+    :attr:`cut_replies`, :attr:`listen_requests`, :attr:`listeners`. Change :attr:`faults`
+    at any time to make it misbehave.
     """
 
     def __init__(
@@ -160,7 +184,27 @@ class ReferenceServer:
         port: int = 0,
         path: str = "/mcp",
         oauth: AuthServerSettings | None = None,
+        era: Era = "legacy",
+        modern_versions: tuple[str, ...] = ("2026-07-28",),
+        cache_hints: Mapping[str, tuple[int, str]] | None = None,
     ) -> None:
+        if era not in ("legacy", "modern", "dual"):
+            raise ValueError(f"unknown era {era!r}")
+        unknown = set(cache_hints or {}) - set(CACHEABLE_METHODS)
+        if unknown:
+            raise ValueError(f"no cache hints for {sorted(unknown)}")
+        self.era: Era = era
+        """Which protocol era(s) the server speaks."""
+        self.modern_versions = tuple(modern_versions)
+        """The modern protocol versions accepted (and listed by ``server/discover``)."""
+        self.cache_hints: dict[str, tuple[int, str]] = dict(cache_hints or {})
+        """``(ttlMs, cacheScope)`` by method; may be changed while the server runs."""
+        self.cancelled_calls: list[Any] = []
+        """Ids of modern requests cancelled because the client closed their reply stream."""
+        self.cut_replies: list[Any] = []
+        """Ids of modern requests whose reply was cut by ``faults.modern_cut_replies``."""
+        self.listen_requests: list[Any] = []
+        """The id of every ``subscriptions/listen`` request accepted, in arrival order."""
         self.faults = faults or ServerFaults()
         """The switches in effect; may be changed while the server runs."""
         self.auth_server = AuthorizationServer(oauth) if oauth is not None else None
@@ -186,6 +230,17 @@ class ReferenceServer:
         self._transports: weakref.WeakSet[asyncio.BaseTransport] = weakref.WeakSet()
         self._inflight: dict[int, RecordedRequest] = {}
         self._runner: web.AppRunner | None = None
+        server_info = {"name": "duomcp-reference", "version": SERVER_VERSION}
+        self._modern = ModernEndpoint(self, server_info, INSTRUCTIONS)
+
+    @property
+    def listeners(self) -> int:
+        """How many ``subscriptions/listen`` streams are open now."""
+        return len(self._modern.listeners)
+
+    def cache_hint(self, method: str) -> tuple[int, str]:
+        """The ``(ttlMs, cacheScope)`` the modern era puts on ``method``'s results."""
+        return self.cache_hints.get(method, DEFAULT_CACHE_HINT)
 
     @property
     def sessions(self) -> set[str]:
@@ -234,6 +289,7 @@ class ReferenceServer:
         self._sessions.clear()
         self._retired.clear()
         self._anonymous = None
+        await self._modern.close()
         tasks = [task for session in sessions for task in session.end()]
         if tasks:
             await asyncio.wait(tasks, timeout=2.0)
@@ -248,14 +304,27 @@ class ReferenceServer:
         self._sessions.clear()
 
     async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
-        """Send a notification on the GET stream of every live session.
+        """Send a notification on the GET stream of every live session, and on every
+        modern ``subscriptions/listen`` stream that asked for it.
 
         It is stored in each session's event store: a client that is not reading its GET
-        stream right now gets it when it opens one.
+        stream right now gets it when it opens one. Listen streams get only the list-changed
+        notifications they opted in to and ``notifications/resources/updated`` for the URIs
+        they subscribed to, tagged with their subscription id.
         """
         event = Event("message", encode_message(method, params))
         for session in self._live_sessions():
             session.standalone.append(event)
+        self._modern.announce(method, params)
+
+    async def end_subscriptions(self, graceful: bool) -> None:
+        """End every open ``subscriptions/listen`` stream.
+
+        ``graceful``: send the listen result (``resultType`` complete, ``_meta`` with the
+        subscription id) and end the stream; otherwise abort the connection. Returns once
+        the streams are over (at most about 2 s).
+        """
+        await self._modern.end_subscriptions(graceful)
 
     async def drop_streams(self) -> None:
         """Abort the connection of every open GET stream (clients should reconnect)."""
@@ -333,6 +402,8 @@ class ReferenceServer:
         )
         if refusal is not None:
             return refusal
+        if self._is_modern(request):
+            return await self._modern.handle(request, body, too_large or body is _INVALID_JSON)
         if request.method == "POST":
             return await self._post(request, body, too_large)
         if request.method == "GET":
@@ -340,6 +411,14 @@ class ReferenceServer:
         if request.method == "DELETE":
             return self._delete(request)
         return _http_error(405, -32600, "Method Not Allowed", {"Allow": "GET, POST, DELETE"})
+
+    def _is_modern(self, request: web.Request) -> bool:
+        if self.era == "modern":
+            return True
+        if self.era == "legacy":
+            return False
+        version = request.headers.get("MCP-Protocol-Version")
+        return version is not None and version not in HANDSHAKE_VERSIONS
 
     def _origin_refusal(self, request: web.Request) -> web.Response | None:
         """403 for a browser page from another origin (DNS rebinding protection)."""
@@ -451,6 +530,9 @@ class ReferenceServer:
             return await self._initialize(request, body)
         session = self._session_of(request)
         if isinstance(session, web.Response):
+            empty = self.faults.legacy_empty_400 and self._sessionless(request)
+            if empty and session.status == 400:
+                return web.Response(status=400)
             return session
         if kind == "response":
             session.resolve(body)
@@ -459,6 +541,11 @@ class ReferenceServer:
             self._on_notification(session, body)
             return web.Response(status=202)
         return await self._answer(request, session, [body], [])
+
+    def _sessionless(self, request: web.Request) -> bool:
+        if self.faults.session_required:
+            return not request.headers.get("Mcp-Session-Id")
+        return self._anonymous is None
 
     async def _post_batch(self, request: web.Request, batch: list[Any]) -> web.StreamResponse:
         """A JSON-RPC batch: allowed only when 2025-03-26 was negotiated."""

@@ -28,9 +28,12 @@ class Event:
     data: str = ""
     retry_ms: int | None = None
 
-    def frame(self, event_id: str) -> bytes:
-        """The event on the wire; a priming event carries ``retry`` when it was asked for."""
-        lines = [f"id: {event_id}"]
+    def frame(self, event_id: str | None) -> bytes:
+        """The event on the wire; a priming event carries ``retry`` when it was asked for.
+
+        Without ``event_id`` (modern era: no resumption) the event has no ``id`` field.
+        """
+        lines = [f"id: {event_id}"] if event_id is not None else []
         if self.retry_ms is not None:
             lines.append(f"retry: {self.retry_ms}")
         lines.append(f"data: {self.data}" if self.data else "data:")
