@@ -41,6 +41,7 @@ REPLACEMENTS = {
     "SamplingHandler": "BlockingSamplingHandler",
     "ElicitationHandler": "BlockingElicitationHandler",
     "RootsHandler": "BlockingRootsHandler",
+    "async_wait_until": "wait_until",
 }
 HEADER = (
     "# Generated from {source} by codegen/unasync.py -- do not edit.\n"

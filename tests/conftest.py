@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from duomcp import forget_eras
 from duomcp.testing import ReferenceServer, ServerFaults
 
 _T = TypeVar("_T")
@@ -68,3 +69,35 @@ def server_thread(faults: ServerFaults) -> Iterator[ServerThread]:
 def server(server_thread: ServerThread) -> ReferenceServer:
     """A running reference MCP server."""
     return server_thread.server
+
+
+@pytest.fixture(autouse=True)
+def _fresh_eras() -> None:
+    """Every test finds eras anew (a port may be reused by a server of another era)."""
+    forget_eras()
+
+
+@pytest.fixture
+def modern_thread(faults: ServerFaults) -> Iterator[ServerThread]:
+    """A reference server of the modern era (2026-07-28 only) with its thread."""
+    st = ServerThread(faults, era="modern")
+    try:
+        yield st
+    finally:
+        st.stop()
+
+
+@pytest.fixture
+def modern_server(modern_thread: ServerThread) -> ReferenceServer:
+    """A running reference server of the modern era."""
+    return modern_thread.server
+
+
+@pytest.fixture
+def dual_server(faults: ServerFaults) -> Iterator[ReferenceServer]:
+    """A running reference server that speaks both eras."""
+    st = ServerThread(faults, era="dual")
+    try:
+        yield st.server
+    finally:
+        st.stop()

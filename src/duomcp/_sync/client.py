@@ -160,7 +160,7 @@ class Client:
             protocol_version=protocol_version,
             era=era,
             max_input_rounds=max_input_rounds,
-            cache=ResultCache() if cache is True else (cache or None),
+            cache=ResultCache() if cache is True else (None if cache is False else cache),
             trace_context=trace_context,
             http_options=http_options,
         )

@@ -791,15 +791,18 @@ class Engine:
         running = self._listen_task is not None and not self._listen_task.done()
         if (running and wanted == self._listen_filter) or wanted == self._listen_refused:
             return None
-        if self._listen_task is not None:
-            self._listen_task.cancel()
+        previous = self._listen_task
+        if previous is not None:
+            previous.cancel()
             self._listen_task = None
         self._listen_filter = wanted
         if not wanted:
             return None
         acked = asyncio.Event()
         self._listen_acked = acked
-        self._listen_task = asyncio.get_running_loop().create_task(self._listen(wanted, acked))
+        self._listen_task = asyncio.get_running_loop().create_task(
+            self._listen(wanted, acked, previous)
+        )
         return acked
 
     async def set_resource_subscription(
@@ -824,7 +827,14 @@ class Engine:
                 wait,
             )
 
-    async def _listen(self, wanted: dict[str, Any], acked: asyncio.Event) -> None:
+    async def _listen(
+        self,
+        wanted: dict[str, Any],
+        acked: asyncio.Event,
+        previous: asyncio.Task[None] | None = None,
+    ) -> None:
+        if previous is not None:  # its stream is closed before the new one opens
+            await asyncio.gather(previous, return_exceptions=True)
         options = self._transport.options
         failures = 0
         while not self._closed:
