@@ -7,6 +7,7 @@ test's thread) and async clients (on the test's loop) can both talk to it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
@@ -39,6 +40,16 @@ class ServerThread:
     def run(self, coro: Coroutine[Any, Any, _T], timeout: float = 30) -> _T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
+    @classmethod
+    @contextlib.contextmanager
+    def running(cls, faults: ServerFaults, **options: Any) -> Iterator[ServerThread]:
+        """A server thread for the length of a ``with`` block."""
+        st = cls(faults, **options)
+        try:
+            yield st
+        finally:
+            st.stop()
+
     def stop(self) -> None:
         try:
             self.run(self.server.close())
@@ -58,11 +69,8 @@ def faults() -> ServerFaults:
 @pytest.fixture
 def server_thread(faults: ServerFaults) -> Iterator[ServerThread]:
     """The test's reference server with the thread it runs on."""
-    st = ServerThread(faults)
-    try:
+    with ServerThread.running(faults) as st:
         yield st
-    finally:
-        st.stop()
 
 
 @pytest.fixture
@@ -80,11 +88,8 @@ def _fresh_eras() -> None:
 @pytest.fixture
 def modern_thread(faults: ServerFaults) -> Iterator[ServerThread]:
     """A reference server of the modern era (2026-07-28 only) with its thread."""
-    st = ServerThread(faults, era="modern")
-    try:
+    with ServerThread.running(faults, era="modern") as st:
         yield st
-    finally:
-        st.stop()
 
 
 @pytest.fixture
@@ -96,8 +101,5 @@ def modern_server(modern_thread: ServerThread) -> ReferenceServer:
 @pytest.fixture
 def dual_server(faults: ServerFaults) -> Iterator[ReferenceServer]:
     """A running reference server that speaks both eras."""
-    st = ServerThread(faults, era="dual")
-    try:
+    with ServerThread.running(faults, era="dual") as st:
         yield st.server
-    finally:
-        st.stop()

@@ -47,11 +47,8 @@ def settings() -> AuthServerSettings:
 
 @pytest.fixture
 def oauth_thread(faults: ServerFaults, settings: AuthServerSettings) -> Iterator[ServerThread]:
-    st = ServerThread(faults, oauth=settings)
-    try:
+    with ServerThread.running(faults, oauth=settings) as st:
         yield st
-    finally:
-        st.stop()
 
 
 @pytest.fixture
