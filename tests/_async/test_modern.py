@@ -157,6 +157,11 @@ async def test_pinned_eras(modern_server: ReferenceServer, server: ReferenceServ
     assert not posts(server, "initialize")
     async with AsyncClient(modern_server.url, protocol_version="2026-07-28") as modern:
         assert modern.era == "modern"
+    legacy = AsyncClient(modern_server.url, era="legacy", timeout=10)
+    with pytest.raises(UnsupportedProtocolVersionError, match="2026-07-28") as caught:
+        await legacy.connect()
+    await legacy.close()
+    assert caught.value.supported == ("2026-07-28",)
     with pytest.raises(ValueError, match="not of the legacy era"):
         AsyncClient(server.url, era="legacy", protocol_version="2026-07-28")
 

@@ -159,6 +159,11 @@ def test_pinned_eras(modern_server: ReferenceServer, server: ReferenceServer) ->
     assert not posts(server, "initialize")
     with Client(modern_server.url, protocol_version="2026-07-28") as modern:
         assert modern.era == "modern"
+    legacy = Client(modern_server.url, era="legacy", timeout=10)
+    with pytest.raises(UnsupportedProtocolVersionError, match="2026-07-28") as caught:
+        legacy.connect()
+    legacy.close()
+    assert caught.value.supported == ("2026-07-28",)
     with pytest.raises(ValueError, match="not of the legacy era"):
         Client(server.url, era="legacy", protocol_version="2026-07-28")
 

@@ -449,7 +449,20 @@ class Engine:
             "capabilities": self._handlers.capabilities(),
             "clientInfo": to_wire(self._client_info),
         }
-        result = await self._roundtrip("initialize", params, None, None, handshake=True)
+        try:
+            result = await self._roundtrip("initialize", params, None, None, handshake=True)
+        except JSONRPCError as exc:
+            if exc.code != _UNSUPPORTED_VERSION:
+                raise
+            # A modern-only server names its versions in its answer to initialize.
+            supported = _supported_versions(exc.data)
+            raise UnsupportedProtocolVersionError(
+                f"{self.state.endpoint} speaks only MCP {', '.join(supported) or '?'}, "
+                f"without initialize; this client was pinned to the legacy era "
+                f"({self._offered_version}): use era='auto'",
+                requested=self._offered_version,
+                supported=supported,
+            ) from exc
         version = result.get("protocolVersion") if isinstance(result, dict) else None
         if version not in LEGACY_PROTOCOL_VERSIONS or (
             self._pinned_version is not None and version != self._pinned_version
