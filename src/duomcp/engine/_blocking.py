@@ -81,7 +81,10 @@ class BlockingEngine:
 
     def prepare_tool_call(self, name: str, timeout: float | None) -> None:
         """Know a tool's header annotations before calling it (modern era)."""
-        portal.call(self._engine.prepare_tool_call, name, timeout)
+        engine = self._engine
+        if engine.tool_call_prepared(name):
+            return  # the common case costs no trip to the loop thread
+        portal.call(engine.prepare_tool_call, name, timeout)
 
     def set_resource_subscription(self, uri: str, subscribed: bool, timeout: float | None) -> None:
         """Add or remove a URI of the modern subscription stream."""

@@ -756,12 +756,20 @@ class Engine:
             if not isinstance(cursor, str):
                 return
 
+    def tool_call_prepared(self, name: str) -> bool:
+        """Whether a call of ``name`` may go at once (connected; its headers known)."""
+        if not self._ready:
+            return False
+        return self.state.era != "modern" or name in self.state.tool_headers
+
     async def prepare_tool_call(self, name: str, timeout: float | None) -> None:
         """Before a modern ``tools/call``: know the tool's header annotations.
 
         Raises:
             InvalidRequestError: the tool was dropped because its definition is invalid.
         """
+        if self.tool_call_prepared(name):
+            return
         await self.connect()
         if self.state.era != "modern":
             return
