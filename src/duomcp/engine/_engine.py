@@ -12,8 +12,9 @@ import logging
 import random
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
+import aiohttp
 import attrs
 
 from .. import _jsonrpc as rpc
@@ -63,9 +64,6 @@ __all__ = [
     "Handlers",
     "forget_eras",
 ]
-
-if TYPE_CHECKING:
-    import aiohttp
 
 log = logging.getLogger("duomcp")
 

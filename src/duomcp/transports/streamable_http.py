@@ -14,12 +14,14 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
+import aiohttp
+import aiohttp.helpers
 import attrs
+import yarl
 
 from .._jsonrpc import dumps, loads_messages
-from .._lazy import LazyModule
 from ..auth import AuthChallenge, RequestKind
 from ..connection import ConnectionState
 from ..errors import (
@@ -38,14 +40,6 @@ from ..errors import (
     TransportError,
 )
 from ._sse import SSEDecoder
-
-if TYPE_CHECKING:
-    import aiohttp
-    import aiohttp.helpers
-    import yarl
-else:
-    aiohttp = LazyModule("aiohttp")
-    yarl = LazyModule("yarl")
 
 __all__ = ["HTTPOptions", "StreamableHTTPTransport"]
 
