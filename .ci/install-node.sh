@@ -15,11 +15,16 @@ NODE_SPEC="node@22"
 NODE_MAJOR="22"
 CONFORMANCE_PKG="@modelcontextprotocol/conformance"
 CONFORMANCE_VERSION="0.1.16"
+# The suite's next line (pre-release) is the only one with 2026-07-28 client scenarios;
+# it goes into its own prefix so the two versions never mix.
+CONFORMANCE_NEXT_VERSION="0.2.0-alpha.12"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PREFIX="$ROOT/.ci-cache/node"
 BIN="$PREFIX/node_modules/.bin"
 CONFORMANCE_JS="$PREFIX/node_modules/$CONFORMANCE_PKG/dist/index.js"
+NEXT_PREFIX="$ROOT/.ci-cache/conformance-next"
+NEXT_JS="$NEXT_PREFIX/node_modules/$CONFORMANCE_PKG/dist/index.js"
 
 die() {
   echo "install-node.sh: error: $*" >&2
@@ -88,5 +93,26 @@ if ! installed; then
   fi
 fi
 
-echo "install-node.sh: node $("$BIN/node" --version), $CONFORMANCE_PKG $CONFORMANCE_VERSION" >&2
+next_installed() {
+  local v
+  [ -f "$NEXT_JS" ] || return 1
+  v="$("$BIN/node" "$NEXT_JS" --version 2>/dev/null)" || return 1
+  [ "$v" = "$CONFORMANCE_NEXT_VERSION" ]
+}
+
+if ! next_installed; then
+  mkdir -p "$NEXT_PREFIX" || die "cannot create $NEXT_PREFIX"
+  echo "install-node.sh: installing $CONFORMANCE_PKG@$CONFORMANCE_NEXT_VERSION into $NEXT_PREFIX" >&2
+  log="$(mktemp)"
+  if ! PATH="$BIN:$PATH" npm install --prefix "$NEXT_PREFIX" --no-audit --no-fund \
+      --no-update-notifier --loglevel=error --save-exact \
+      "$CONFORMANCE_PKG@$CONFORMANCE_NEXT_VERSION" >"$log" 2>&1; then
+    cat "$log" >&2
+    die "npm install of $CONFORMANCE_PKG@$CONFORMANCE_NEXT_VERSION failed (see output above)"
+  fi
+  rm -f "$log"
+  next_installed || die "$CONFORMANCE_PKG $CONFORMANCE_NEXT_VERSION is not runnable at $NEXT_JS"
+fi
+
+echo "install-node.sh: node $("$BIN/node" --version), $CONFORMANCE_PKG $CONFORMANCE_VERSION and $CONFORMANCE_NEXT_VERSION" >&2
 echo "$BIN"

@@ -80,10 +80,87 @@ def oauth_for(scenario: str) -> Auth | None:
     )
 
 
+# The 2026-07-28 scenarios (suite 0.2.x): what an application does there, by scenario.
+CUSTOM_HEADER_ARGUMENTS = {
+    "region": "us-west1",
+    "priority": 42,
+    "verbose": True,
+    "debug": False,
+    "non_ascii_val": "Hello, 世界",
+    "whitespace_val": " padded ",
+    "leading_space_val": " lead",
+    "trailing_space_val": "trail ",
+    "internal_space_val": "a b c",
+    "control_char_val": "bell\x07",
+    "crlf_val": "line1\r\nline2",
+    "tab_val": "\ttabbed",
+    "float_val": 1.5,
+    "query": "SELECT 1",
+}
+
+
+async def exercise_everything(client: AsyncClient) -> None:
+    """Call every tool (with its required string arguments), read every resource, get
+    every prompt: what an application browsing a server does."""
+    for tool in await client.list_tools():
+        required = tool.input_schema.get("required") or []
+        properties = tool.input_schema.get("properties") or {}
+        arguments = {
+            name: "conformance"
+            for name in required
+            if properties.get(name, {}).get("type") == "string"
+        }
+        await client.call_tool(tool.name, arguments)
+    caps = client.server_capabilities
+    if caps is not None and caps.resources is not None:
+        for resource in await client.list_resources():
+            await client.read_resource(resource.uri)
+    if caps is not None and caps.prompts is not None:
+        for prompt in await client.list_prompts():
+            await client.get_prompt(prompt.name)
+
+
+async def run_modern(client: AsyncClient, scenario: str) -> bool:
+    """Run a 2026-07-28 scenario; False when ``scenario`` is not one."""
+    if scenario == "http-standard-headers" or scenario == "http-invalid-tool-headers":
+        await exercise_everything(client)
+    elif scenario == "http-custom-headers":
+        await client.list_tools()
+        await client.call_tool("test_custom_headers", CUSTOM_HEADER_ARGUMENTS)
+        await client.call_tool(
+            "test_custom_headers_null",
+            {"region": "eu-north1", "priority": 7, "verbose": None, "query": "q"},
+        )
+    elif scenario == "sep-2322-client-request-state":
+        for name in ("test_mrtr_echo_state", "test_mrtr_no_state", "test_mrtr_no_result_type"):
+            await client.call_tool(name, {})
+    elif scenario == "json-schema-2020-12-preservation":
+        tools = {tool.name: tool for tool in await client.list_tools()}
+        focal = tools["json_schema_2020_12_tool"]
+        await client.call_tool("json_schema_echo", {"schema": dict(focal.input_schema)})
+    elif scenario in ("request-metadata", "json-schema-ref-no-deref"):
+        await client.list_tools()
+    else:
+        return False
+    return True
+
+
 async def run(url: str, scenario: str) -> None:
-    async with AsyncClient(
+    client = AsyncClient(
         url, timeout=20, auth=oauth_for(scenario), elicitation_handler=accept_with_defaults
-    ) as client:
+    )
+    if scenario == "sep-2322-client-request-state":
+        # While the server waits for input, the application makes an unrelated call: the
+        # suite checks that no input responses or request state leak into it.
+        async def answer_after_unrelated_call(params: Any) -> ElicitResult:
+            await client.call_tool("test_mrtr_unrelated", {})
+            return ElicitResult(action="accept", content={"confirmed": True})
+
+        client = AsyncClient(url, timeout=20, elicitation_handler=answer_after_unrelated_call)
+    async with client:
+        if await run_modern(client, scenario):
+            print(f"{scenario}: done in the {client.era} era ({client.protocol_version})")
+            return
         tools = {tool.name for tool in await client.list_tools()}
         call = SCENARIO_CALLS.get(scenario)
         if call is None:

@@ -1,7 +1,10 @@
 """Runs the official MCP conformance suite's client scenarios against duomcp.
 
-Needs Node 22 and @modelcontextprotocol/conformance 0.1.16 in .ci-cache/node
-(`bash .ci/install-node.sh`). A missing install fails the tests: it is never skipped.
+Needs Node 22 and @modelcontextprotocol/conformance 0.1.16 in .ci-cache/node, and the
+suite's pre-release 0.2.0-alpha.12 (the only one with 2026-07-28 client scenarios) in
+.ci-cache/conformance-next (`bash .ci/install-node.sh`). A missing install fails the
+tests: it is never skipped. The driver is the same for every scenario and era: the client
+finds the era by itself.
 """
 
 from __future__ import annotations
@@ -16,7 +19,23 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".ci-cache" / "node" / "node_modules" / ".bin"
+NEXT_SUITE = ROOT / ".ci-cache" / "conformance-next" / "node_modules" / ".bin" / "conformance"
 DRIVER = Path(__file__).with_name("client.py")
+# 2026-07-28 scenarios of the pre-release suite -> the check ids that must be SUCCESS
+# (every check they reported SUCCESS when first run with duomcp, reviewed).
+MODERN_SCENARIOS: dict[str, list[str]] = json.loads(
+    Path(__file__).with_name("modern_checks.json").read_text(encoding="utf-8")
+)
+# Modern auth scenarios whose client must refuse and exit with an error.
+MODERN_CLIENT_MUST_FAIL = {
+    "auth/iss-normalized",
+    "auth/iss-supported-missing",
+    "auth/iss-unexpected",
+    "auth/iss-wrong-issuer",
+    "auth/metadata-issuer-mismatch",
+    "auth/resource-mismatch",
+    "auth/scope-retry-limit",
+}
 
 # The checks each scenario must report as SUCCESS: the suite passes a run with no
 # checks at all, so the expected ids are listed here (failure-only checks such as
@@ -90,13 +109,12 @@ SCENARIOS.update(
 CLIENT_MAY_FAIL = {"auth/scope-retry-limit", "auth/resource-mismatch"}
 
 
-@pytest.mark.timeout(120)
-@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
-def test_conformance_scenario(scenario: str, tmp_path: Path) -> None:
+def _run_suite(
+    suite: Path, scenario: str, tmp_path: Path, *extra: str
+) -> tuple[subprocess.CompletedProcess[str], dict[str, str], str]:
     node = BIN / "node"
-    suite = BIN / "conformance"
     assert node.exists() and suite.exists(), (
-        f"the conformance suite is not installed in {BIN}: run bash .ci/install-node.sh"
+        f"the conformance suite is not installed at {suite}: run bash .ci/install-node.sh"
     )
     command = f"exec {sys.executable} {DRIVER}"
     proc = subprocess.run(
@@ -113,6 +131,7 @@ def test_conformance_scenario(scenario: str, tmp_path: Path) -> None:
             "-o",
             str(tmp_path),
             "--verbose",
+            *extra,
         ],
         capture_output=True,
         text=True,
@@ -122,11 +141,45 @@ def test_conformance_scenario(scenario: str, tmp_path: Path) -> None:
     )
     report = f"stdout:\n{proc.stdout[-4000:]}\nstderr:\n{proc.stderr[-4000:]}"
     checks = json.loads(proc.stdout[proc.stdout.index("[") :]) if "[" in proc.stdout else []
-    status = {check["id"]: check["status"] for check in checks}
+    # A check id may repeat (one per request kind): FAILURE or WARNING anywhere wins, then
+    # SUCCESS; SKIPPED and INFO (e.g. "no initialize was sent") count least.
+    rank = {"FAILURE": 4, "WARNING": 3, "SUCCESS": 2}
+    status: dict[str, str] = {}
+    for check in checks:
+        old = status.get(check["id"])
+        if old is None or rank.get(check["status"], 1) > rank.get(old, 1):
+            status[check["id"]] = check["status"]
+    return proc, status, report
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_conformance_scenario(scenario: str, tmp_path: Path) -> None:
+    proc, status, report = _run_suite(BIN / "conformance", scenario, tmp_path)
     for check_id in SCENARIOS[scenario]:
         assert status.get(check_id) == "SUCCESS", f"{check_id}: {status.get(check_id)}\n{report}"
     bad = {k: v for k, v in status.items() if v in ("FAILURE", "WARNING")}
     assert not bad, f"{bad}\n{report}"
     assert proc.returncode == 0, report
     if scenario not in CLIENT_MAY_FAIL:
+        assert "Traceback" not in proc.stderr, report
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("scenario", sorted(MODERN_SCENARIOS))
+def test_modern_conformance_scenario(scenario: str, tmp_path: Path) -> None:
+    """The 2026-07-28 scenarios (request metadata, MRTR, standard and custom headers,
+    JSON Schema, and OAuth additions such as RFC 9207 ``iss``)."""
+    proc, status, report = _run_suite(
+        NEXT_SUITE, scenario, tmp_path, "--spec-version", "2026-07-28"
+    )
+    assert MODERN_SCENARIOS[scenario], scenario
+    for check_id in MODERN_SCENARIOS[scenario]:
+        assert status.get(check_id) == "SUCCESS", f"{check_id}: {status.get(check_id)}\n{report}"
+    bad = {k: v for k, v in status.items() if v in ("FAILURE", "WARNING")}
+    assert not bad, f"{bad}\n{report}"
+    assert proc.returncode == 0, report
+    if scenario in MODERN_CLIENT_MUST_FAIL:
+        assert "Traceback" in proc.stderr, f"the client should have refused\n{report}"
+    else:
         assert "Traceback" not in proc.stderr, report

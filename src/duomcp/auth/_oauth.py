@@ -442,9 +442,15 @@ class OAuth(Auth):
         from oauthlib.oauth2 import WebApplicationClient
 
         async with aiohttp.ClientSession(timeout=_TIMEOUT) as http:
-            if self._metadata is None:
-                await self._discover(http, challenge)
+            # Discovered again for every sign-in: the resource may have moved to another
+            # authorization server, whose registration is its own (SEP-2352).
+            previous = self._issuer
+            await self._discover(http, challenge)
             assert self._metadata is not None
+            if previous is not None and self._issuer != previous:
+                log.info("authorization server changed from %s to %s", previous, self._issuer)
+                self._client = None
+                self._tokens = None
             if self._client is None:
                 self._client = await self._load_client() or await self._register(http)
             client = self._client
@@ -481,12 +487,17 @@ class OAuth(Auth):
                 raise AuthError(
                     f"authorization failed: {query['error']} {query.get('error_description', '')}"
                 )
-            if (
-                "iss" in query
-                and self._issuer
-                and query["iss"].rstrip("/") != self._issuer.rstrip("/")
-            ):
+            # RFC 9207: the issuer is compared exactly, without any URL normalization.
+            expected_issuer = str(self._metadata.get("issuer") or self._issuer or "")
+            if "iss" in query and query["iss"] != expected_issuer:
                 raise AuthError("the authorization response names another issuer: refused")
+            if "iss" not in query and self._metadata.get(
+                "authorization_response_iss_parameter_supported"
+            ):
+                raise AuthError(
+                    "the authorization server promised an iss parameter (RFC 9207) and the "
+                    "authorization response has none: refused"
+                )
             if "code" not in query:
                 raise AuthError("the authorization response carries no code")
             await self._token_request(

@@ -347,9 +347,9 @@ class Engine:
             else MODERN_PROTOCOL_VERSIONS
         )
         version = versions[0]
-        tried: set[str] = set()
+        tried: list[str] = []
         while True:
-            tried.add(version)
+            tried.append(version)
             self.state.reset_session()
             self.state.era = "modern"
             self.state.protocol_version = version
@@ -360,7 +360,12 @@ class Engine:
             except JSONRPCError as exc:
                 if exc.code == _UNSUPPORTED_VERSION:
                     supported = _supported_versions(exc.data)
-                    mutual = [v for v in versions if v in supported and v not in tried]
+                    mutual = [v for v in versions if v in supported]
+                    # Prefer a version not tried yet; a server that refuses a version it
+                    # names as supported (a fleet mid-upgrade) gets one more try.
+                    mutual = [v for v in mutual if v not in tried] + [
+                        v for v in mutual if tried.count(v) == 1
+                    ]
                     if mutual:
                         log.info(
                             "%s does not speak %s; retrying with %s",
@@ -675,7 +680,8 @@ class Engine:
         supported = _supported_versions(exc.data)
         current = self.state.protocol_version or ""
         ours = (self._pinned_version,) if self._pinned_version else MODERN_PROTOCOL_VERSIONS
-        mutual = [v for v in ours if v in supported and v != current]
+        mutual = [v for v in ours if v in supported]
+        mutual.sort(key=lambda v: v == current)  # another version first, else this one again
         if not mutual:
             raise self._version_error(current, supported) from exc
         log.info("%s no longer speaks %s; switching to %s", self.state.endpoint, current, mutual[0])
