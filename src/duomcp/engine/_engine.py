@@ -261,6 +261,7 @@ class Engine:
         self._cache = cache
         self._trace_context = trace_context
         self._client_info_wire = to_wire(client_info)
+        self._modern_capabilities = handlers.capabilities("modern")
         self.log_level: str | None = None
         """Modern era: the log level asked for on every request (``None``: no logs)."""
         self.discover_result: DiscoverResult | None = None
@@ -585,7 +586,7 @@ class Engine:
         if self._trace_context is not None:
             meta.update(_trace_fields(self._trace_context()))
         meta[PROTOCOL_VERSION_META] = self.state.protocol_version
-        meta[_META_CAPABILITIES] = self._handlers.capabilities("modern")
+        meta[_META_CAPABILITIES] = self._modern_capabilities
         meta[_META_CLIENT_INFO] = self._client_info_wire
         if self.log_level is not None:
             meta[_META_LOG_LEVEL] = self.log_level
