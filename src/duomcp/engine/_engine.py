@@ -637,7 +637,10 @@ class Engine:
                     continue
                 if exc.code == _HEADER_MISMATCH and method == "tools/call" and not headers_retried:
                     headers_retried = True
-                    log.info("%s refused the headers of tools/call; listing tools again", method)
+                    log.info(
+                        "%s refused the headers of tools/call; listing tools again",
+                        self.state.endpoint,
+                    )
                     await self._relist_tools(timeout)
                     continue
                 if exc.code == _MISSING_CAPABILITY:
@@ -666,7 +669,9 @@ class Engine:
             if state is not None and not isinstance(state, str):
                 raise InvalidResponseError(f"{method}: requestState is not a string")
             request_state = state
-            input_responses = await self._fulfil(method, result.get("inputRequests"))
+            requests = result.get("inputRequests")
+            # Without input requests (load shedding) the request is simply sent again.
+            input_responses = None if requests is None else await self._fulfil(method, requests)
 
     def set_log_level(self, level: str | None) -> None:
         """Modern era: the log level asked for in the ``_meta`` of every later request."""
