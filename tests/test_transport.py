@@ -268,12 +268,20 @@ async def test_server_dying_mid_call_fails_fast(
         assert (await client.call_tool("echo", {"text": "y"})).content[0].text == "y"  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("era", ["legacy", "modern"])
 @pytest.mark.parametrize("reply_mode", ["json", "sse"])
 async def test_no_new_tcp_connection_per_call(
-    server: ReferenceServer, faults: ServerFaults, reply_mode: str
+    server: ReferenceServer,
+    modern_server: ReferenceServer,
+    faults: ServerFaults,
+    reply_mode: str,
+    era: str,
 ) -> None:
     faults.reply_mode = reply_mode  # type: ignore[assignment]
+    if era == "modern":
+        server = modern_server
     async with AsyncClient(server.url, timeout=10) as client:
+        assert client.era == era
         await client.call_tool("echo", {"text": "warm"})
         before = server.connections_opened
         for i in range(50):
