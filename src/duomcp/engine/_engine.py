@@ -1033,6 +1033,15 @@ class Engine:
         if kind == "response" or kind == "error":
             self._resolve(kind, message)
         elif kind == "request":
+            if self.state.era == "modern":
+                # The modern era has no server requests (input comes by MRTR), and a client
+                # never sends responses: drop it.
+                log.warning(
+                    "ignored a %r request from modern server %s",
+                    message.get("method"),
+                    self.state.endpoint,
+                )
+                return
             request_id = message["id"]
             task = self._spawn(self._answer(message))
             self._server_requests[request_id] = task
