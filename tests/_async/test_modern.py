@@ -280,6 +280,23 @@ async def test_mrtr_sampling_roots_prompt_and_resource(modern_server: ReferenceS
         assert "confirmation" in getattr(contents[0], "text", "")
 
 
+async def test_json_replies_work_the_same(
+    modern_server: ReferenceServer, faults: ServerFaults
+) -> None:
+    faults.reply_mode = "json"
+
+    async def elicit(params: Any) -> ElicitResult:
+        return ElicitResult(action="accept", content={"name": "Jo"})
+
+    async with AsyncClient(modern_server.url, elicitation_handler=elicit, timeout=10) as client:
+        assert client.era == "modern"
+        assert text_of(await client.call_tool("echo", {"text": "plain"})) == "plain"
+        answer = json.loads(text_of(await client.call_tool("mrtr_elicit", {"message": "?"})))
+        assert answer["content"]["name"] == "Jo"
+    replies = [r for r in modern_server.requests if isinstance(r.body, dict)]
+    assert all(r.status == 200 for r in replies)
+
+
 async def test_mrtr_round_limit(modern_server: ReferenceServer) -> None:
     async def elicit(params: Any) -> ElicitResult:
         return ElicitResult(action="accept", content={})

@@ -282,6 +282,21 @@ def test_mrtr_sampling_roots_prompt_and_resource(modern_server: ReferenceServer)
         assert "confirmation" in getattr(contents[0], "text", "")
 
 
+def test_json_replies_work_the_same(modern_server: ReferenceServer, faults: ServerFaults) -> None:
+    faults.reply_mode = "json"
+
+    def elicit(params: Any) -> ElicitResult:
+        return ElicitResult(action="accept", content={"name": "Jo"})
+
+    with Client(modern_server.url, elicitation_handler=elicit, timeout=10) as client:
+        assert client.era == "modern"
+        assert text_of(client.call_tool("echo", {"text": "plain"})) == "plain"
+        answer = json.loads(text_of(client.call_tool("mrtr_elicit", {"message": "?"})))
+        assert answer["content"]["name"] == "Jo"
+    replies = [r for r in modern_server.requests if isinstance(r.body, dict)]
+    assert all(r.status == 200 for r in replies)
+
+
 def test_mrtr_round_limit(modern_server: ReferenceServer) -> None:
     def elicit(params: Any) -> ElicitResult:
         return ElicitResult(action="accept", content={})
