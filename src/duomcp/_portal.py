@@ -99,17 +99,17 @@ class _Call:
         self.task: asyncio.Task[Any] | None = None
 
     def start(self) -> None:
-        self.task = asyncio.ensure_future(self.coro)
-        self.task.add_done_callback(self.finish)
+        self.task = asyncio.ensure_future(self.run())
 
-    def finish(self, task: asyncio.Task[Any]) -> None:
-        if task.cancelled():
-            self.error = asyncio.CancelledError()
-        elif (error := task.exception()) is not None:
-            self.error = error
-        else:
-            self.result = task.result()
-        self.done.release()
+    async def run(self) -> None:
+        # The caller is released from within the task's last step: no done-callback, so
+        # no extra turn of the loop per call.
+        try:
+            self.result = await self.coro
+        except BaseException as exc:  # handed to the caller, which raises it
+            self.error = exc
+        finally:
+            self.done.release()
 
     def cancel(self) -> None:
         if self.task is not None:
