@@ -220,6 +220,24 @@ def test_x_mcp_header_tools(
     assert sent["mcp-param-priority"] == "-7" and sent["mcp-param-dry-run"] == "false"
 
 
+def test_header_mismatch_lists_tools_again_and_retries(
+    modern_server: ReferenceServer,
+) -> None:
+    with Client(modern_server.url, timeout=10) as client:
+        client.list_tools()
+        # As if the tool gained its x-mcp-header annotations after the client listed it.
+        client._engine.state.tool_headers["route"] = ()
+        result = client.call_tool("route", {"region": "eu-west1"})
+        assert json.loads(text_of(result)) == {"region": "eu-west1"}
+    calls = [r for r in modern_server.requests if isinstance(r.body, dict)]
+    routed = [r for r in calls if r.body.get("method") == "tools/call"]
+    assert [r.status for r in routed] == [400, 200]
+    assert "mcp-param-region" not in routed[0].headers
+    assert routed[1].headers["mcp-param-region"] == "eu-west1"
+    between = calls[calls.index(routed[0]) + 1 : calls.index(routed[1])]
+    assert between and all(r.body["method"] == "tools/list" for r in between)
+
+
 def test_missing_resource_is_a_json_rpc_error(modern_server: ReferenceServer) -> None:
     with Client(modern_server.url, timeout=10) as client:
         with pytest.raises(Exception) as caught:
