@@ -9,13 +9,17 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from duomcp import Client
-from duomcp.testing import ReferenceServer
+from duomcp._portal import portal
+from duomcp.testing import ReferenceServer, ServerFaults
 from duomcp.types import CreateMessageRequestParams, CreateMessageResult, TextContent
+
+from .conftest import ServerThread
 
 
 def text_of(result: object) -> str:
@@ -46,30 +50,85 @@ def test_call_from_inside_a_running_loop(server: ReferenceServer) -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX-only")
-def test_client_works_in_a_forked_child(server: ReferenceServer) -> None:
+@pytest.mark.parametrize("parent_open", [False, True], ids=["parent-closed", "parent-open"])
+def test_client_works_in_a_forked_child(server: ReferenceServer, parent_open: bool) -> None:
     with Client(server.url, timeout=10) as client:
         assert text_of(client.call_tool("echo", {"text": "parent"})) == "parent"
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: a fresh client on a fresh loop thread
+        if parent_open:  # the loop thread is reading the GET stream while we fork
+            wait_for(lambda: any(r.method == "GET" for r in server.requests))
+            pid = _fork_and_call(server)
+    if not parent_open:
+        pid = _fork_and_call(server)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def _fork_and_call(server: ReferenceServer) -> int:
+    """Fork; the child makes a fresh client on a fresh loop and exits 0 if its call worked."""
+    with warnings.catch_warnings():  # the fork-with-threads DeprecationWarning (3.12+)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:
         code = 1
         try:
             with Client(server.url, timeout=10) as child:
                 if text_of(child.call_tool("echo", {"text": "child"})) == "child":
                     code = 0
         finally:
-            os.write(write_fd, bytes([code]))
             os._exit(code)
-    os.close(write_fd)
-    _, status = os.waitpid(pid, 0)
-    assert os.read(read_fd, 1) == b"\x00"
-    os.close(read_fd)
-    assert os.waitstatus_to_exitcode(status) == 0
+    return pid
+
+
+def wait_for(predicate: object, seconds: float = 5) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate() and time.monotonic() < deadline:  # type: ignore[operator]
+        time.sleep(0.01)
+    assert predicate(), "condition not met in time"  # type: ignore[operator]
+
+
+# -- who runs the loop ------------------------------------------------------------------
+
+
+def test_a_lone_caller_runs_the_loop_in_its_own_thread(
+    server: ReferenceServer, faults: ServerFaults
+) -> None:
+    faults.get_stream = False  # nothing for the loop to do between calls
+    with Client(server.url, timeout=10) as client:
+        client.call_tool("echo", {"text": "warm"})  # the refused GET may still be ending
+        driven, handed = portal.driven, portal.handed
+        texts = [text_of(client.call_tool("echo", {"text": str(i)})) for i in range(20)]
+        assert texts == [str(i) for i in range(20)]
+        assert portal.driven - driven == 20
+        assert portal.handed == handed
+
+
+def test_an_open_stream_keeps_running_between_calls(
+    server_thread: ServerThread, server: ReferenceServer
+) -> None:
+    changed = threading.Event()
+    with Client(server.url, timeout=10, on_tools_changed=changed.set) as client:
+        wait_for(lambda: any(r.method == "GET" for r in server.requests))
+        # No call is in flight: the daemon thread must be reading the GET stream.
+        server_thread.run(server.notify("notifications/tools/list_changed"))
+        assert changed.wait(5), "the notification did not arrive between calls"
+        driven, handed = portal.driven, portal.handed
+        assert text_of(client.call_tool("echo", {"text": "x"})) == "x"
+        # The loop has a stream to read: calls go to its thread instead of running it.
+        assert portal.handed > handed
+        assert portal.driven == driven
+    # Closed: nothing is left to run, so the daemon thread gives the loop back.
+    wait_for(lambda: portal._runner is None)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery differs on Windows")
-def test_ctrl_c_cancels_the_call_on_the_server(server: ReferenceServer) -> None:
+@pytest.mark.parametrize("get_stream", [True, False], ids=["handed", "driven"])
+def test_ctrl_c_cancels_the_call_on_the_server(
+    server: ReferenceServer, faults: ServerFaults, get_stream: bool
+) -> None:
+    faults.get_stream = get_stream
     with Client(server.url, timeout=30) as client:
+        client.call_tool("echo", {"text": "warm"})
+        driven = portal.driven
         timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
         timer.start()
         started = time.monotonic()
@@ -81,6 +140,7 @@ def test_ctrl_c_cancels_the_call_on_the_server(server: ReferenceServer) -> None:
             time.sleep(0.01)
         assert len(server.cancelled) == 1
         assert text_of(client.call_tool("echo", {"text": "still usable"})) == "still usable"
+        assert (portal.driven > driven) is not get_stream
 
 
 def test_blocking_sampling_handler_does_not_stall_other_calls(server: ReferenceServer) -> None:

@@ -289,6 +289,19 @@ async def test_no_new_tcp_connection_per_call(
         assert server.connections_opened == before
 
 
+async def test_socket_reads_use_small_buffers(server: ReferenceServer) -> None:
+    # asyncio's default 256 KiB read buffer costs an mmap and two page faults per read.
+    async with AsyncClient(server.url, timeout=10) as client:
+        await client.call_tool("echo", {"text": "x"})
+        connector = client._engine._transport._session().connector
+        assert connector is not None
+        pooled = [proto for conns in connector._conns.values() for proto, _ in conns]
+        assert pooled
+        for proto in pooled:
+            assert proto.transport is not None
+            assert proto.transport.max_size == 64 << 10  # type: ignore[attr-defined]
+
+
 async def test_get_stream_delivers_notifications(server: ReferenceServer) -> None:
     changed: list[str] = []
     updated: list[str] = []

@@ -1,8 +1,15 @@
-"""The portal: one process-wide daemon thread running an event loop for blocking clients.
+"""The portal: one process-wide event loop that blocking clients run their coroutines on.
 
-Blocking calls submit a coroutine to the loop and wait for its result, so they work where
-``asyncio.run`` cannot: inside a running event loop (Jupyter, IPython), from many threads,
-and after ``os.fork()`` (the child starts a new loop thread on first use).
+Whoever needs the loop runs it. A blocking call made while nobody runs the loop runs it
+itself, in the caller's thread, until its own coroutine is done: no thread switch, so a
+blocking call costs about what the same ``await`` costs. While the loop has work of its own
+(a GET stream, a subscription, another thread's call), a daemon thread runs it, and blocking
+calls hand their coroutine to that thread and wait. The daemon thread gives the loop back
+as soon as it has nothing left to do, so the fast path comes back by itself.
+
+This works where ``asyncio.run`` cannot: inside a running event loop (Jupyter, IPython: the
+call goes to the daemon thread), from many threads at once, and after ``os.fork()`` (the
+child starts a new loop on first use).
 """
 
 from __future__ import annotations
@@ -10,51 +17,53 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 __all__ = ["Portal", "portal"]
 
 _T = TypeVar("_T")
+_CANCEL_GRACE = 5.0  # seconds a cancelled call may take to tell the server, after Ctrl-C
+_SETTLE_AFTER = 0.5  # seconds without anyone running the loop before a call settles it first
 
 
 class Portal:
-    """Runs coroutines on a private event-loop thread and blocks the caller on the result."""
+    """Runs coroutines on one shared event loop and blocks the caller on the result."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._pid = 0
+        self._reset()
+
+    def _reset(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._pid = 0
+        self._runner: threading.Thread | None = None  # the thread now running the loop
+        self._pending = 0  # calls handed to the daemon thread and not finished
+        self.driven = 0  # calls that ran the loop in their own thread (for tests, benchmarks)
+        self.handed = 0  # calls handed to the daemon thread
+        self._idle_since = 0.0  # when the loop last stopped running in a caller's thread
 
     def loop(self) -> asyncio.AbstractEventLoop:
-        """Return the portal's running loop, starting its thread on first use."""
+        """Return the portal's event loop, creating it on first use (and after a fork)."""
         loop = self._loop
-        if loop is not None and self._pid == os.getpid() and self._thread_alive():
+        if loop is not None and self._pid == os.getpid():
             return loop
         with self._lock:
-            if self._loop is None or self._pid != os.getpid() or not self._thread_alive():
-                self._start()
-            assert self._loop is not None
+            if self._loop is None or self._pid != os.getpid():
+                self._reset()
+                self._loop, self._pid = asyncio.new_event_loop(), os.getpid()
             return self._loop
 
-    def _thread_alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def _start(self) -> None:
-        loop = asyncio.new_event_loop()
-        ready = threading.Event()
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            loop.call_soon(ready.set)
-            loop.run_forever()
-
-        thread = threading.Thread(target=run, name="duomcp-portal", daemon=True)
-        thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("the duomcp event-loop thread did not start")
-        self._loop, self._thread, self._pid = loop, thread, os.getpid()
+    def _after_fork(self) -> None:
+        # The child has only the forking thread: the loop (its epoll is shared with the
+        # parent), the daemon thread and perhaps a held lock are the parent's. Start over.
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._pid = 0
+        self._reset()
 
     def call(self, fn: Callable[..., Coroutine[Any, Any, _T]], *args: Any, **kwargs: Any) -> _T:
         """Run ``fn(*args, **kwargs)`` on the portal loop and return its result.
@@ -63,35 +72,108 @@ class Portal:
         so a request in flight is cancelled on the server too.
         """
         loop = self.loop()
-        if self._thread is threading.current_thread():
+        running = asyncio._get_running_loop()
+        if running is loop:
             raise RuntimeError(
                 "a blocking duomcp client was called from its own event-loop thread; "
                 "callbacks run in worker threads and may call the client from there"
             )
-        call = _Call(fn(*args, **kwargs))
-        loop.call_soon_threadsafe(call.start)
+        with self._lock:
+            if self._runner is None and running is None:
+                self._runner = threading.current_thread()
+                self.driven += 1
+                call = None
+            else:
+                self._pending += 1
+                self.handed += 1
+                call = _Call(fn(*args, **kwargs), self)
+                loop.call_soon_threadsafe(call.start)
+                if self._runner is None:
+                    self._hand_over()
+        if call is None:
+            return self._drive(loop, fn(*args, **kwargs))
+        return call.wait(loop)  # type: ignore[no-any-return]
+
+    # -- running the loop in the caller's thread ------------------------------------------
+
+    def _drive(self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, _T]) -> _T:
+        box = _Driven(coro, loop)
+        # After a pause, give the loop one turn first, so I/O that arrived while nobody ran
+        # it (a keep-alive connection the server closed, say) is seen before the call runs.
+        box.settle = time.monotonic() - self._idle_since > _SETTLE_AFTER
         try:
-            call.done.acquire()
-        except KeyboardInterrupt:
-            loop.call_soon_threadsafe(call.cancel)
-            call.done.acquire(timeout=5)
-            raise
-        if call.error is not None:
-            raise call.error
-        return call.result  # type: ignore[no-any-return]
+            task = loop.create_task(box.run())
+            try:
+                while not task.done():  # a stale stop() from an interrupted call may come first
+                    loop.run_forever()  # stopped by the task's last step
+            except KeyboardInterrupt:
+                box.stop_loop = False
+                task.cancel()
+                loop.run_until_complete(asyncio.wait({task}, timeout=_CANCEL_GRACE))
+                raise
+        finally:
+            with self._lock:
+                self._runner = None
+                self._idle_since = time.monotonic()
+                if self._pending or _busy(loop):
+                    self._hand_over()
+        if box.error is not None:
+            raise box.error
+        return box.result  # type: ignore[no-any-return]
+
+    # -- the daemon thread ------------------------------------------------------------------
+
+    def _hand_over(self) -> None:
+        """Give the loop to the daemon thread (lock held), starting it if needed."""
+        self._runner = self._thread_for_loop()
+        self._wake.notify()
+
+    def _thread_for_loop(self) -> threading.Thread:
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            thread = threading.Thread(target=self._serve, name="duomcp-portal", daemon=True)
+            self._thread = thread
+            thread.start()
+        return thread
+
+    def _serve(self) -> None:
+        me = threading.current_thread()
+        loop = self._loop
+        assert loop is not None
+        while True:
+            with self._lock:
+                while self._runner is not me:
+                    self._wake.wait()
+            loop.run_forever()  # stopped by the last handed call when nothing is left to do
+            with self._lock:
+                if not self._pending and not _busy(loop):
+                    self._runner = None
+
+    def _finished(self, loop: asyncio.AbstractEventLoop) -> None:
+        """A handed call is done (called on the loop, from the call's task)."""
+        with self._lock:
+            self._pending -= 1
+            if not self._pending and self._runner is self._thread and _busy(loop) <= 1:
+                loop.stop()  # only this call's own task is left: give the loop back
+
+
+def _busy(loop: asyncio.AbstractEventLoop) -> int:
+    """How many unfinished tasks the loop has."""
+    return len(asyncio.all_tasks(loop))
 
 
 class _Call:
-    """One coroutine handed to the loop thread; ``done`` is released when it finishes.
+    """One coroutine run on the portal loop; ``done`` is released when it finishes.
 
     Lighter than ``asyncio.run_coroutine_threadsafe``: one lock, no concurrent Future,
     no second thread-safe callback to copy the result back.
     """
 
-    __slots__ = ("coro", "done", "error", "result", "task")
+    __slots__ = ("coro", "done", "error", "portal", "result", "task")
 
-    def __init__(self, coro: Coroutine[Any, Any, Any]) -> None:
+    def __init__(self, coro: Coroutine[Any, Any, Any], portal: Portal) -> None:
         self.coro = coro
+        self.portal = portal
         self.done = threading.Lock()
         self.done.acquire()
         self.result: Any = None
@@ -109,12 +191,52 @@ class _Call:
         except BaseException as exc:  # handed to the caller, which raises it
             self.error = exc
         finally:
+            self.portal._finished(asyncio.get_running_loop())
             self.done.release()
+
+    def wait(self, loop: asyncio.AbstractEventLoop) -> Any:
+        try:
+            self.done.acquire()
+        except KeyboardInterrupt:
+            loop.call_soon_threadsafe(self.cancel)
+            self.done.acquire(timeout=_CANCEL_GRACE)
+            raise
+        if self.error is not None:
+            raise self.error
+        return self.result
 
     def cancel(self) -> None:
         if self.task is not None:
             self.task.cancel()
 
 
+class _Driven:
+    """A coroutine run by the caller's own thread; its last step stops the loop."""
+
+    __slots__ = ("coro", "error", "loop", "result", "settle", "stop_loop")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop) -> None:
+        self.coro = coro
+        self.loop = loop
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.settle = False
+        self.stop_loop = True
+
+    async def run(self) -> None:
+        try:
+            if self.settle:
+                await asyncio.sleep(0)
+            self.result = await self.coro
+        except BaseException as exc:  # raised by the caller
+            self.error = exc
+        finally:
+            if self.stop_loop:
+                self.loop.stop()
+
+
 portal = Portal()
 """The process-wide portal shared by every blocking client."""
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=portal._after_fork)
