@@ -102,6 +102,24 @@ def test_a_lone_caller_runs_the_loop_in_its_own_thread(
         assert portal.handed == handed
 
 
+def test_a_call_from_another_thread_wakes_the_sleeping_loop(
+    server: ReferenceServer, faults: ServerFaults
+) -> None:
+    faults.get_stream = False
+    with Client(server.url, timeout=10) as client, ThreadPoolExecutor(1) as pool:
+        client.call_tool("echo", {"text": "warm"})
+        driven = portal.driven
+        # This thread runs the loop, which sleeps in select() until the slow reply comes.
+        slow = pool.submit(client.call_tool, "slow", {"seconds": 3})
+        wait_for(lambda: portal.driven > driven)
+        time.sleep(0.2)
+        started = time.monotonic()
+        assert text_of(client.call_tool("echo", {"text": "meanwhile"})) == "meanwhile"
+        assert time.monotonic() - started < 1, "the handed call waited for the slow one"
+        assert not slow.done()
+        slow.result(10)
+
+
 def test_an_open_stream_keeps_running_between_calls(
     server_thread: ServerThread, server: ReferenceServer
 ) -> None:

@@ -15,7 +15,10 @@ child starts a new loop on first use).
 from __future__ import annotations
 
 import asyncio
+import collections
 import os
+import selectors
+import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -45,6 +48,9 @@ class Portal:
         self.driven = 0  # calls that ran the loop in their own thread (for tests, benchmarks)
         self.handed = 0  # calls handed to the daemon thread
         self._idle_since = 0.0  # when the loop last stopped running in a caller's thread
+        self._inbox: collections.deque[_Call] = collections.deque()  # calls not started yet
+        self._inbox_ok = False  # the loop's selector takes calls from the inbox
+        self._sleeping = False  # the loop is in, or about to enter, a select() that may block
 
     def loop(self) -> asyncio.AbstractEventLoop:
         """Return the portal's event loop, creating it on first use (and after a fork)."""
@@ -54,8 +60,15 @@ class Portal:
         with self._lock:
             if self._loop is None or self._pid != os.getpid():
                 self._reset()
-                self._loop, self._pid = asyncio.new_event_loop(), os.getpid()
+                self._loop, self._pid = self._new_loop(), os.getpid()
             return self._loop
+
+    def _new_loop(self) -> asyncio.AbstractEventLoop:
+        if sys.platform == "win32":  # the proactor loop (subprocesses); no inbox
+            self._inbox_ok = False
+            return asyncio.new_event_loop()
+        self._inbox_ok = True
+        return asyncio.SelectorEventLoop(_Selector(self))
 
     def _after_fork(self) -> None:
         # The child has only the forking thread: the loop (its epoll is shared with the
@@ -78,21 +91,40 @@ class Portal:
                 "a blocking duomcp client was called from its own event-loop thread; "
                 "callbacks run in worker threads and may call the client from there"
             )
-        with self._lock:
-            if self._runner is None and running is None:
+        with self._lock:  # no system call in here: other callers wait on this lock
+            drive = self._runner is None and running is None
+            if drive:
                 self._runner = threading.current_thread()
                 self.driven += 1
-                call = None
             else:
                 self._pending += 1
                 self.handed += 1
-                call = _Call(fn(*args, **kwargs), self)
-                loop.call_soon_threadsafe(call.start)
                 if self._runner is None:
                     self._hand_over()
-        if call is None:
+        if drive:
             return self._drive(loop, fn(*args, **kwargs))
+        call = _Call(fn(*args, **kwargs), self)
+        self._submit(loop, call)
         return call.wait(loop)  # type: ignore[no-any-return]
+
+    def _submit(self, loop: asyncio.AbstractEventLoop, call: _Call) -> None:
+        if not self._inbox_ok:
+            loop.call_soon_threadsafe(call.start)
+            return
+        # The loop takes new calls from the inbox on every turn; it needs waking only when
+        # it sleeps (or is about to) in select(). Publishing the call before reading the
+        # flag, and the selector setting the flag before reading the inbox, means one of
+        # the two always sees the other.
+        self._inbox.append(call)
+        if self._sleeping:
+            self._sleeping = False
+            loop.call_soon_threadsafe(_nothing)
+
+    def _take_inbox(self) -> None:
+        """Start the calls waiting in the inbox (on the loop, from its selector)."""
+        inbox = self._inbox
+        while inbox:
+            inbox.popleft().start()
 
     # -- running the loop in the caller's thread ------------------------------------------
 
@@ -157,6 +189,30 @@ class Portal:
                 loop.stop()  # only this call's own task is left: give the loop back
 
 
+def _nothing() -> None:
+    """Scheduled from another thread only to wake the loop."""
+
+
+class _Selector(selectors.DefaultSelector):
+    """The platform's selector; every turn of the loop also starts the inbox's calls."""
+
+    def __init__(self, portal: Portal) -> None:
+        super().__init__()
+        self._portal = portal
+
+    def select(self, timeout: float | None = None) -> list[tuple[Any, int]]:
+        portal = self._portal
+        if timeout is None or timeout > 0:
+            portal._sleeping = True
+            if portal._inbox:
+                timeout = 0
+        try:
+            return super().select(timeout)
+        finally:
+            portal._sleeping = False
+            portal._take_inbox()
+
+
 def _busy(loop: asyncio.AbstractEventLoop) -> int:
     """How many unfinished tasks the loop has."""
     return len(asyncio.all_tasks(loop))
@@ -169,7 +225,7 @@ class _Call:
     no second thread-safe callback to copy the result back.
     """
 
-    __slots__ = ("coro", "done", "error", "portal", "result", "task")
+    __slots__ = ("cancelled", "coro", "done", "error", "portal", "result", "started", "task")
 
     def __init__(self, coro: Coroutine[Any, Any, Any], portal: Portal) -> None:
         self.coro = coro
@@ -179,18 +235,32 @@ class _Call:
         self.result: Any = None
         self.error: BaseException | None = None
         self.task: asyncio.Task[Any] | None = None
+        self.started = False
+        self.cancelled = False
 
     def start(self) -> None:
+        if self.cancelled:  # Ctrl-C before the loop took the call
+            self._never_ran()
+            return
         self.task = asyncio.ensure_future(self.run())
 
     async def run(self) -> None:
         # The caller is released from within the task's last step: no done-callback, so
         # no extra turn of the loop per call.
+        self.started = True
         try:
             self.result = await self.coro
         except BaseException as exc:  # handed to the caller, which raises it
             self.error = exc
         finally:
+            self.portal._finished(asyncio.get_running_loop())
+            self.done.release()
+
+    def _never_ran(self, _: object = None) -> None:
+        if not self.started:
+            self.started = True
+            self.coro.close()
+            self.error = asyncio.CancelledError()
             self.portal._finished(asyncio.get_running_loop())
             self.done.release()
 
@@ -206,7 +276,9 @@ class _Call:
         return self.result
 
     def cancel(self) -> None:
+        self.cancelled = True
         if self.task is not None:
+            self.task.add_done_callback(self._never_ran)  # cancelled before its first step
             self.task.cancel()
 
 
