@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import inspect
 import re
+import subprocess
+import sys
 
 from duomcp import AsyncClient, Client
 
@@ -66,3 +68,13 @@ def test_every_public_name_has_a_docstring() -> None:
     for name, member in public(AsyncClient).items():
         if not name.startswith("_"):
             assert inspect.getdoc(member), name
+
+
+def test_import_leaves_aiohttp_for_first_use() -> None:
+    # aiohttp costs about 200 ms to import; `import duomcp` must not pay it up front.
+    code = (
+        "import sys, duomcp, duomcp.auth; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('aiohttp', 'yarl')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -16,12 +16,12 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-import aiohttp
 import attrs
 
+from .._lazy import LazyModule
 from ..errors import AuthError
 from ._base import Auth, AuthChallenge
 from ._browser import LoopbackLogin
@@ -38,7 +38,17 @@ _REFRESH_MARGIN = 30.0  # seconds before expiry at which a token is refreshed
 _MAX_AUTHORIZATIONS = 3  # within _AUTHORIZATION_WINDOW seconds: no endless loops
 _AUTHORIZATION_WINDOW = 60.0
 _MAX_BODY = 1 << 20
-_TIMEOUT = aiohttp.ClientTimeout(total=30)
+_TIMEOUT_SECONDS = 30.0
+
+if TYPE_CHECKING:
+    import aiohttp
+else:
+    aiohttp = LazyModule("aiohttp")
+
+
+def _http_session() -> aiohttp.ClientSession:
+    """A short-lived session for authorization-server requests, bounded in time."""
+    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=_TIMEOUT_SECONDS))
 
 
 class _InvalidClient(AuthError):
@@ -237,7 +247,7 @@ class OAuth(Auth):
 
     async def _restore(self, challenge: AuthChallenge) -> bool:
         """Load a stored registration and tokens; ``True`` when usable tokens result."""
-        async with aiohttp.ClientSession(timeout=_TIMEOUT) as http:
+        async with _http_session() as http:
             if self._metadata is None:
                 await self._discover(http, challenge)
         if self._client is None:
@@ -441,7 +451,7 @@ class OAuth(Auth):
         from oauthlib.common import add_params_to_uri
         from oauthlib.oauth2 import WebApplicationClient
 
-        async with aiohttp.ClientSession(timeout=_TIMEOUT) as http:
+        async with _http_session() as http:
             # Discovered again for every sign-in: the resource may have moved to another
             # authorization server, whose registration is its own (SEP-2352).
             previous = self._issuer
@@ -535,7 +545,7 @@ class OAuth(Auth):
             "resource": self._resource(),
         }
         try:
-            async with aiohttp.ClientSession(timeout=_TIMEOUT) as http:
+            async with _http_session() as http:
                 await self._token_request(http, form, requested_scope=tokens.scope)
         except (_InvalidGrant, _InvalidClient) as exc:
             log.info("refresh refused (%s); authorizing again", exc)
@@ -672,7 +682,7 @@ class ClientCredentials(OAuth):
         form["client_assertion"] = assertion
 
     async def _authorize(self, challenge: AuthChallenge) -> None:
-        async with aiohttp.ClientSession(timeout=_TIMEOUT) as http:
+        async with _http_session() as http:
             if self._metadata is None:
                 await self._discover(http, challenge)
             self._client = self._preregistered
@@ -730,7 +740,7 @@ class CrossAppAccess(OAuth):
         return f"CrossAppAccess(idp={self._idp_token_endpoint!r})"
 
     async def _authorize(self, challenge: AuthChallenge) -> None:
-        async with aiohttp.ClientSession(timeout=_TIMEOUT) as http:
+        async with _http_session() as http:
             if self._metadata is None:
                 await self._discover(http, challenge)
             assert self._metadata is not None

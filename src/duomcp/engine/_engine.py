@@ -12,9 +12,8 @@ import logging
 import random
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import aiohttp
 import attrs
 
 from .. import _jsonrpc as rpc
@@ -64,6 +63,9 @@ __all__ = [
     "Handlers",
     "forget_eras",
 ]
+
+if TYPE_CHECKING:
+    import aiohttp
 
 log = logging.getLogger("duomcp")
 

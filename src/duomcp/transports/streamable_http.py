@@ -14,14 +14,12 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import aiohttp
-import aiohttp.helpers
 import attrs
-import yarl
 
 from .._jsonrpc import dumps, loads_messages
+from .._lazy import LazyModule
 from ..auth import AuthChallenge, RequestKind
 from ..connection import ConnectionState
 from ..errors import (
@@ -42,6 +40,11 @@ from ..errors import (
 from ._sse import SSEDecoder
 
 __all__ = ["HTTPOptions", "StreamableHTTPTransport"]
+
+if TYPE_CHECKING:
+    import aiohttp
+else:
+    aiohttp = LazyModule("aiohttp")  # imported when the first transport is made
 
 log = logging.getLogger("duomcp.transport")
 
@@ -89,6 +92,9 @@ class _StreamBroken(TransportError):
 
 def _env_proxy(url: str) -> str | None:
     """The proxy the environment (``HTTPS_PROXY``, ``NO_PROXY``...) names for ``url``."""
+    import aiohttp.helpers
+    import yarl
+
     try:
         proxy, _ = aiohttp.helpers.get_env_proxy_for_url(yarl.URL(url))
     except LookupError:
@@ -143,7 +149,7 @@ class StreamableHTTPTransport:
             self._http = aiohttp.ClientSession(
                 trust_env=False,
                 timeout=self._timeout,
-                connector=_Connector(limit=0, limit_per_host=0),
+                connector=_connector_class()(limit=0, limit_per_host=0),
             )
         return self._http
 
@@ -568,12 +574,24 @@ class StreamableHTTPTransport:
             self._state.session_id = None
 
 
-class _Connector(aiohttp.TCPConnector):
-    """aiohttp's connector, with :data:`_READ_SIZE` socket reads on every connection."""
+_CONNECTOR: type[aiohttp.TCPConnector] | None = None
 
-    async def connect(self, *args: Any, **kwargs: Any) -> aiohttp.connector.Connection:
-        conn = await super().connect(*args, **kwargs)
-        transport = conn.transport
-        if transport is not None and getattr(transport, "max_size", 0) > _READ_SIZE:
-            setattr(transport, "max_size", _READ_SIZE)  # noqa: B010 (not in the typeshed)
-        return conn
+
+def _connector_class() -> type[aiohttp.TCPConnector]:
+    """aiohttp's connector, with :data:`_READ_SIZE` socket reads on every connection.
+
+    Made on first use, as aiohttp is imported on first use.
+    """
+    global _CONNECTOR
+    if _CONNECTOR is None:
+
+        class Connector(aiohttp.TCPConnector):
+            async def connect(self, *args: Any, **kwargs: Any) -> aiohttp.connector.Connection:
+                conn = await super().connect(*args, **kwargs)
+                transport = conn.transport
+                if transport is not None and getattr(transport, "max_size", 0) > _READ_SIZE:
+                    setattr(transport, "max_size", _READ_SIZE)  # noqa: B010 (not in typeshed)
+                return conn
+
+        _CONNECTOR = Connector
+    return _CONNECTOR
