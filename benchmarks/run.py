@@ -264,8 +264,19 @@ def run_child(*args: str) -> dict[str, float]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def import_ms(module: str, repeats: int) -> float:
-    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+# What each start-up figure times, in a fresh interpreter.
+STARTUP = {
+    "duomcp": "import duomcp",
+    "mcp": "import mcp",
+    "aiohttp": "import aiohttp",
+    # duomcp imports aiohttp when the first client is made: this is the whole price.
+    "duomcp+client": "import duomcp; duomcp.AsyncClient('http://127.0.0.1:9/mcp')",
+    "mcp+client": "import mcp; mcp.Client('http://127.0.0.1:9/mcp', mode='legacy')",
+}
+
+
+def import_ms(statements: str, repeats: int) -> float:
+    code = f"import time; t = time.perf_counter(); {statements}; print(time.perf_counter() - t)"
     runs = [
         float(
             subprocess.run(
@@ -311,7 +322,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         key: {field: statistics.median(r[field] for r in results) for field in results[0]}
         for key, results in runs.items()
     }
-    imports = {m: import_ms(m, args.import_repeats) for m in ("duomcp", "mcp", "aiohttp")}
+    imports = {name: import_ms(code, args.import_repeats) for name, code in STARTUP.items()}
     return {
         "medians": medians,
         "idle": idle,
@@ -389,8 +400,13 @@ def report(data: dict[str, Any], path: Path, plot: Path | None) -> None:
         f"{idle['duomcp-async']['open_ms'] / idle['official']['open_ms']:.2f} |",
         f"| `import` in a fresh process (median) | {imports['duomcp']:.0f} ms | "
         f"{imports['mcp']:.0f} ms | {imports['duomcp'] / imports['mcp']:.2f} |",
+        f"| `import` and make a first client (median) | {imports['duomcp+client']:.0f} ms | "
+        f"{imports['mcp+client']:.0f} ms | "
+        f"{imports['duomcp+client'] / imports['mcp+client']:.2f} |",
         "",
-        f"`import aiohttp` alone: {imports['aiohttp']:.0f} ms.",
+        f"`import aiohttp` alone: {imports['aiohttp']:.0f} ms. duomcp imports aiohttp when "
+        "the first client is made, so a program that never makes one (a command that prints "
+        "its help) does not pay for it; the second row is the whole price.",
     ]
     for mode in ("json", "sse"):
         for concurrency in (1, 16):
