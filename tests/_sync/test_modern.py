@@ -203,6 +203,7 @@ def test_x_mcp_header_tools(
     with caplog.at_level(logging.WARNING, logger="duomcp"):
         with Client(modern_server.url, timeout=10) as client:
             names = {tool.name for tool in client.list_tools()}
+            rejected = client.rejected_tools
             args = {"region": "Zürich ", "priority": -7, "dry_run": False, "note": "n"}
             result = client.call_tool("route", args)
             with pytest.raises(InvalidRequestError, match="bad_header_items"):
@@ -212,6 +213,8 @@ def test_x_mcp_header_tools(
     bad = {"bad_header_empty", "bad_header_chars", "bad_header_duplicate"}
     bad |= {"bad_header_number", "bad_header_items"}
     assert "route" in names and not names & bad
+    assert set(rejected) == bad
+    assert "not an HTTP token" in rejected["bad_header_chars"]
     assert sum("dropped tool" in r.getMessage() for r in caplog.records) == len(bad)
     assert json.loads(text_of(result)) == args  # the server checked every header
     call = posts(modern_server, "tools/call")[-1]

@@ -245,6 +245,16 @@ class AsyncClient:
         """The session id the server issued, if any."""
         return self._engine.state.session_id
 
+    @property
+    def rejected_tools(self) -> dict[str, str]:
+        """Tools a modern server listed that were left out, by name, with the reason.
+
+        A tool whose ``x-mcp-header`` annotations break the protocol's rules cannot be
+        called correctly, so it is not returned by :meth:`list_tools`, and calling it
+        raises :class:`~duomcp.errors.InvalidRequestError`.
+        """
+        return dict(self._engine.rejected_tools)
+
     # -- basics -------------------------------------------------------------------------
 
     async def ping(self, *, timeout: float | None = None) -> None:

@@ -1,0 +1,145 @@
+"""The ``duomcp`` command against the reference server over real sockets."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from duomcp.cli import main
+from duomcp.testing import ReferenceServer, ServerFaults
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_tools_lists_names_parameters_and_descriptions(
+    server: ReferenceServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "tools", server.url)
+    assert code == 0
+    lines = out.splitlines()
+    assert "echo  text=string" in lines
+    assert "add  a=number b=number" in lines
+    assert "    Echo the text back." in lines
+
+
+def test_call_reads_values_by_the_input_schema(
+    server: ReferenceServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a and b are numbers in the schema: "2" and "3.5" are sent as numbers, not strings.
+    code, out, _ = run(capsys, "call", server.url, "add", "a=2", "b=3.5", "--json")
+    assert code == 0
+    assert json.loads(out)["structuredContent"] == {"result": 5.5}
+    # text is a string in the schema: "42" stays a string; := is always JSON.
+    code, out, _ = run(capsys, "call", server.url, "echo", "text=42")
+    assert (code, out) == (0, "42\n")
+    code, out, _ = run(capsys, "call", server.url, "echo", "--args", '{"text": "from --args"}')
+    assert (code, out) == (0, "from --args\n")
+
+
+def test_a_failing_tool_exits_1_and_prints_its_error(
+    server: ReferenceServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "call", server.url, "fail")
+    assert code == 1
+    assert "this tool always fails" in out
+
+
+def test_a_refused_call_exits_1_with_the_servers_message(
+    server: ReferenceServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "call", server.url, "no-such-tool")
+    assert code == 1
+    assert out == ""
+    assert err.startswith("duomcp: ") and "no-such-tool" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("call", "{url}", "echo", "text"),  # no =
+        ("call", "{url}", "echo", "x:=not json"),
+        ("call", "{url}", "echo", "--args", "[1]"),
+        ("tools", "{url}", "-H", "no colon"),
+    ],
+)
+def test_bad_usage_exits_2_before_any_request(
+    server: ReferenceServer, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]
+) -> None:
+    before = len(server.requests)
+    with pytest.raises(SystemExit) as info:
+        main([a.format(url=server.url) for a in argv])
+    assert info.value.code == 2
+    assert "duomcp: " in capsys.readouterr().err
+    assert len(server.requests) == before
+
+
+def test_resources_read_and_prompts(
+    server: ReferenceServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "resources", server.url)
+    assert code == 0
+    assert "mem://greeting  greeting  (text/plain)" in out.splitlines()
+    assert "mem://items/{id}  item  (template)" in out.splitlines()
+    assert run(capsys, "read", server.url, "mem://greeting")[:2] == (0, "Hello, world!\n")
+    code, out, _ = run(capsys, "prompts", server.url)
+    assert code == 0 and "greet  name" in out.splitlines()
+    code, out, _ = run(capsys, "prompt", server.url, "greet", "name=Ada")
+    assert (code, out) == (0, "[user]\nPlease greet Ada warmly.\n")
+
+
+def test_info_in_both_eras(
+    dual_server: ReferenceServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "info", dual_server.url)
+    assert code == 0
+    assert "era       modern" in out and "protocol  2026-07-28" in out
+    code, out, _ = run(capsys, "info", dual_server.url, "--era", "legacy")
+    assert code == 0
+    assert "era       legacy" in out and "protocol  2025-11-25" in out
+    assert "session   " in out
+
+
+def test_token_and_headers_reach_the_server(
+    server: ReferenceServer, faults: ServerFaults, capsys: pytest.CaptureFixture[str]
+) -> None:
+    faults.require_bearer = "s3cret"
+    code, out, _ = run(capsys, "tools", server.url, "--token", "s3cret", "-H", "X-Trace: t1")
+    assert code == 0 and "echo  text=string" in out
+    assert all(r.headers.get("authorization") == "Bearer s3cret" for r in server.requests)
+    assert all(r.headers.get("x-trace") == "t1" for r in server.requests)
+    code, _, err = run(capsys, "tools", server.url, "--token", "wrong")
+    assert code == 1 and "401" in err
+    assert "wrong" not in err and "s3cret" not in err  # no secret in messages
+
+
+def test_login_to_a_server_that_needs_none(
+    server: ReferenceServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "login", server.url)
+    assert (code, out) == (0, f"{server.url} did not ask for authorization\n")
+
+
+def test_demo_runs_the_whole_flow_in_a_fresh_process() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "duomcp", "demo"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "was refused: 401" in out
+    assert "PKCE S256" in out
+    assert "Connected in the modern era, protocol 2026-07-28" in out
+    assert "1 x 401, refreshed (1 refresh_token grant)" in out
+    assert "(1 sign-in in all)" in out and "'legacy era'" in out
+    found = re.search(r"Of the (\d+) requests the server accepted \(.*\), (\d+) carried", out)
+    assert found is not None
+    assert int(found[1]) == int(found[2]) > 10
+    assert proc.stderr == ""
