@@ -6,11 +6,17 @@ import json
 import re
 import subprocess
 import sys
+import urllib.request
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from duomcp import cli
 from duomcp.cli import main
-from duomcp.testing import ReferenceServer, ServerFaults
+from duomcp.testing import AuthServerSettings, ReferenceServer, ServerFaults
+
+from .conftest import ServerThread
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -126,6 +132,35 @@ def test_login_to_a_server_that_needs_none(
 ) -> None:
     code, out, _ = run(capsys, "login", server.url)
     assert (code, out) == (0, f"{server.url} did not ask for authorization\n")
+
+
+def test_login_signs_in_once_and_later_commands_reuse_the_tokens(
+    faults: ServerFaults,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    opened: list[str] = []
+
+    def person_at_the_browser(url: str) -> bool:  # approves; the redirect reaches the loopback
+        opened.append(url)
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return bool(resp.status == 200)
+
+    monkeypatch.setattr(cli, "_open_browser", person_at_the_browser)
+    with ServerThread.running(faults, oauth=AuthServerSettings()) as st:
+        url = st.server.url
+        code, out, _ = run(capsys, "login", url)
+        assert code == 0
+        assert out.startswith(f"signed in to {url} (scope: mcp:read mcp:write);")
+        assert len(opened) == 1
+        assert parse_qs(urlsplit(opened[0]).query)["code_challenge_method"] == ["S256"]
+        stored = list((tmp_path / "duomcp" / "oauth").iterdir())
+        assert stored and all(f.stat().st_mode & 0o777 == 0o600 for f in stored)
+        code, out, _ = run(capsys, "call", url, "echo", "text=again")
+        assert (code, out) == (0, "again\n")
+        assert len(opened) == 1  # the stored tokens were used: no second sign-in
 
 
 def test_demo_runs_the_whole_flow_in_a_fresh_process() -> None:

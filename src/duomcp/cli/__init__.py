@@ -167,14 +167,23 @@ def _auth(args: argparse.Namespace) -> Any:
         return ClientCredentials(client_id=args.client_id, client_secret=args.client_secret)
     if args.client_secret:
         raise UsageError("--client-secret needs --client-id")
-    opener = (lambda url: False) if args.no_browser else None
-    login = LoopbackLogin() if opener is None else LoopbackLogin(opener=opener)
+    login = LoopbackLogin(opener=_print_only if args.no_browser else _open_browser)
     return OAuth(
         interaction=login,
         redirect_uri=login.redirect_uri,
         client_id=args.client_id,
         storage=FileTokenStorage(),
     )
+
+
+def _open_browser(url: str) -> bool:
+    import webbrowser
+
+    return webbrowser.open(url)
+
+
+def _print_only(url: str) -> bool:
+    return False  # LoopbackLogin then prints the URL for the user to open
 
 
 def _headers(lines: Sequence[str]) -> dict[str, str]:
