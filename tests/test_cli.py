@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import subprocess
 import sys
 import urllib.request
@@ -125,6 +126,20 @@ def test_token_and_headers_reach_the_server(
     code, _, err = run(capsys, "tools", server.url, "--token", "wrong")
     assert code == 1 and "401" in err
     assert "wrong" not in err and "s3cret" not in err  # no secret in messages
+
+
+def test_a_command_line_is_a_stdio_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    peer = Path(__file__).with_name("stdio_peer.py")
+    command = shlex.join([sys.executable, str(peer), "--log", str(tmp_path / "log")])
+    code, out, _ = run(capsys, "call", command, "echo", "text=over stdio")
+    assert (code, out) == (0, "over stdio\n")
+    code, out, _ = run(capsys, "info", command)
+    assert code == 0 and "era       legacy" in out
+    with pytest.raises(SystemExit) as info:
+        main(["tools", command, "--token", "t"])  # a stdio server takes no credentials
+    assert info.value.code == 2
 
 
 def test_login_to_a_server_that_needs_none(

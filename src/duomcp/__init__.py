@@ -39,6 +39,7 @@ from .errors import (
     TransportError,
     UnsupportedProtocolVersionError,
 )
+from .transports.stdio import StdioServer
 from .transports.streamable_http import HTTPOptions
 
 __version__ = "0.1.0.dev0"
@@ -70,6 +71,7 @@ __all__ = [
     "RequestTimeoutError",
     "ResultCache",
     "SessionExpiredError",
+    "StdioServer",
     "StructuredContentError",
     "TransportError",
     "UnsupportedProtocolVersionError",

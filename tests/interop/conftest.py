@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from duomcp import StdioServer
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("mcp_server.py")
 ERAS_SCRIPT = Path(__file__).with_name("eras_server.py")
@@ -94,3 +96,20 @@ def peer(request: pytest.FixtureRequest) -> Iterator[tuple[str, str, str]]:
     with _serving(f"the {sdk} server", ERAS_SCRIPT, env=env) as (url, banner):
         assert banner.startswith(f"mcp {sdk[4:]} "), banner  # the intended SDK runs
         yield url, sdk, "modern" if sdk == "mcp-2.3.0" else "legacy"
+
+
+@pytest.fixture(params=["mcp-2.3.0", "mcp-1.30.0"])
+def stdio_peer(request: pytest.FixtureRequest) -> Iterator[tuple[StdioServer, str, str]]:
+    """``(server, sdk, era the client must find)``: the era server over stdio, each SDK.
+
+    The client starts it (one process per client); its stderr goes to a file.
+    """
+    sdk = str(request.param)
+    env = {"PYTHONPATH": str(LEGACY_SDK)} if sdk == "mcp-1.30.0" else {}
+    with tempfile.TemporaryFile(mode="w+") as stderr:
+        server = StdioServer(
+            command=sys.executable, args=(str(ERAS_SCRIPT), "--stdio"), env=env, stderr=stderr
+        )
+        yield server, sdk, "modern" if sdk == "mcp-2.3.0" else "legacy"
+        stderr.seek(0)
+        assert stderr.readline().startswith(f"mcp {sdk[4:]} ")  # the intended SDK ran

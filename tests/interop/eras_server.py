@@ -1,6 +1,7 @@
 """One MCP app served by the official Python SDK of either generation, for the era tests.
 
 python tests/interop/eras_server.py --port N
+python tests/interop/eras_server.py --stdio
 
 Run with ``mcp`` 2.x (the test venv's 2.3.0) it is a dual-era server: 2026-07-28 clients
 get multi round-trip requests and ``subscriptions/listen``, older ones sessions. Run with
@@ -91,7 +92,7 @@ def build_v2() -> Any:
 
     server.tool()(echo)
     server.resource("mem://greeting")(greeting)
-    return server.streamable_http_app()
+    return server
 
 
 def build_v1() -> Any:
@@ -128,17 +129,22 @@ def build_v1() -> Any:
 
     server.tool()(echo)
     server.resource("mem://greeting")(greeting)
-    return server.streamable_http_app()
+    return server
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--stdio", action="store_true", help="serve on stdin and stdout")
     args = parser.parse_args()
     major = int(VERSION.split(".")[0])
     print(f"mcp {VERSION} from {mcp.__file__}", file=sys.stderr, flush=True)
-    app = build_v2() if major >= 2 else build_v1()
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+    server = build_v2() if major >= 2 else build_v1()
+    if args.stdio:
+        server.run("stdio")
+    else:
+        app = server.streamable_http_app()
+        uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,14 @@
 """The same client code, with no configuration, against the official Python SDK of both
 generations: mcp 2.3.0 (answers in the modern era, 2026-07-28) and mcp 1.30.0 (legacy
-only), both running tests/interop/eras_server.py (the ``peer`` fixture in conftest.py)."""
+only), both running tests/interop/eras_server.py, over Streamable HTTP (the ``peer``
+fixture in conftest.py) and over stdio (``stdio_peer``)."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from duomcp import AsyncClient
+from duomcp import AsyncClient, StdioServer
 from duomcp.types import (
     CreateMessageRequestParams,
     CreateMessageResult,
@@ -24,7 +25,15 @@ def text_of(result: Any) -> str:
 
 
 async def test_same_code_reaches_both_eras(peer: tuple[str, str, str]) -> None:
-    url, sdk, era = peer
+    await exercise(*peer)
+
+
+async def test_same_code_over_stdio(stdio_peer: tuple[StdioServer, str, str]) -> None:
+    await exercise(*stdio_peer)
+
+
+async def exercise(url: str | StdioServer, sdk: str, era: str) -> None:
+    """List, call, read, elicitation, sampling and a list change, with no configuration."""
     asked: list[ElicitRequestFormParams] = []
     sampled: list[CreateMessageRequestParams] = []
     changed = asyncio.Event()

@@ -22,6 +22,7 @@ from ..engine._engine import (
     ProgressCallback,
 )
 from ..errors import CapabilityNotSupportedError, ProtocolError
+from ..transports.stdio import StdioServer
 from ..transports.streamable_http import HTTPOptions
 from ..types import (
     CallToolResult,
@@ -56,7 +57,7 @@ _LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert
 
 
 class Client:
-    """A client for one MCP server over Streamable HTTP, of either protocol era.
+    """A client for one MCP server, over Streamable HTTP or stdio, of either protocol era.
 
     Use it as a context manager, which connects on entry and closes on exit; without one,
     the client connects on its first call and must be closed with :meth:`close`.
@@ -68,7 +69,8 @@ class Client:
     notifications come from the legacy GET stream or the modern ``subscriptions/listen``.
 
     Args:
-        url: the server's MCP endpoint.
+        url: the server's MCP endpoint, or a :class:`~duomcp.StdioServer` to start and
+            talk to over its stdin and stdout.
         auth: credentials sent on every request, of every kind (see :mod:`duomcp.auth`).
         headers: extra HTTP headers for every request (protocol headers cannot be set).
         timeout: seconds a call may wait for its response; progress notifications restart
@@ -104,7 +106,7 @@ class Client:
 
     def __init__(
         self,
-        url: str,
+        url: str | StdioServer,
         *,
         auth: Auth | None = None,
         headers: Mapping[str, str] | None = None,
@@ -210,7 +212,7 @@ class Client:
 
     @property
     def url(self) -> str:
-        """The server's MCP endpoint."""
+        """The server's MCP endpoint (for stdio: ``"stdio: "`` and the command line)."""
         return self._engine.state.endpoint
 
     @property

@@ -10,6 +10,9 @@
     duomcp login URL                         sign in with OAuth in the browser; tokens kept
     duomcp demo                              the whole flow against a bundled server
 
+URL is an http(s) endpoint, or a command line that starts a stdio server (quoted as one
+argument: ``duomcp tools "uvx mcp-server-time"``); that server gets the shell's environment.
+
 Every command takes ``--json`` (print the wire JSON), ``--token`` (a bearer token, or
 ``$DUOMCP_TOKEN``), ``--client-id``/``--client-secret`` (OAuth client credentials),
 ``-H 'Name: value'`` (extra headers), ``--timeout`` and ``--era``. With no credentials,
@@ -114,7 +117,9 @@ def _parser() -> argparse.ArgumentParser:
     def command(name: str, run: Callable[..., int], help: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, parents=[common], help=help, description=help)
         p.set_defaults(run=run)
-        p.add_argument("url", help="the server's MCP endpoint")
+        p.add_argument(
+            "url", help="the server's MCP endpoint, or a command that starts a stdio server"
+        )
         return p
 
     command("info", _info, "show the server's name, era, protocol version and capabilities")
@@ -149,6 +154,13 @@ def _parser() -> argparse.ArgumentParser:
 def _client(args: argparse.Namespace, auth: Any = None) -> Any:
     from .. import Client
 
+    if not args.url.startswith(("http://", "https://")):
+        if args.token or args.client_id or args.header:
+            raise UsageError(
+                "credentials and headers are for HTTP servers; a stdio server gets its "
+                "own from the environment"
+            )
+        return Client(_stdio_server(args.url), timeout=args.timeout, era=args.era)
     return Client(
         args.url,
         auth=auth if auth is not None else _auth(args),
@@ -156,6 +168,22 @@ def _client(args: argparse.Namespace, auth: Any = None) -> Any:
         timeout=args.timeout,
         era=args.era,
     )
+
+
+def _stdio_server(command_line: str) -> Any:
+    """A command line to start as a stdio server, with the shell's whole environment (as
+    the shell would give it), so keys exported for the server reach it."""
+    import shlex
+
+    from ..transports.stdio import StdioServer
+
+    try:
+        words = shlex.split(command_line)
+    except ValueError as exc:
+        raise UsageError(f"cannot read the command {command_line!r}: {exc}") from exc
+    if not words:
+        raise UsageError("give an http(s) URL or a command that starts a stdio server")
+    return StdioServer(command=words[0], args=tuple(words[1:]), inherit_env=True)
 
 
 def _auth(args: argparse.Namespace) -> Any:

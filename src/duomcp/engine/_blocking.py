@@ -16,6 +16,7 @@ import attrs
 
 from .._portal import portal
 from ..connection import ConnectionState
+from ..transports.stdio import StdioServer
 from ..types import DiscoverResult, InitializeResult
 from ._engine import Engine, Handlers, ProgressCallback
 
@@ -36,7 +37,7 @@ def _in_thread(fn: Callable[..., Any] | None) -> Callable[..., Any] | None:
 class BlockingEngine:
     """Same surface as :class:`Engine`, every method blocking; safe to share between threads."""
 
-    def __init__(self, url: str, *, handlers: Handlers, **options: Any) -> None:
+    def __init__(self, url: str | StdioServer, *, handlers: Handlers, **options: Any) -> None:
         wrapped: dict[str, Any] = {
             field.name: _in_thread(getattr(handlers, field.name))
             for field in attrs.fields(Handlers)

@@ -39,6 +39,7 @@ from ..errors import (
     TransportError,
     UnsupportedProtocolVersionError,
 )
+from ..transports.stdio import StdioServer, StdioTransport
 from ..transports.streamable_http import HTTPOptions, StreamableHTTPTransport
 from ..types import (
     CreateMessageRequestParams,
@@ -210,7 +211,7 @@ class Engine:
 
     def __init__(
         self,
-        url: str,
+        url: str | StdioServer,
         *,
         auth: Auth | None = None,
         headers: Mapping[str, str] | None = None,
@@ -243,10 +244,20 @@ class Engine:
             era = implied
         if max_input_rounds < 1:
             raise ValueError("max_input_rounds must be at least 1")
-        self.state = ConnectionState(endpoint=url, auth=auth, extra_headers=dict(headers or {}))
-        self._transport = StreamableHTTPTransport(
-            self.state, on_message=self._dispatch, options=http_options, http=http
-        )
+        self._transport: StreamableHTTPTransport | StdioTransport
+        if isinstance(url, StdioServer):
+            if auth is not None or headers:
+                raise ValueError(
+                    "auth and headers are for HTTP servers; a stdio server takes its "
+                    "credentials from its environment (StdioServer(env=...))"
+                )
+            self.state = ConnectionState(endpoint=f"stdio: {url.display}")
+            self._transport = StdioTransport(self.state, on_message=self._dispatch, server=url)
+        else:
+            self.state = ConnectionState(endpoint=url, auth=auth, extra_headers=dict(headers or {}))
+            self._transport = StreamableHTTPTransport(
+                self.state, on_message=self._dispatch, options=http_options, http=http
+            )
         self._client_info = client_info
         self._handlers = handlers
         self._timeout = timeout
@@ -324,7 +335,8 @@ class Engine:
     async def _connect(self) -> None:
         endpoint = self.state.endpoint
         era = self._era_preference
-        known = _ERAS.get(endpoint) if era == "auto" else None
+        remember = era == "auto" and not isinstance(self._transport, StdioTransport)
+        known = _ERAS.get(endpoint) if remember else None
         if era == "legacy" or known == "legacy":
             try:
                 await self._initialize()
@@ -338,7 +350,7 @@ class Engine:
         else:
             await self._probe()
         self._ready = True
-        if era == "auto" and self.state.era is not None:
+        if remember and self.state.era is not None:
             _ERAS[endpoint] = self.state.era
 
     async def _probe(self) -> None:
@@ -351,6 +363,12 @@ class Engine:
         )
         version = versions[0]
         tried: list[str] = []
+        # A legacy stdio server may ignore an unknown request: wait for it only so long.
+        probe_timeout = (
+            min(self._timeout, self._transport.server.probe_timeout)
+            if isinstance(self._transport, StdioTransport)
+            else None
+        )
         while True:
             tried.append(version)
             self.state.reset_session()
@@ -358,7 +376,11 @@ class Engine:
             self.state.protocol_version = version
             try:
                 raw = await self._roundtrip(
-                    "server/discover", self._modern_params(None), None, None, handshake=True
+                    "server/discover",
+                    self._modern_params(None),
+                    probe_timeout,
+                    None,
+                    handshake=True,
                 )
             except JSONRPCError as exc:
                 if exc.code == _UNSUPPORTED_VERSION:
@@ -957,13 +979,14 @@ class Engine:
         try:
             return await pending.future
         except RequestTimeoutError:
-            post.cancel()  # closes the reply stream: the modern era's cancellation
-            if not handshake and self.state.era != "modern":
+            post.cancel()  # HTTP: closes the reply stream; stdio: notifications/cancelled
+            if not handshake and not self._transport.cancels_requests(self.state.era):
                 self._spawn(self._send_cancelled(request_id, "timed out"))
             raise
         except asyncio.CancelledError:
             post.cancel()
-            if not handshake and not self._closed and self.state.era != "modern":
+            cancels = self._transport.cancels_requests(self.state.era)
+            if not handshake and not self._closed and not cancels:
                 self._spawn(self._send_cancelled(request_id, "cancelled by the caller"))
             raise
         finally:

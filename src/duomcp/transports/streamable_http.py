@@ -136,6 +136,12 @@ class StreamableHTTPTransport:
         """The connection state every request takes its headers from."""
         return self._state
 
+    def cancels_requests(self, era: str | None) -> bool:
+        """Whether cancelling :meth:`post` tells the server itself: in the modern era,
+        closing a request's reply stream is its cancellation; legacy servers need
+        ``notifications/cancelled``."""
+        return era == "modern"
+
     @property
     def options(self) -> HTTPOptions:
         """The limits and timings in force."""

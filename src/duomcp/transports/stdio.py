@@ -1,0 +1,311 @@
+"""The stdio transport: the client starts the server and talks over its stdin and stdout.
+
+One JSON-RPC message per line each way. The server's stderr is its own (by default it goes
+where the client's goes) and is never read as a signal. Closing ends the server the way the
+specification asks: stdin closed, a wait, then SIGTERM, then SIGKILL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from typing import IO, Any
+
+import attrs
+
+from .._jsonrpc import dumps, loads_messages
+from ..connection import ConnectionState
+from ..errors import InvalidResponseError, MessageTooLargeError, TransportError
+from .streamable_http import HTTPOptions
+
+__all__ = ["StdioServer", "StdioTransport"]
+
+log = logging.getLogger("duomcp")
+
+# Passed on to the server by default; anything else must be given in ``env``, so API keys
+# in the client's environment do not reach every server it starts.
+_WINDOWS_INHERITED = "APPDATA HOMEDRIVE HOMEPATH LOCALAPPDATA PATH PATHEXT PROCESSOR_ARCHITECTURE"
+_WINDOWS_INHERITED += " PROGRAMFILES SYSTEMDRIVE SYSTEMROOT TEMP USERNAME USERPROFILE"
+_POSIX_INHERITED = "HOME LOGNAME PATH SHELL TERM USER LANG LC_ALL TMPDIR"
+_INHERITED = (_WINDOWS_INHERITED if sys.platform == "win32" else _POSIX_INHERITED).split()
+
+
+def _line(message: dict[str, Any]) -> bytes:
+    """One message as one line. U+2028 and U+2029 are escaped too: JSON allows them raw
+    in strings, but a server that splits lines the Unicode way (Python's ``splitlines``)
+    would cut the message there."""
+    data = dumps(message)
+    if b"\xe2\x80" in data:
+        data = data.replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
+    return data + b"\n"
+
+
+def _strings(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
+@attrs.frozen(kw_only=True)
+class StdioServer:
+    """How to start an MCP server that speaks over its standard input and output.
+
+    Pass it where a URL goes: ``AsyncClient(StdioServer(command="uvx", args=("my-server",)))``.
+
+    Args:
+        command: the program to run (looked up on ``PATH``).
+        args: its arguments.
+        env: environment variables for the server, on top of a few inherited ones
+            (``PATH``, ``HOME``, locale, temp folder...), so secrets in the client's own
+            environment are not handed to every server; ``inherit_env=True`` passes it all.
+        inherit_env: pass the client's whole environment (then ``env`` on top).
+        cwd: the working directory (default: the client's).
+        stderr: where the server's stderr goes: ``None`` (default) shares the client's,
+            or a file object, or ``subprocess.DEVNULL``. It is never parsed.
+        max_message_bytes: the longest line accepted from the server.
+        probe_timeout: seconds to wait for the answer to the modern ``server/discover``
+            before taking the server for a legacy one that ignores unknown requests.
+        shutdown_timeout: seconds to wait after closing stdin, and again after SIGTERM,
+            before the next, harder step.
+    """
+
+    command: str
+    args: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    env: Mapping[str, str] | None = None
+    inherit_env: bool = False
+    cwd: str | os.PathLike[str] | None = None
+    stderr: IO[Any] | int | None = None
+    max_message_bytes: int = 16 << 20
+    probe_timeout: float = 10.0
+    shutdown_timeout: float = 2.0
+
+    @property
+    def display(self) -> str:
+        """The command line, quoted as a shell would need it."""
+        return shlex.join([self.command, *self.args])
+
+    def environment(self) -> dict[str, str]:
+        """The environment the server process gets."""
+        if self.inherit_env:
+            base = dict(os.environ)
+        else:
+            base = {name: os.environ[name] for name in _INHERITED if name in os.environ}
+        return {**base, **(self.env or {})}
+
+
+class StdioTransport:
+    """Writes messages to the server's stdin and hands every line of its stdout, in order,
+    to ``on_message``.
+
+    The same surface as the HTTP transport: :meth:`post` of a request returns once its
+    response has been delivered; cancelling it sends ``notifications/cancelled`` (the only
+    way to cancel on stdio, in both eras).
+    """
+
+    def __init__(
+        self,
+        state: ConnectionState,
+        *,
+        on_message: Callable[[dict[str, Any]], None],
+        server: StdioServer,
+    ) -> None:
+        self._state = state
+        self._on_message = on_message
+        self.server = server
+        self.options = HTTPOptions()
+        """Reconnection timings of the subscription loop (shared with the HTTP transport)."""
+        self._process: asyncio.subprocess.Process | None = None
+        self._starting: asyncio.Lock | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._waiting: dict[Any, asyncio.Future[None]] = {}
+        self._failure: TransportError | None = None
+        self._closed = False
+
+    @property
+    def state(self) -> ConnectionState:
+        """The connection state (protocol version and era; stdio has no headers)."""
+        return self._state
+
+    @property
+    def pid(self) -> int | None:
+        """The server's process id, once started."""
+        return None if self._process is None else self._process.pid
+
+    def cancels_requests(self, era: str | None) -> bool:
+        """Whether cancelling :meth:`post` tells the server itself (it does, on stdio)."""
+        return True
+
+    async def _start(self) -> asyncio.subprocess.Process:
+        if self._process is not None:
+            return self._process
+        if self._closed:
+            raise TransportError(f"the connection to {self.server.display} is closed")
+        if self._starting is None:
+            self._starting = asyncio.Lock()
+        async with self._starting:
+            if self._process is None:
+                server = self.server
+                try:
+                    process = await asyncio.create_subprocess_exec(
+                        server.command,
+                        *server.args,
+                        stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE,
+                        stderr=server.stderr,
+                        env=server.environment(),
+                        cwd=server.cwd,
+                        limit=server.max_message_bytes + 1,
+                    )
+                except OSError as exc:
+                    raise TransportError(f"cannot start {server.display}: {exc}") from exc
+                self._process = process
+                self._reader = asyncio.get_running_loop().create_task(self._read(process))
+        return self._process
+
+    async def post(
+        self,
+        message: dict[str, Any],
+        *,
+        request_id: str | int | None = None,
+        initialize: bool = False,
+    ) -> None:
+        """Write one message; for a request, return once its response was delivered.
+
+        Cancelled while waiting, it sends ``notifications/cancelled`` for the request
+        (except for ``initialize``, which must not be cancelled).
+
+        Raises:
+            TransportError: the server could not be started, or exited.
+        """
+        if self._failure is not None:
+            raise self._failure
+        process = await self._start()
+        waiter: asyncio.Future[None] | None = None
+        if request_id is not None:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiting[request_id] = waiter
+        try:
+            await self._write(process, message)
+            if waiter is not None:
+                await waiter
+        except asyncio.CancelledError:
+            if waiter is not None and not initialize and self._failure is None:
+                self._cancel_soon(process, request_id)
+            raise
+        finally:
+            if request_id is not None:
+                self._waiting.pop(request_id, None)
+
+    async def _write(self, process: asyncio.subprocess.Process, message: dict[str, Any]) -> None:
+        stdin = process.stdin
+        assert stdin is not None
+        try:
+            stdin.write(_line(message))
+            await stdin.drain()
+        except (ConnectionError, RuntimeError) as exc:  # the pipe closed: the server is gone
+            await self._gone(process)
+            raise self._failure or TransportError(f"{self.server.display}: {exc}") from exc
+
+    def _cancel_soon(self, process: asyncio.subprocess.Process, request_id: Any) -> None:
+        notification = {
+            "jsonrpc": "2.0",
+            "method": "notifications/cancelled",
+            "params": {"requestId": request_id, "reason": "cancelled by the client"},
+        }
+        stdin = process.stdin
+        if stdin is not None and not stdin.is_closing():
+            stdin.write(_line(notification))  # drained by the next write
+
+    async def _read(self, process: asyncio.subprocess.Process) -> None:
+        stdout = process.stdout
+        assert stdout is not None
+        source = f"the stdout of {self.server.display}"
+        try:
+            while True:
+                try:
+                    line = await stdout.readline()
+                except ValueError:  # longer than the limit: nothing after it can be trusted
+                    self._fail(
+                        MessageTooLargeError(
+                            f"{source} sent a message over {self.server.max_message_bytes} "
+                            "bytes; the server was stopped"
+                        )
+                    )
+                    await self._stop(process)
+                    return
+                if not line:
+                    break
+                if not line.strip():
+                    continue
+                try:
+                    messages = loads_messages(line, source=source)
+                except InvalidResponseError as exc:
+                    log.warning("ignored a line that is not JSON-RPC: %s", exc)
+                    continue
+                for message in messages:
+                    self._on_message(message)
+                    waiter = self._waiting.get(message.get("id"))
+                    if waiter is not None and "method" not in message and not waiter.done():
+                        waiter.set_result(None)
+        finally:
+            await self._gone(process)
+
+    async def _gone(self, process: asyncio.subprocess.Process) -> None:
+        """The server's stdout ended: fail what waits, with its exit status if it has one."""
+        if self._failure is not None:
+            return
+        code: int | None = None
+        try:
+            code = await asyncio.wait_for(asyncio.shield(process.wait()), 1.0)
+        except asyncio.TimeoutError:
+            pass
+        what = "was closed" if self._closed else f"exited (code {code})"
+        if code is None and not self._closed:
+            what = "closed its stdout"
+        self._fail(TransportError(f"the server {self.server.display} {what}"))
+
+    def _fail(self, error: TransportError) -> None:
+        if self._failure is None:
+            self._failure = error
+        for waiter in self._waiting.values():
+            if not waiter.done():
+                waiter.set_exception(self._failure)
+
+    async def delete_session(self) -> None:
+        """Nothing to do: a stdio connection has no session to end apart from the process."""
+
+    async def listen(self, opened: Callable[[], None] | None = None) -> None:
+        """Nothing to open: on stdio the server's messages all arrive on its stdout."""
+        if opened is not None:
+            opened()
+
+    async def close(self) -> None:
+        """Close stdin, wait, then SIGTERM, then SIGKILL; idempotent."""
+        self._closed = True
+        process = self._process
+        if process is None:
+            return
+        if process.returncode is None:
+            await self._stop(process)
+        if self._reader is not None:
+            await asyncio.gather(self._reader, return_exceptions=True)
+
+    async def _stop(self, process: asyncio.subprocess.Process) -> None:
+        timeout = self.server.shutdown_timeout
+        stdin = process.stdin
+        if stdin is not None and not stdin.is_closing():
+            stdin.close()
+        for step in (None, process.terminate, process.kill):
+            if step is not None:
+                try:
+                    step()
+                except ProcessLookupError:
+                    return
+            try:
+                await asyncio.wait_for(asyncio.shield(process.wait()), timeout)
+                return
+            except asyncio.TimeoutError:
+                continue

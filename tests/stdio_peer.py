@@ -1,0 +1,102 @@
+"""A small legacy-era MCP server on stdin and stdout, with scripted misbehaviour.
+
+    python tests/stdio_peer.py --log FILE [--mode MODE]
+
+Every line it reads is appended to FILE as it arrived. Modes:
+
+- ``normal``: answers ``server/discover`` with -32601 (a legacy server), ``initialize``,
+  ``tools/list`` and ``tools/call`` of ``echo``, ``env`` (its environment's names) and
+  ``slow`` (never answers).
+- ``silent-probe``: ignores ``server/discover`` entirely, as some legacy servers do.
+- ``noise``: writes a line that is not JSON and answers ``tools/list`` as a batch array.
+- ``oversize``: answers ``tools/call`` with one line of 2 MiB.
+- ``exit-mid-call``: exits with status 3 on ``tools/call``.
+- ``stubborn``: ignores SIGTERM and the end of stdin (only SIGKILL stops it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+
+def send(message: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def result(request_id: Any, value: dict[str, Any]) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id, "result": value}
+
+
+TOOLS = [{"name": name, "inputSchema": {"type": "object"}} for name in ("echo", "env", "slow")]
+
+
+def answer(message: dict[str, Any], mode: str) -> None:
+    method, request_id = message.get("method"), message.get("id")
+    params = message.get("params") or {}
+    if request_id is None:
+        return  # a notification
+    if method == "server/discover":
+        if mode != "silent-probe":
+            error = {"code": -32601, "message": "Method not found"}
+            send({"jsonrpc": "2.0", "id": request_id, "error": error})
+    elif method == "initialize":
+        info = {"name": "stdio-peer", "version": "1"}
+        caps: dict[str, Any] = {"tools": {}}
+        init = {"protocolVersion": "2025-11-25", "capabilities": caps, "serverInfo": info}
+        send(result(request_id, init))
+    elif method == "tools/list":
+        reply = result(request_id, {"tools": TOOLS})
+        if mode == "noise":
+            sys.stdout.write(json.dumps([reply]) + "\n")  # a batch of one
+            sys.stdout.flush()
+        else:
+            send(reply)
+    elif method == "tools/call":
+        name = params.get("name")
+        if mode == "oversize":
+            send(result(request_id, {"content": [{"type": "text", "text": "x" * (2 << 20)}]}))
+        elif mode == "exit-mid-call":
+            sys.exit(3)
+        elif name == "echo":
+            text = params.get("arguments", {}).get("text", "")
+            send(result(request_id, {"content": [{"type": "text", "text": text}]}))
+        elif name == "env":
+            text = " ".join(sorted(os.environ))
+            send(result(request_id, {"content": [{"type": "text", "text": text}]}))
+        # slow: never answered
+    elif method == "ping":
+        send(result(request_id, {}))
+    else:
+        send({"jsonrpc": "2.0", "id": request_id, "error": {"code": -32601, "message": method}})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--log", required=True)
+    parser.add_argument("--mode", default="normal")
+    args = parser.parse_args()
+    if args.mode == "stubborn":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if args.mode == "noise":
+        sys.stdout.write("this is not JSON\n")
+        sys.stdout.flush()
+    print(f"stdio-peer {args.mode} starting", file=sys.stderr, flush=True)
+    with open(args.log, "a", encoding="utf-8") as log:
+        for line in sys.stdin:
+            log.write(line)
+            log.flush()
+            answer(json.loads(line), args.mode)
+    if args.mode == "stubborn":
+        while True:
+            time.sleep(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+"""The stdio transport against a real process (tests/stdio_peer.py) over real pipes.
+
+The interop tests run the official SDK's servers over stdio too (tests/interop).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from duomcp import (
+    AsyncClient,
+    BearerToken,
+    Client,
+    RequestTimeoutError,
+    StdioServer,
+    TransportError,
+)
+from duomcp.errors import MessageTooLargeError
+from duomcp.transports.stdio import StdioTransport
+from duomcp.types import TextContent
+
+from ._waits import async_wait_until
+
+PEER = Path(__file__).with_name("stdio_peer.py")
+
+
+def peer(log: Path, mode: str = "normal", **options: Any) -> StdioServer:
+    return StdioServer(
+        command=sys.executable,
+        args=(str(PEER), "--log", str(log), "--mode", mode),
+        stderr=subprocess.DEVNULL,
+        **options,
+    )
+
+
+def received(log: Path) -> list[dict[str, Any]]:
+    if not log.exists():
+        return []
+    lines = log.read_text(encoding="utf-8").split("\n")  # not splitlines(): U+2028 is no end
+    return [json.loads(line) for line in lines if line]
+
+
+def text_of(result: Any) -> str:
+    block = result.content[0]
+    assert isinstance(block, TextContent)
+    return block.text
+
+
+def pid_of(client: AsyncClient) -> int | None:
+    transport = client._engine._transport
+    assert isinstance(transport, StdioTransport)
+    return transport.pid
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def test_a_legacy_server_one_message_per_line(tmp_path: Path) -> None:
+    log = tmp_path / "in.jsonl"
+    async with AsyncClient(peer(log), timeout=10) as client:
+        assert client.era == "legacy"
+        assert client.url.startswith("stdio: ")
+        assert text_of(await client.call_tool("echo", {"text": "a\nb\u2028c"})) == "a\nb\u2028c"
+        pid = pid_of(client)
+        assert pid is not None and alive(pid)
+    raw = log.read_bytes()
+    assert "\u2028".encode() not in raw  # escaped: readers that split on it stay whole
+    methods = [m.get("method") for m in received(log)]
+    # each line parsed as one JSON object: no message was split by an embedded newline
+    assert methods[:3] == ["server/discover", "initialize", "notifications/initialized"]
+    assert "tools/call" in methods
+    await async_wait_until(lambda: not alive(pid))  # closing stdin ended it
+
+
+async def test_a_timeout_is_cancelled_with_a_notification(tmp_path: Path) -> None:
+    log = tmp_path / "in.jsonl"
+    async with AsyncClient(peer(log), timeout=10) as client:
+        with pytest.raises(RequestTimeoutError):
+            await client.call_tool("slow", timeout=0.3)
+        call = next(m for m in received(log) if m.get("method") == "tools/call")
+
+        def cancelled() -> list[Any]:
+            return [
+                m["params"]["requestId"]
+                for m in received(log)
+                if m.get("method") == "notifications/cancelled"
+            ]
+
+        await async_wait_until(lambda: bool(cancelled()))
+        assert cancelled() == [call["id"]]  # once, not twice (transport and engine)
+        assert text_of(await client.call_tool("echo", {"text": "after"})) == "after"
+
+
+async def test_a_server_silent_to_the_probe_is_taken_for_legacy(tmp_path: Path) -> None:
+    started = time.monotonic()
+    async with AsyncClient(peer(tmp_path / "in", "silent-probe", probe_timeout=0.5)) as client:
+        assert client.era == "legacy"
+        assert text_of(await client.call_tool("echo", {"text": "x"})) == "x"
+    assert time.monotonic() - started < 5
+
+
+async def test_noise_is_skipped_and_batches_are_read(tmp_path: Path) -> None:
+    async with AsyncClient(peer(tmp_path / "in", "noise"), timeout=10) as client:
+        names = [tool.name for tool in await client.list_tools()]
+        assert names == ["echo", "env", "slow"]
+
+
+async def test_an_oversized_line_fails_the_call_and_stops_the_server(tmp_path: Path) -> None:
+    server = peer(tmp_path / "in", "oversize", max_message_bytes=1 << 20)
+    async with AsyncClient(server, timeout=10) as client:
+        pid = pid_of(client)
+        with pytest.raises(MessageTooLargeError, match="over 1048576 bytes"):
+            await client.call_tool("echo", {"text": "x"})
+        assert pid is not None
+        await async_wait_until(lambda: not alive(pid))
+        with pytest.raises(MessageTooLargeError):
+            await client.call_tool("echo", {"text": "x"})  # the connection stays failed
+
+
+async def test_a_server_that_exits_mid_call_fails_it_at_once(tmp_path: Path) -> None:
+    async with AsyncClient(peer(tmp_path / "in", "exit-mid-call"), timeout=30) as client:
+        started = time.monotonic()
+        with pytest.raises(TransportError, match=r"exited \(code 3\)"):
+            await client.call_tool("echo", {"text": "x"})
+        assert time.monotonic() - started < 5
+
+
+async def test_close_escalates_to_sigkill(tmp_path: Path) -> None:
+    server = peer(tmp_path / "in", "stubborn", shutdown_timeout=0.3)
+    client = AsyncClient(server, timeout=10)
+    await client.connect()
+    pid = pid_of(client)
+    assert pid is not None
+    started = time.monotonic()
+    await client.close()
+    assert time.monotonic() - started < 3  # 0.3 s after stdin, 0.3 s after SIGTERM
+    assert not alive(pid)
+
+
+async def test_a_missing_program_is_a_clear_error(tmp_path: Path) -> None:
+    server = StdioServer(command=str(tmp_path / "no-such-server"))
+    with pytest.raises(TransportError, match="cannot start"):
+        async with AsyncClient(server, timeout=5):
+            pass
+
+
+async def test_secrets_in_the_environment_stay_out_unless_passed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DUOMCP_TEST_SECRET", "hunter2")
+    for options, expected in (
+        ({}, set()),
+        ({"env": {"GIVEN": "1"}}, {"GIVEN"}),
+        ({"inherit_env": True}, {"DUOMCP_TEST_SECRET"}),
+    ):
+        async with AsyncClient(peer(tmp_path / "in", **options), timeout=10) as client:
+            names = set(text_of(await client.call_tool("env")).split())
+        assert names & {"GIVEN", "DUOMCP_TEST_SECRET"} == expected
+        assert "PATH" in names
+
+
+def test_auth_and_headers_are_for_http(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="environment"):
+        AsyncClient(peer(tmp_path / "in"), auth=BearerToken("t"))
+    with pytest.raises(ValueError, match="environment"):
+        AsyncClient(peer(tmp_path / "in"), headers={"X": "1"})
+
+
+def test_the_blocking_client_over_stdio(tmp_path: Path) -> None:
+    log = tmp_path / "in.jsonl"
+    with Client(peer(log), timeout=10) as client:
+        assert text_of(client.call_tool("echo", {"text": "sync"})) == "sync"
+        with pytest.raises(RequestTimeoutError):
+            client.call_tool("slow", timeout=0.3)
+        assert client.era == "legacy"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_during_a_blocking_stdio_call_cancels_it(tmp_path: Path) -> None:
+    import threading
+
+    log = tmp_path / "in.jsonl"
+    with Client(peer(log), timeout=30) as client:
+        timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            client.call_tool("slow")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if any(m.get("method") == "notifications/cancelled" for m in received(log)):
+                break
+            time.sleep(0.02)
+        assert any(m.get("method") == "notifications/cancelled" for m in received(log))
