@@ -12,6 +12,8 @@ Every line it reads is appended to FILE as it arrived. Modes:
 - ``oversize``: answers ``tools/call`` with one line of 2 MiB.
 - ``exit-mid-call``: exits with status 3 on ``tools/call``.
 - ``stubborn``: ignores SIGTERM and the end of stdin (only SIGKILL stops it).
+- ``helper``: starts a helper process that inherits stdout and sleeps; writes its pid to
+  FILE.helper. The server itself behaves normally.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import argparse
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from typing import Any
@@ -84,6 +87,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.mode == "stubborn":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if args.mode == "helper":
+        helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        with open(args.log + ".helper", "w", encoding="utf-8") as out:
+            out.write(str(helper.pid))
     if args.mode == "noise":
         sys.stdout.write("this is not JSON\n")
         sys.stdout.flush()

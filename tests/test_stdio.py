@@ -62,11 +62,20 @@ def pid_of(client: AsyncClient) -> int | None:
 
 
 def alive(pid: int) -> bool:
+    """Running (a zombie nobody reaped yet counts as ended)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (macOS): the signal test is all there is
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def read_pid(path: Path) -> int:
+    return int(path.read_text())
 
 
 async def test_a_legacy_server_one_message_per_line(tmp_path: Path) -> None:
@@ -149,6 +158,17 @@ async def test_close_escalates_to_sigkill(tmp_path: Path) -> None:
     await client.close()
     assert time.monotonic() - started < 3  # 0.3 s after stdin, 0.3 s after SIGTERM
     assert not alive(pid)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX process groups")
+async def test_close_ends_helpers_the_server_started(tmp_path: Path) -> None:
+    log = tmp_path / "in.jsonl"
+    async with AsyncClient(peer(log, "helper", shutdown_timeout=0.5), timeout=10) as client:
+        assert text_of(await client.call_tool("echo", {"text": "x"})) == "x"
+        helper = read_pid(Path(f"{log}.helper"))
+        assert alive(helper)
+    # the server exited on stdin's end; its helper still held stdout until the group ended
+    await async_wait_until(lambda: not alive(helper))
 
 
 async def test_a_missing_program_is_a_clear_error(tmp_path: Path) -> None:

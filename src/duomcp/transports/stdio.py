@@ -8,9 +8,11 @@ specification asks: stdin closed, a wait, then SIGTERM, then SIGKILL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shlex
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Mapping
@@ -29,6 +31,7 @@ log = logging.getLogger("duomcp")
 
 # Passed on to the server by default; anything else must be given in ``env``, so API keys
 # in the client's environment do not reach every server it starts.
+_POSIX = sys.platform != "win32"
 _WINDOWS_INHERITED = "APPDATA HOMEDRIVE HOMEPATH LOCALAPPDATA PATH PATHEXT PROCESSOR_ARCHITECTURE"
 _WINDOWS_INHERITED += " PROGRAMFILES SYSTEMDRIVE SYSTEMROOT TEMP USERNAME USERPROFILE"
 _POSIX_INHERITED = "HOME LOGNAME PATH SHELL TERM USER LANG LC_ALL TMPDIR"
@@ -158,6 +161,8 @@ class StdioTransport:
                         env=server.environment(),
                         cwd=server.cwd,
                         limit=server.max_message_bytes + 1,
+                        # its own process group, so helpers it starts end with it
+                        start_new_session=_POSIX,
                     )
                 except OSError as exc:
                     raise TransportError(f"cannot start {server.display}: {exc}") from exc
@@ -290,15 +295,25 @@ class StdioTransport:
             return
         if process.returncode is None:
             await self._stop(process)
-        if self._reader is not None:
-            await asyncio.gather(self._reader, return_exceptions=True)
+        reader = self._reader
+        if reader is not None:
+            # stdout ends when the last process holding it does: a helper the server started
+            # may still hold it. It belongs to the server's process group: end that too.
+            done, _ = await asyncio.wait({reader}, timeout=self.server.shutdown_timeout)
+            if not done and _POSIX:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                done, _ = await asyncio.wait({reader}, timeout=self.server.shutdown_timeout)
+            if not done:
+                reader.cancel()
+                await asyncio.gather(reader, return_exceptions=True)
 
     async def _stop(self, process: asyncio.subprocess.Process) -> None:
         timeout = self.server.shutdown_timeout
         stdin = process.stdin
         if stdin is not None and not stdin.is_closing():
             stdin.close()
-        for step in (None, process.terminate, process.kill):
+        for step in (None, process.terminate, process.kill):  # the server itself, not its group
             if step is not None:
                 try:
                     step()
