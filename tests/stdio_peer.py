@@ -11,6 +11,7 @@ Every line it reads is appended to FILE as it arrived. Modes:
 - ``noise``: writes a line that is not JSON and answers ``tools/list`` as a batch array.
 - ``oversize``: answers ``tools/call`` with one line of 2 MiB.
 - ``exit-mid-call``: exits with status 3 on ``tools/call``.
+- ``old``: a 2024-11-05 server (answers ``initialize`` with that version).
 - ``stubborn``: ignores SIGTERM and the end of stdin (only SIGKILL stops it).
 - ``helper``: starts a helper process that inherits stdout and sleeps; writes its pid to
   FILE.helper. The server itself behaves normally.
@@ -52,7 +53,8 @@ def answer(message: dict[str, Any], mode: str) -> None:
     elif method == "initialize":
         info = {"name": "stdio-peer", "version": "1"}
         caps: dict[str, Any] = {"tools": {}}
-        init = {"protocolVersion": "2025-11-25", "capabilities": caps, "serverInfo": info}
+        version = "2024-11-05" if mode == "old" else "2025-11-25"
+        init = {"protocolVersion": version, "capabilities": caps, "serverInfo": info}
         send(result(request_id, init))
     elif method == "tools/list":
         reply = result(request_id, {"tools": TOOLS})

@@ -122,6 +122,12 @@ async def test_a_server_silent_to_the_probe_is_taken_for_legacy(tmp_path: Path) 
     assert time.monotonic() - started < 5
 
 
+async def test_a_2024_11_05_server(tmp_path: Path) -> None:
+    async with AsyncClient(peer(tmp_path / "in", "old"), timeout=10) as client:
+        assert (client.era, client.protocol_version) == ("legacy", "2024-11-05")
+        assert text_of(await client.call_tool("echo", {"text": "old"})) == "old"
+
+
 async def test_noise_is_skipped_and_batches_are_read(tmp_path: Path) -> None:
     async with AsyncClient(peer(tmp_path / "in", "noise"), timeout=10) as client:
         names = [tool.name for tool in await client.list_tools()]

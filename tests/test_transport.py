@@ -381,12 +381,13 @@ async def test_delete_405_is_tolerated(server: ReferenceServer, faults: ServerFa
     assert [r.status for r in server.requests if r.method == "DELETE"] == [405]
 
 
-async def test_older_version_is_accepted_and_sent(server: ReferenceServer) -> None:
-    async with AsyncClient(server.url, timeout=10, protocol_version="2025-06-18") as client:
+@pytest.mark.parametrize("version", ["2025-06-18", "2024-11-05"])
+async def test_older_version_is_accepted_and_sent(server: ReferenceServer, version: str) -> None:
+    async with AsyncClient(server.url, timeout=10, protocol_version=version) as client:
         await client.ping()
-        assert client.protocol_version == "2025-06-18"
+        assert client.protocol_version == version
     later = [r for r in server.requests if r.method == "POST"][1:]
-    assert later and all(r.headers.get("mcp-protocol-version") == "2025-06-18" for r in later)
+    assert later and all(r.headers.get("mcp-protocol-version") == version for r in later)
 
 
 # -- tiny servers for faults the reference server must not make ---------------------------

@@ -63,7 +63,7 @@ class Client:
     the client connects on its first call and must be closed with :meth:`close`.
 
     The era is found on connection: a modern (2026-07-28, stateless) request goes first and
-    a legacy server (2025-11-25 back to 2025-03-26) gets ``initialize`` instead. The same
+    a legacy server (2025-11-25 back to 2024-11-05) gets ``initialize`` instead. The same
     calls and handlers work in both: a legacy server's sampling, elicitation and roots
     requests and a modern server's input requests reach the same handlers, and change
     notifications come from the legacy GET stream or the modern ``subscriptions/listen``.

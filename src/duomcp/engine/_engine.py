@@ -72,7 +72,7 @@ log = logging.getLogger("duomcp")
 
 MODERN_PROTOCOL_VERSIONS = ("2026-07-28",)
 """Versions of the stateless era, newest first."""
-LEGACY_PROTOCOL_VERSIONS = ("2025-11-25", "2025-06-18", "2025-03-26")
+LEGACY_PROTOCOL_VERSIONS = ("2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05")
 """Versions negotiated with ``initialize``, newest first."""
 SUPPORTED_PROTOCOL_VERSIONS = MODERN_PROTOCOL_VERSIONS + LEGACY_PROTOCOL_VERSIONS
 """Every version this client speaks, newest first."""
