@@ -11,6 +11,8 @@ Every line it reads is appended to FILE as it arrived. Modes:
 - ``noise``: writes a line that is not JSON and answers ``tools/list`` as a batch array.
 - ``oversize``: answers ``tools/call`` with one line of 2 MiB.
 - ``exit-mid-call``: exits with status 3 on ``tools/call``.
+- ``crash-once``: the first process exits (status 3) on ``tools/list`` or a call of
+  ``crash``; the processes started after it (FILE.crashed exists) answer them.
 - ``old``: a 2024-11-05 server (answers ``initialize`` with that version).
 - ``stubborn``: ignores SIGTERM and the end of stdin (only SIGKILL stops it).
 - ``helper``: starts a helper process that inherits stdout and sleeps; writes its pid to
@@ -38,6 +40,7 @@ def result(request_id: Any, value: dict[str, Any]) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": request_id, "result": value}
 
 
+LOG = ""
 TOOLS = [{"name": name, "inputSchema": {"type": "object"}} for name in ("echo", "env", "slow")]
 
 
@@ -56,6 +59,13 @@ def answer(message: dict[str, Any], mode: str) -> None:
         version = "2024-11-05" if mode == "old" else "2025-11-25"
         init = {"protocolVersion": version, "capabilities": caps, "serverInfo": info}
         send(result(request_id, init))
+    elif mode == "crash-once" and (
+        method == "tools/list" or (method == "tools/call" and params.get("name") == "crash")
+    ):
+        if not os.path.exists(LOG + ".crashed"):
+            open(LOG + ".crashed", "w").close()
+            sys.exit(3)
+        send(result(request_id, {"tools": TOOLS} if method == "tools/list" else {"content": []}))
     elif method == "tools/list":
         reply = result(request_id, {"tools": TOOLS})
         if mode == "noise":
@@ -87,6 +97,8 @@ def main() -> None:
     parser.add_argument("--log", required=True)
     parser.add_argument("--mode", default="normal")
     args = parser.parse_args()
+    global LOG
+    LOG = args.log
     if args.mode == "stubborn":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if args.mode == "helper":

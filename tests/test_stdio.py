@@ -154,6 +154,40 @@ async def test_a_server_that_exits_mid_call_fails_it_at_once(tmp_path: Path) -> 
         assert time.monotonic() - started < 5
 
 
+async def test_a_server_that_ended_is_started_again_and_reads_are_sent_again(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "in.jsonl"
+    async with AsyncClient(peer(log, "crash-once"), timeout=10) as client:
+        first = pid_of(client)
+        names = [tool.name for tool in await client.list_tools()]  # the first process dies
+        assert names == ["echo", "env", "slow"]
+        assert pid_of(client) not in (None, first)
+    assert [m.get("method") for m in received(log)].count("initialize") == 2
+
+
+async def test_a_tool_call_is_not_sent_again_to_the_new_server(tmp_path: Path) -> None:
+    log = tmp_path / "in.jsonl"
+    async with AsyncClient(peer(log, "crash-once"), timeout=10) as client:
+        with pytest.raises(TransportError, match=r"exited \(code 3\).*not sent again"):
+            await client.call_tool("crash")
+        assert text_of(await client.call_tool("echo", {"text": "next"})) == "next"
+    calls = [m for m in received(log) if m.get("method") == "tools/call"]
+    assert [c["params"]["name"] for c in calls] == ["crash", "echo"]
+
+
+async def test_a_server_that_keeps_ending_is_not_started_forever(tmp_path: Path) -> None:
+    log = tmp_path / "in.jsonl"
+    async with AsyncClient(peer(log, "exit-mid-call"), timeout=10) as client:
+        for _ in range(3):
+            with pytest.raises(TransportError, match="not sent again"):
+                await client.call_tool("echo", {"text": "x"})
+        with pytest.raises(TransportError) as info:
+            await client.call_tool("echo", {"text": "x"})
+        assert "not sent again" not in str(info.value)  # no fourth start within a minute
+    assert [m.get("method") for m in received(log)].count("initialize") == 4
+
+
 async def test_close_escalates_to_sigkill(tmp_path: Path) -> None:
     server = peer(tmp_path / "in", "stubborn", shutdown_timeout=0.3)
     client = AsyncClient(server, timeout=10)

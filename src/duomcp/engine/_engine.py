@@ -94,6 +94,10 @@ _REISSUES = 2  # times a modern request whose reply stream broke is sent again
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 
 # The era of each endpoint, learnt once per process: later clients skip the probe.
+_MAX_RESTARTS = 3  # a stdio server that ended is started again this often a minute, at most
+# Not sent again to a server started again after it ended mid-request: they may have acted.
+_NOT_REPEATED = frozenset({"tools/call"})
+
 _ERAS: dict[str, str] = {}
 
 
@@ -297,6 +301,7 @@ class Engine:
         self._notifier: asyncio.Task[None] | None = None
         self._lock: asyncio.Lock | None = None
         self._generation = 0
+        self._restarts: list[float] = []
         self._closed = False
         self.initialize_result: InitializeResult | None = None
         self.tool_output_schemas: dict[str, Any] = {}
@@ -578,6 +583,60 @@ class Engine:
             RequestTimeoutError: no response in time; the request was cancelled.
             TransportError: the connection failed.
         """
+        transport = self._transport
+        generation = transport.generation if isinstance(transport, StdioTransport) else 0
+        try:
+            return await self._request(method, params, timeout, on_progress, use_cache)
+        except TransportError as exc:
+            if not await self._restart_server(generation, exc):
+                raise
+            if method in _NOT_REPEATED:
+                raise TransportError(
+                    f"{exc} during {method}; the server was started again, but {method} was "
+                    "not sent again (it may have had effects): call it again if it is safe"
+                ) from exc
+            log.warning("sent %s again to the new %s", method, self.state.endpoint)
+            return await self._request(method, params, timeout, on_progress, use_cache)
+
+    async def _restart_server(self, generation: int, exc: TransportError) -> bool:
+        """stdio: start a server that ended unexpectedly again, at most
+        :data:`_MAX_RESTARTS` times a minute; ``True`` when it was (by this call or another)."""
+        transport = self._transport
+        if not isinstance(transport, StdioTransport) or self._closed:
+            return False
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if transport.generation != generation:
+                return True  # another call started it again already
+            if not transport.ended:
+                return False
+            now = asyncio.get_running_loop().time()
+            self._restarts = [t for t in self._restarts if now - t < 60.0]
+            if len(self._restarts) >= _MAX_RESTARTS:
+                log.warning(
+                    "%s ended %d times within a minute; not starting it again",
+                    self.state.endpoint,
+                    _MAX_RESTARTS + 1,
+                )
+                return False
+            self._restarts.append(now)
+            log.warning("%s; starting it again", exc)
+            await transport.restart()
+            self._ready = False
+            self.initialize_result = None
+            self.discover_result = None
+        await self.connect()
+        return True
+
+    async def _request(
+        self,
+        method: str,
+        params: dict[str, Any] | None,
+        timeout: float | None,
+        on_progress: ProgressCallback | None,
+        use_cache: bool,
+    ) -> Any:
         await self.connect()
         if self.state.era == "modern":
             if self._listen_filter and (self._listen_task is None or self._listen_task.done()):

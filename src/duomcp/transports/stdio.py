@@ -126,6 +126,9 @@ class StdioTransport:
         self._waiting: dict[Any, asyncio.Future[None]] = {}
         self._failure: TransportError | None = None
         self._closed = False
+        self._broke_protocol = False
+        self.generation = 0
+        """How many times the server was started again after it ended."""
 
     @property
     def state(self) -> ConnectionState:
@@ -136,6 +139,24 @@ class StdioTransport:
     def pid(self) -> int | None:
         """The server's process id, once started."""
         return None if self._process is None else self._process.pid
+
+    @property
+    def ended(self) -> bool:
+        """The server ended by itself (exited or closed its stdout), not by a close, and
+        not stopped for breaking the protocol."""
+        return self._failure is not None and not self._closed and not self._broke_protocol
+
+    async def restart(self) -> None:
+        """Stop what is left of the ended server; the next :meth:`post` starts a new one."""
+        process, reader = self._process, self._reader
+        if process is not None and process.returncode is None:
+            await self._stop(process)
+        if reader is not None:
+            await asyncio.wait({reader}, timeout=self.server.shutdown_timeout)
+        self._process = self._reader = None
+        self._failure = None
+        self._waiting.clear()
+        self.generation += 1
 
     def cancels_requests(self, era: str | None) -> bool:
         """Whether cancelling :meth:`post` tells the server itself (it does, on stdio)."""
@@ -233,6 +254,7 @@ class StdioTransport:
                 try:
                     line = await stdout.readline()
                 except ValueError:  # longer than the limit: nothing after it can be trusted
+                    self._broke_protocol = True
                     self._fail(
                         MessageTooLargeError(
                             f"{source} sent a message over {self.server.max_message_bytes} "
