@@ -98,6 +98,18 @@ def peer(request: pytest.FixtureRequest) -> Iterator[tuple[str, str, str]]:
         yield url, sdk, "modern" if sdk == "mcp-2.3.0" else "legacy"
 
 
+@pytest.fixture(scope="module", params=["mcp-2.3.0", "mcp-1.30.0"])
+def sse_peer(request: pytest.FixtureRequest) -> Iterator[tuple[str, str, str]]:
+    """``(url, sdk, "legacy")``: the era server on the deprecated HTTP+SSE transport."""
+    sdk = str(request.param)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if sdk == "mcp-1.30.0":
+        env["PYTHONPATH"] = str(LEGACY_SDK)
+    with _serving(f"the {sdk} SSE server", ERAS_SCRIPT, "--sse", env=env) as (url, banner):
+        assert banner.startswith(f"mcp {sdk[4:]} "), banner
+        yield url.replace("/mcp", "/sse"), sdk, "legacy"
+
+
 @pytest.fixture(params=["mcp-2.3.0", "mcp-1.30.0"])
 def stdio_peer(request: pytest.FixtureRequest) -> Iterator[tuple[StdioServer, str, str]]:
     """``(server, sdk, era the client must find)``: the era server over stdio, each SDK.

@@ -2,6 +2,7 @@
 
 python tests/interop/eras_server.py --port N
 python tests/interop/eras_server.py --stdio
+python tests/interop/eras_server.py --port N --sse    # the HTTP+SSE transport, at /sse
 
 Run with ``mcp`` 2.x (the test venv's 2.3.0) it is a dual-era server: 2026-07-28 clients
 get multi round-trip requests and ``subscriptions/listen``, older ones sessions. Run with
@@ -136,6 +137,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int)
     parser.add_argument("--stdio", action="store_true", help="serve on stdin and stdout")
+    parser.add_argument("--sse", action="store_true", help="the HTTP+SSE transport, at /sse")
     args = parser.parse_args()
     major = int(VERSION.split(".")[0])
     print(f"mcp {VERSION} from {mcp.__file__}", file=sys.stderr, flush=True)
@@ -143,7 +145,7 @@ def main() -> None:
     if args.stdio:
         server.run("stdio")
     else:
-        app = server.streamable_http_app()
+        app = server.sse_app() if args.sse else server.streamable_http_app()
         uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
 
 

@@ -32,6 +32,11 @@ async def test_same_code_over_stdio(stdio_peer: tuple[StdioServer, str, str]) ->
     await exercise(*stdio_peer)
 
 
+async def test_same_code_over_http_sse(sse_peer: tuple[str, str, str]) -> None:
+    # Found with no configuration: POSTs to /sse are refused, a GET opens the stream.
+    await exercise(*sse_peer)
+
+
 async def exercise(url: str | StdioServer, sdk: str, era: str) -> None:
     """List, call, read, elicitation, sampling and a list change, with no configuration."""
     asked: list[ElicitRequestFormParams] = []

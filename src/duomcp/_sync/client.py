@@ -20,6 +20,7 @@ from ..engine._engine import (
     BlockingSamplingHandler,
     EraPreference,
     ProgressCallback,
+    TransportPreference,
 )
 from ..errors import CapabilityNotSupportedError, ProtocolError
 from ..transports.stdio import StdioServer
@@ -57,7 +58,7 @@ _LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert
 
 
 class Client:
-    """A client for one MCP server, over Streamable HTTP or stdio, of either protocol era.
+    """A client for one MCP server (Streamable HTTP, stdio, or HTTP+SSE), of either era.
 
     Use it as a context manager, which connects on entry and closes on exit; without one,
     the client connects on its first call and must be closed with :meth:`close`.
@@ -100,6 +101,10 @@ class Client:
         trace_context: returns the W3C ``traceparent`` (and ``tracestate``, ``baggage``)
             to put in the ``_meta`` of every request.
         http_options: transport limits and timings.
+        transport: ``"auto"`` (default) uses Streamable HTTP, and the deprecated HTTP+SSE
+            transport (protocol 2024-11-05: a GET stream naming a POST URL) when the
+            server refuses POSTs to the URL with 400, 404 or 405 and then answers a GET
+            with that stream; ``"streamable-http"`` or ``"sse"`` pins one.
         max_pages: how many pages a ``list_*`` call gathers at most.
         validate_structured_content: check tool results against their ``outputSchema``.
     """
@@ -129,6 +134,7 @@ class Client:
         cache: ResultCache | bool = True,
         trace_context: Callable[[], Mapping[str, str]] | None = None,
         http_options: HTTPOptions | None = None,
+        transport: TransportPreference = "auto",
         max_pages: int = 1000,
         validate_structured_content: bool = True,
     ) -> None:
@@ -165,6 +171,7 @@ class Client:
             cache=ResultCache() if cache is True else (None if cache is False else cache),
             trace_context=trace_context,
             http_options=http_options,
+            transport=transport,
         )
         self._max_pages = max_pages
         self._validate = validate_structured_content

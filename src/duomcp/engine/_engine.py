@@ -39,6 +39,7 @@ from ..errors import (
     TransportError,
     UnsupportedProtocolVersionError,
 )
+from ..transports.legacy_sse import LegacySSETransport
 from ..transports.stdio import StdioServer, StdioTransport
 from ..transports.streamable_http import HTTPOptions, StreamableHTTPTransport
 from ..types import (
@@ -79,6 +80,7 @@ SUPPORTED_PROTOCOL_VERSIONS = MODERN_PROTOCOL_VERSIONS + LEGACY_PROTOCOL_VERSION
 LATEST_PROTOCOL_VERSION = MODERN_PROTOCOL_VERSIONS[0]
 
 EraPreference = Literal["auto", "legacy", "modern"]
+TransportPreference = Literal["auto", "streamable-http", "sse"]
 
 _META_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
 _META_CLIENT_INFO = "io.modelcontextprotocol/clientInfo"
@@ -99,11 +101,14 @@ _MAX_RESTARTS = 3  # a stdio server that ended is started again this often a min
 _NOT_REPEATED = frozenset({"tools/call"})
 
 _ERAS: dict[str, str] = {}
+_SSE_ENDPOINTS: set[str] = set()  # found to speak the HTTP+SSE transport (2024-11-05)
 
 
 def forget_eras() -> None:
-    """Forget which endpoints were found to be legacy or modern (they are probed again)."""
+    """Forget which endpoints were found to be legacy or modern, or to use the HTTP+SSE
+    transport (they are probed again)."""
     _ERAS.clear()
+    _SSE_ENDPOINTS.clear()
 
 
 ProgressCallback = Callable[[float, "float | None", "str | None"], Any]
@@ -231,7 +236,12 @@ class Engine:
         trace_context: Callable[[], Mapping[str, str]] | None = None,
         http_options: HTTPOptions | None = None,
         http: aiohttp.ClientSession | None = None,
+        transport: TransportPreference = "auto",
     ) -> None:
+        if transport not in ("auto", "streamable-http", "sse"):
+            raise ValueError(
+                f"transport must be 'auto', 'streamable-http' or 'sse', not {transport!r}"
+            )
         if era not in ("auto", "legacy", "modern"):
             raise ValueError(f"era must be 'auto', 'legacy' or 'modern', not {era!r}")
         if protocol_version is not None:
@@ -259,9 +269,17 @@ class Engine:
             self._transport = StdioTransport(self.state, on_message=self._dispatch, server=url)
         else:
             self.state = ConnectionState(endpoint=url, auth=auth, extra_headers=dict(headers or {}))
-            self._transport = StreamableHTTPTransport(
-                self.state, on_message=self._dispatch, options=http_options, http=http
-            )
+            if transport == "sse" or (transport == "auto" and url in _SSE_ENDPOINTS):
+                if era == "modern":
+                    raise ValueError("the HTTP+SSE transport is of the legacy era only")
+                era = "legacy"
+                self._transport = LegacySSETransport(
+                    self.state, on_message=self._dispatch, options=http_options, http=http
+                )
+            else:
+                self._transport = StreamableHTTPTransport(
+                    self.state, on_message=self._dispatch, options=http_options, http=http
+                )
         self._client_info = client_info
         self._handlers = handlers
         self._timeout = timeout
@@ -301,6 +319,7 @@ class Engine:
         self._notifier: asyncio.Task[None] | None = None
         self._lock: asyncio.Lock | None = None
         self._generation = 0
+        self._transport_preference: TransportPreference = transport
         self._restarts: list[float] = []
         self._closed = False
         self.initialize_result: InitializeResult | None = None
@@ -338,6 +357,48 @@ class Engine:
             self._ensure_listening()
 
     async def _connect(self) -> None:
+        try:
+            await self._connect_era()
+        except HTTPStatusError as exc:
+            if not self._may_be_sse(exc):
+                raise
+            await self._switch_to_sse(exc)
+
+    def _may_be_sse(self, exc: HTTPStatusError) -> bool:
+        """A POST refused with 400, 404 or 405 may mean an HTTP+SSE server (2024-11-05)."""
+        return (
+            self._transport_preference == "auto"
+            and self._era_preference != "modern"
+            and type(self._transport) is StreamableHTTPTransport
+            and exc.status in (400, 404, 405)
+        )
+
+    async def _switch_to_sse(self, refused: HTTPStatusError) -> None:
+        """Try the deprecated HTTP+SSE transport: a GET stream that names a POST URL."""
+        endpoint = self.state.endpoint
+        log.debug("%s refused a POST (%s); trying the HTTP+SSE transport", endpoint, refused)
+        previous = self._transport
+        assert isinstance(previous, StreamableHTTPTransport)
+        sse = LegacySSETransport(
+            self.state, on_message=self._dispatch, options=previous.options, http=previous._http
+        )
+        self._transport = sse
+        self.state.reset_session()
+        self.state.era = None
+        try:
+            await self._initialize()
+        except TransportError as exc:
+            self._transport = previous
+            await sse.close()
+            raise refused from exc  # not an SSE server either: the first answer says more
+        if previous._owns_http:
+            sse._owns_http = True  # the pool the first transport made is this one's now
+            previous._owns_http = False
+        self._ready = True
+        _SSE_ENDPOINTS.add(endpoint)
+        _ERAS[endpoint] = "legacy"
+
+    async def _connect_era(self) -> None:
         endpoint = self.state.endpoint
         era = self._era_preference
         remember = era == "auto" and not isinstance(self._transport, StdioTransport)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import shlex
 import signal
@@ -20,14 +19,13 @@ from typing import IO, Any
 
 import attrs
 
-from .._jsonrpc import dumps, loads_messages
+from .._jsonrpc import dumps
 from ..connection import ConnectionState
-from ..errors import InvalidResponseError, MessageTooLargeError, TransportError
+from ..errors import MessageTooLargeError, TransportError
+from ._shared_stream import Awaited
 from .streamable_http import HTTPOptions
 
 __all__ = ["StdioServer", "StdioTransport"]
-
-log = logging.getLogger("duomcp")
 
 # Passed on to the server by default; anything else must be given in ``env``, so API keys
 # in the client's environment do not reach every server it starts.
@@ -123,7 +121,7 @@ class StdioTransport:
         self._process: asyncio.subprocess.Process | None = None
         self._starting: asyncio.Lock | None = None
         self._reader: asyncio.Task[None] | None = None
-        self._waiting: dict[Any, asyncio.Future[None]] = {}
+        self._awaited = Awaited(on_message)
         self._failure: TransportError | None = None
         self._closed = False
         self._broke_protocol = False
@@ -155,7 +153,7 @@ class StdioTransport:
             await asyncio.wait({reader}, timeout=self.server.shutdown_timeout)
         self._process = self._reader = None
         self._failure = None
-        self._waiting.clear()
+        self._awaited.clear()
         self.generation += 1
 
     def cancels_requests(self, era: str | None) -> bool:
@@ -209,10 +207,7 @@ class StdioTransport:
         if self._failure is not None:
             raise self._failure
         process = await self._start()
-        waiter: asyncio.Future[None] | None = None
-        if request_id is not None:
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiting[request_id] = waiter
+        waiter = None if request_id is None else self._awaited.expect(request_id)
         try:
             await self._write(process, message)
             if waiter is not None:
@@ -222,8 +217,7 @@ class StdioTransport:
                 self._cancel_soon(process, request_id)
             raise
         finally:
-            if request_id is not None:
-                self._waiting.pop(request_id, None)
+            self._awaited.forget(request_id)
 
     async def _write(self, process: asyncio.subprocess.Process, message: dict[str, Any]) -> None:
         stdin = process.stdin
@@ -267,16 +261,7 @@ class StdioTransport:
                     break
                 if not line.strip():
                     continue
-                try:
-                    messages = loads_messages(line, source=source)
-                except InvalidResponseError as exc:
-                    log.warning("ignored a line that is not JSON-RPC: %s", exc)
-                    continue
-                for message in messages:
-                    self._on_message(message)
-                    waiter = self._waiting.get(message.get("id"))
-                    if waiter is not None and "method" not in message and not waiter.done():
-                        waiter.set_result(None)
+                self._awaited.deliver(line, source)
         finally:
             await self._gone(process)
 
@@ -297,9 +282,7 @@ class StdioTransport:
     def _fail(self, error: TransportError) -> None:
         if self._failure is None:
             self._failure = error
-        for waiter in self._waiting.values():
-            if not waiter.done():
-                waiter.set_exception(self._failure)
+        self._awaited.fail(self._failure)
 
     async def delete_session(self) -> None:
         """Nothing to do: a stdio connection has no session to end apart from the process."""

@@ -173,14 +173,17 @@ class StreamableHTTPTransport:
         body: bytes | None = None,
         stream: str | None = None,
         message: dict[str, Any] | None = None,
+        url: str | None = None,
     ) -> aiohttp.ClientResponse:
         """Send one HTTP request with headers from the connection state.
 
-        A 401/403 goes to the auth path and the request is retried once when it says so.
-        Raises :class:`SessionExpiredError` for a 404 to a request that carried a session.
+        ``url`` is the endpoint unless given (the legacy HTTP+SSE transport POSTs to the
+        URL its stream named). A 401/403 goes to the auth path and the request is retried
+        once when it says so. Raises :class:`SessionExpiredError` for a 404 to a request
+        that carried a session.
         """
         method = _METHODS[kind]
-        url = self._state.endpoint
+        url = url or self._state.endpoint
         for attempt in range(2):
             try:
                 headers = await self._state.headers(kind, stream=stream, message=message)

@@ -1,0 +1,61 @@
+"""Responses that arrive on one stream shared by every request (stdio, HTTP+SSE).
+
+Such a transport sends a request, then waits until the reader of the shared stream has
+handed its response to the engine. :class:`Awaited` keeps those waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from .._jsonrpc import loads_messages
+from ..errors import InvalidResponseError
+
+__all__ = ["Awaited"]
+
+log = logging.getLogger("duomcp")
+
+
+class Awaited:
+    """The requests waiting for their response on a shared stream, by id."""
+
+    def __init__(self, on_message: Callable[[dict[str, Any]], None]) -> None:
+        self._on_message = on_message
+        self._waiting: dict[Any, asyncio.Future[None]] = {}
+
+    def expect(self, request_id: Any) -> asyncio.Future[None]:
+        """A future done once the response to ``request_id`` was delivered."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting[request_id] = waiter
+        return waiter
+
+    def forget(self, request_id: Any) -> None:
+        """Stop waiting for ``request_id`` (answered, failed or cancelled)."""
+        self._waiting.pop(request_id, None)
+
+    def deliver(self, raw: bytes | str, source: str) -> None:
+        """Hand every message of ``raw`` to the engine, then release its waiter; a text
+        that is not JSON-RPC is dropped with a warning."""
+        try:
+            messages = loads_messages(raw, source=source)
+        except InvalidResponseError as exc:
+            log.warning("dropped a message that is not JSON-RPC: %s", exc)
+            return
+        for message in messages:
+            self._on_message(message)
+            waiter = self._waiting.get(message.get("id"))
+            if waiter is not None and "method" not in message and not waiter.done():
+                waiter.set_result(None)
+
+    def fail(self, error: BaseException) -> None:
+        """The stream ended: every waiter fails with ``error``."""
+        for waiter in self._waiting.values():
+            if not waiter.done():
+                waiter.set_exception(error)
+
+    def clear(self) -> None:
+        """Forget every waiter (a new stream starts)."""
+        self._waiting.clear()

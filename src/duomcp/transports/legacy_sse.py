@@ -1,0 +1,200 @@
+"""The deprecated HTTP+SSE transport of protocol 2024-11-05.
+
+The client opens a GET stream; its first event, ``endpoint``, names the URL to POST
+messages to (same origin only), and every message from the server, responses included,
+comes on that stream. The stream is the session: when it ends, the session has ended too,
+and the next request starts a new one. Headers come from the connection state as for
+every other request, and a 401 or 403 on the GET or a POST goes to the same auth path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
+
+from .._jsonrpc import dumps
+from ..errors import (
+    HTTPStatusError,
+    InvalidResponseError,
+    MCPError,
+    SessionExpiredError,
+    TransportError,
+)
+from ._shared_stream import Awaited
+from ._sse import SSEDecoder
+from .streamable_http import StreamableHTTPTransport
+
+if TYPE_CHECKING:
+    import aiohttp
+
+__all__ = ["LegacySSETransport"]
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+class LegacySSETransport(StreamableHTTPTransport):
+    """Talks to a 2024-11-05 server over its GET stream and the POST URL the stream names."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stream: asyncio.Task[None] | None = None
+        self._endpoint: asyncio.Future[str] | None = None
+        self._opening: asyncio.Lock | None = None
+        self._awaited = Awaited(self._on_message)
+        self._ended: TransportError | None = None
+
+    def cancels_requests(self, era: str | None) -> bool:
+        """Never: a request is cancelled with ``notifications/cancelled``."""
+        return False
+
+    async def post(
+        self,
+        message: dict[str, Any],
+        *,
+        request_id: str | int | None = None,
+        initialize: bool = False,
+    ) -> None:
+        """POST one message to the stream's URL; for a request, return once its response
+        arrived on the stream.
+
+        ``initialize`` opens a new stream (a new session). After the stream ended, any
+        other message raises :class:`SessionExpiredError`, so the caller starts anew.
+
+        Raises:
+            TransportError: the stream could not be opened, or ended before the response.
+            HTTPStatusError: the server refused the stream or the message.
+        """
+        if initialize:
+            await self._close_stream()
+            self._ended = None
+        elif self._ended is not None:
+            raise SessionExpiredError(
+                f"{self._ended}; the session ended with it", status=0, url=self._state.endpoint
+            )
+        endpoint = await self._open()
+        waiter = None if request_id is None else self._awaited.expect(request_id)
+        try:
+            resp = await self._send("post", body=dumps(message), message=message, url=endpoint)
+            try:
+                if resp.status == 404:
+                    raise SessionExpiredError(
+                        f"POST {endpoint}: the server no longer knows this session",
+                        status=404,
+                        url=endpoint,
+                    )
+                if not 200 <= resp.status < 300:
+                    await self._raise_for_status(resp, f"POST {endpoint}")
+            finally:
+                resp.release()
+            if waiter is not None:
+                await waiter
+        finally:
+            self._awaited.forget(request_id)
+
+    async def _open(self) -> str:
+        """The POST URL of the current stream, opening the stream first if needed."""
+        if self._opening is None:
+            self._opening = asyncio.Lock()
+        async with self._opening:
+            if self._stream is None or self._stream.done():
+                loop = asyncio.get_running_loop()
+                self._endpoint = loop.create_future()
+                self._stream = loop.create_task(self._read(self._endpoint))
+            assert self._endpoint is not None
+            endpoint = self._endpoint
+        wait = self._options.connect_timeout
+        try:
+            return await asyncio.wait_for(asyncio.shield(endpoint), wait)
+        except asyncio.TimeoutError:
+            raise TransportError(
+                f"GET {self._state.endpoint} sent no endpoint event within {wait} s: "
+                "not an HTTP+SSE server"
+            ) from None
+
+    async def _read(self, endpoint: asyncio.Future[str]) -> None:
+        url = self._state.endpoint
+        error: TransportError | None = None
+        try:
+            resp = await self._send("get", stream="sse")
+            try:
+                await self._read_events(resp, endpoint)
+            finally:
+                resp.close()
+            error = TransportError(f"the SSE stream of {url} ended")
+        except asyncio.CancelledError:
+            error = TransportError(f"the SSE stream of {url} was closed")
+            raise
+        except MCPError as exc:
+            error = exc if isinstance(exc, TransportError) else TransportError(str(exc))
+            if not endpoint.done():
+                endpoint.set_exception(exc)
+        finally:
+            self._end(error or TransportError(f"the SSE stream of {url} ended"), endpoint)
+
+    async def _read_events(
+        self, resp: aiohttp.ClientResponse, endpoint: asyncio.Future[str]
+    ) -> None:
+        url = self._state.endpoint
+        if not 200 <= resp.status < 300:
+            await self._raise_for_status(resp, f"GET {url}")
+        if resp.content_type != "text/event-stream":
+            raise HTTPStatusError(
+                f"GET {url} answered {resp.status} {resp.content_type!r}, not an SSE stream",
+                status=resp.status,
+                url=url,
+            )
+        decoder = SSEDecoder(
+            max_line_bytes=self._options.max_sse_line_bytes,
+            max_event_bytes=self._options.max_message_bytes,
+        )
+        source = f"SSE event from {url}"
+        async for chunk in resp.content.iter_any():
+            for event in decoder.feed(chunk):
+                if event.event == "endpoint":
+                    self._take_endpoint(event.data.strip(), endpoint)
+                elif event.event == "message" and event.data:
+                    self._awaited.deliver(event.data, source)
+
+    def _take_endpoint(self, data: str, endpoint: asyncio.Future[str]) -> None:
+        url = self._state.endpoint
+        target = urljoin(url, data)
+        if _origin(target) != _origin(url):
+            # A stream that sends messages elsewhere could send the bearer token with them.
+            raise InvalidResponseError(
+                f"the SSE stream of {url} named {target!r} to POST to: not the same origin"
+            )
+        if not endpoint.done():
+            endpoint.set_result(target)
+
+    def _end(self, error: TransportError, endpoint: asyncio.Future[str]) -> None:
+        if endpoint.done() and not endpoint.cancelled() and endpoint.exception() is None:
+            self._ended = error  # the session was up: it ended with the stream
+        elif not endpoint.done():
+            endpoint.set_exception(error)
+        self._awaited.fail(error)
+
+    async def _close_stream(self) -> None:
+        stream = self._stream
+        self._stream = None
+        if stream is not None and not stream.done():
+            stream.cancel()
+            await asyncio.gather(stream, return_exceptions=True)
+
+    async def listen(self, opened: Any = None) -> None:
+        """Nothing more to open: the stream opened for ``initialize`` carries everything."""
+        if opened is not None:
+            opened()
+
+    async def delete_session(self) -> None:
+        """End the session: close its stream."""
+        await self._close_stream()
+
+    async def close(self) -> None:
+        """Close the stream and the connection pool; idempotent."""
+        await self._close_stream()
+        await super().close()
