@@ -34,10 +34,14 @@ class SSEServer:
     url: str = ""
     gets: list[Mapping[str, str]] = attrs.field(factory=list)
     refused_posts: int = 0  # POSTs to /sse: a Streamable HTTP client's attempts
+    refuse_next_post: bool = False  # one 401 on a message POST (a token that just expired)
     posts: list[tuple[Mapping[str, str], dict[str, Any]]] = attrs.field(factory=list)
     queues: dict[str, asyncio.Queue[dict[str, Any] | None]] = attrs.field(factory=dict)
 
     def refused(self, request: web.Request) -> web.Response | None:
+        if self.refuse_next_post and request.method == "POST":
+            self.refuse_next_post = False
+            return web.Response(status=401, headers={"WWW-Authenticate": "Bearer"})
         if self.token and request.headers.get("Authorization") != f"Bearer {self.token}":
             return web.Response(status=401, headers={"WWW-Authenticate": "Bearer"})
         return None
@@ -181,7 +185,12 @@ async def test_a_401_on_the_stream_goes_to_the_auth_path(sse_server: SSEServer) 
     async with AsyncClient(sse_server.url, transport="sse", auth=auth, timeout=10) as client:
         assert text_of(await client.call_tool("echo", {"text": "in"})) == "in"
     assert [(c.status, c.request_kind) for c in auth.challenges] == [(401, "get")]
-    assert auth.challenges[0].url == sse_server.url
+    sse_server.refuse_next_post = True
+    async with AsyncClient(sse_server.url, transport="sse", auth=auth, timeout=10) as client:
+        assert text_of(await client.call_tool("echo", {"text": "again"})) == "again"
+    assert [(c.status, c.request_kind) for c in auth.challenges][1:] == [(401, "post")]
+    # the challenge names the protected resource (the stream's URL), not the POST URL
+    assert {c.url for c in auth.challenges} == {sse_server.url}
 
 
 async def test_a_stream_that_ends_starts_a_new_session(sse_server: SSEServer) -> None:

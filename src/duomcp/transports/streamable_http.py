@@ -210,7 +210,7 @@ class StreamableHTTPTransport:
                 resp.release()
                 challenge = AuthChallenge.from_response(
                     status=resp.status,
-                    url=url,
+                    url=self._state.endpoint,  # the protected resource, whatever URL was hit
                     request_kind=kind,
                     www_authenticate=resp.headers.get("WWW-Authenticate"),
                 )
