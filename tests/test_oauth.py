@@ -6,13 +6,16 @@ import asyncio
 import logging
 import os
 import stat
+import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from duomcp import AsyncClient, AuthError, HTTPOptions
+from duomcp import AsyncClient, AuthError, Client, HTTPOptions
 from duomcp.auth import FileTokenStorage, LoopbackLogin, OAuth, TokenStorage
 from duomcp.testing import AuthorizationServer, AuthServerSettings, ReferenceServer, ServerFaults
 
@@ -358,3 +361,29 @@ async def test_a_failing_sign_in_callback_is_an_auth_error(oauth_server: Referen
     with pytest.raises(AuthError, match="no browser here"):
         await client.connect()
     await client.close()
+
+
+def test_a_blocking_client_signs_in_with_a_plain_function(oauth_server: ReferenceServer) -> None:
+    """The person at the browser, written as blocking code runs it: a plain function."""
+    seen: list[str] = []
+
+    def sign_in(url: str) -> str:  # blocks on purpose: it runs in a worker thread
+        seen.append(threading.current_thread().name)
+        request = urllib.request.Request(url)
+        opener = urllib.request.build_opener(_NoRedirect)
+        try:
+            opener.open(request, timeout=10)
+        except urllib.error.HTTPError as exc:  # the 302 to the redirect URI
+            assert exc.code == 302
+            return str(exc.headers["Location"])
+        raise AssertionError("no redirect")
+
+    auth = OAuth(interaction=sign_in, redirect_uri=REDIRECT)
+    with Client(oauth_server.url, auth=auth, timeout=10) as client:
+        assert client.call_tool("echo", {"text": "signed"}).content[0].text == "signed"  # type: ignore[union-attr]
+    assert len(seen) == 1 and seen[0] != "duomcp-portal" and seen[0] != "MainThread"
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import inspect
 import json
 import logging
 import secrets
@@ -31,8 +32,11 @@ __all__ = ["ClientCredentials", "CrossAppAccess", "OAuth", "OAuthClientInfo", "O
 
 log = logging.getLogger("duomcp.auth")
 
-Interaction = Callable[[str], Awaitable[str]]
-"""Given the authorization URL, let the user sign in; return the redirect URL reached."""
+Interaction = Callable[[str], "Awaitable[str] | str"]
+"""Given the authorization URL, let the user sign in; return the redirect URL reached.
+
+An async function, or a plain one (it runs in a worker thread, so it may block: a blocking
+client's users write plain functions)."""
 
 _REFRESH_MARGIN = 30.0  # seconds before expiry at which a token is refreshed
 _MAX_AUTHORIZATIONS = 3  # within _AUTHORIZATION_WINDOW seconds: no endless loops
@@ -138,7 +142,8 @@ class OAuth(Auth):
 
     Args:
         interaction: shows the user the authorization URL and returns the redirect URL
-            the browser reached (with ``code`` and ``state``).
+            the browser reached (with ``code`` and ``state``): an async function, or a
+            plain one, which then runs in a worker thread and may block.
         redirect_uri: the redirect URI registered for this client.
         client_id: a pre-registered client id (else CIMD, else dynamic registration).
         client_secret: the pre-registered client's secret, if it has one.
@@ -483,7 +488,7 @@ class OAuth(Auth):
             url = add_params_to_uri(str(self._metadata["authorization_endpoint"]), params)
             log.info("authorization needed for %s at %s", challenge.url, self._issuer)
             try:
-                redirected = await self._interaction(url)
+                redirected = await _interact(self._interaction, url)
             except AuthError:
                 raise
             except Exception as exc:
@@ -597,6 +602,18 @@ class OAuth(Auth):
             self._granted_scopes |= set(scope.split())
         self._generation += 1
         await self._storage.save(self._tokens_key(self._resource()), attrs.asdict(self._tokens))
+
+
+async def _interact(interaction: Interaction, url: str) -> str:
+    """Run the interaction: awaited if async, in a worker thread if it is a plain function."""
+    if inspect.iscoroutinefunction(interaction) or inspect.iscoroutinefunction(
+        getattr(interaction, "__call__", None)  # noqa: B004 (an object with async __call__)
+    ):
+        return await interaction(url)  # type: ignore[misc, no-any-return]
+    result = await asyncio.to_thread(interaction, url)
+    if inspect.isawaitable(result):  # a plain function that returned a coroutine
+        result = await result
+    return str(result)
 
 
 async def _no_interaction(url: str) -> str:
