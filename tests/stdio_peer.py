@@ -13,6 +13,8 @@ Every line it reads is appended to FILE as it arrived. Modes:
 - ``exit-mid-call``: exits with status 3 on ``tools/call``.
 - ``crash-once``: the first process exits (status 3) on ``tools/list`` or a call of
   ``crash``; the processes started after it (FILE.crashed exists) answer them.
+- ``helper-crash``: starts a helper that inherits stdout and sleeps 60 s, and exits
+  (status 3) on a call of ``crash``: its stdout stays open after it is gone.
 - ``old``: a 2024-11-05 server (answers ``initialize`` with that version).
 - ``stubborn``: ignores SIGTERM and the end of stdin (only SIGKILL stops it).
 - ``helper``: starts a helper process that inherits stdout and sleeps; writes its pid to
@@ -66,6 +68,8 @@ def answer(message: dict[str, Any], mode: str) -> None:
             open(LOG + ".crashed", "w").close()
             sys.exit(3)
         send(result(request_id, {"tools": TOOLS} if method == "tools/list" else {"content": []}))
+    elif mode == "helper-crash" and method == "tools/call" and params.get("name") == "crash":
+        sys.exit(3)
     elif method == "tools/list":
         reply = result(request_id, {"tools": TOOLS})
         if mode == "noise":
@@ -101,7 +105,7 @@ def main() -> None:
     LOG = args.log
     if args.mode == "stubborn":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    if args.mode == "helper":
+    if args.mode in ("helper", "helper-crash"):
         helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
         with open(args.log + ".helper", "w", encoding="utf-8") as out:
             out.write(str(helper.pid))

@@ -211,6 +211,25 @@ async def test_close_ends_helpers_the_server_started(tmp_path: Path) -> None:
     await async_wait_until(lambda: not alive(helper))
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX process groups")
+@pytest.mark.parametrize("pidfd", [True, False], ids=["pidfd", "polling"])
+async def test_an_exit_is_noticed_though_a_helper_holds_stdout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pidfd: bool
+) -> None:
+    if not pidfd:
+        monkeypatch.delattr(os, "pidfd_open", raising=False)  # as on macOS
+    log = tmp_path / "in.jsonl"
+    server = peer(log, "helper-crash", shutdown_timeout=0.5)
+    async with AsyncClient(server, timeout=30) as client:
+        helper = read_pid(Path(f"{log}.helper"))
+        started = time.monotonic()
+        with pytest.raises(TransportError, match="exited"):
+            await client.call_tool("crash")
+        assert time.monotonic() - started < 5  # not the call's 30 s timeout
+        await async_wait_until(lambda: not alive(helper))
+        assert text_of(await client.call_tool("echo", {"text": "new"})) == "new"
+
+
 async def test_a_missing_program_is_a_clear_error(tmp_path: Path) -> None:
     server = StdioServer(command=str(tmp_path / "no-such-server"))
     with pytest.raises(TransportError, match="cannot start"):

@@ -46,6 +46,40 @@ def _line(message: dict[str, Any]) -> bytes:
     return data + b"\n"
 
 
+async def _exited(process: asyncio.subprocess.Process) -> None:
+    """Return once the process has exited. ``process.wait()`` also waits for its pipes to
+    close, which a helper it started may hold open: Linux says when through a pidfd,
+    elsewhere the exit status is looked at every 0.25 s."""
+    if process.returncode is not None:
+        return
+    loop = asyncio.get_running_loop()
+    pidfd_open = getattr(os, "pidfd_open", None)
+    fd = None
+    if pidfd_open is not None:
+        with contextlib.suppress(OSError):  # gone already, or no pidfd in this kernel
+            fd = pidfd_open(process.pid)
+    if fd is not None:
+        exited: asyncio.Future[None] = loop.create_future()
+
+        def readable() -> None:
+            if not exited.done():
+                exited.set_result(None)
+
+        try:
+            loop.add_reader(fd, readable)
+        except NotImplementedError:  # a loop without add_reader (Windows proactor)
+            os.close(fd)
+        else:
+            try:
+                await exited
+            finally:
+                loop.remove_reader(fd)
+                os.close(fd)
+            return
+    while process.returncode is None:  # noqa: ASYNC110 (no event to wait on: polling is it)
+        await asyncio.sleep(0.25)
+
+
 def _strings(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(values)
 
@@ -121,6 +155,7 @@ class StdioTransport:
         self._process: asyncio.subprocess.Process | None = None
         self._starting: asyncio.Lock | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
         self._awaited = Awaited(on_message)
         self._failure: TransportError | None = None
         self._closed = False
@@ -145,13 +180,11 @@ class StdioTransport:
         return self._failure is not None and not self._closed and not self._broke_protocol
 
     async def restart(self) -> None:
-        """Stop what is left of the ended server; the next :meth:`post` starts a new one."""
-        process, reader = self._process, self._reader
-        if process is not None and process.returncode is None:
-            await self._stop(process)
-        if reader is not None:
-            await asyncio.wait({reader}, timeout=self.server.shutdown_timeout)
-        self._process = self._reader = None
+        """End what is left of the ended server; the next :meth:`post` starts a new one."""
+        process, reader, watcher = self._process, self._reader, self._watcher
+        self._process = self._reader = self._watcher = None
+        if process is not None:
+            await self._end(process, reader, watcher)
         self._failure = None
         self._awaited.clear()
         self.generation += 1
@@ -186,7 +219,9 @@ class StdioTransport:
                 except OSError as exc:
                     raise TransportError(f"cannot start {server.display}: {exc}") from exc
                 self._process = process
-                self._reader = asyncio.get_running_loop().create_task(self._read(process))
+                loop = asyncio.get_running_loop()
+                self._reader = reader = loop.create_task(self._read(process))
+                self._watcher = loop.create_task(self._watch(process, reader))
         return self._process
 
     async def post(
@@ -267,8 +302,8 @@ class StdioTransport:
 
     async def _gone(self, process: asyncio.subprocess.Process) -> None:
         """The server's stdout ended: fail what waits, with its exit status if it has one."""
-        if self._failure is not None:
-            return
+        if self._failure is not None or process is not self._process:
+            return  # already failed, or a reader of a server that was replaced
         code: int | None = None
         try:
             code = await asyncio.wait_for(asyncio.shield(process.wait()), 1.0)
@@ -295,23 +330,41 @@ class StdioTransport:
     async def close(self) -> None:
         """Close stdin, wait, then SIGTERM, then SIGKILL; idempotent."""
         self._closed = True
-        process = self._process
-        if process is None:
-            return
+        process, reader, watcher = self._process, self._reader, self._watcher
+        if process is not None:
+            await self._end(process, reader, watcher)
+
+    async def _end(
+        self,
+        process: asyncio.subprocess.Process,
+        reader: asyncio.Task[None] | None,
+        watcher: asyncio.Task[None] | None,
+    ) -> None:
+        """Stop the server and whatever of its process group still holds its stdout."""
+        if watcher is not None:
+            watcher.cancel()
         if process.returncode is None:
             await self._stop(process)
-        reader = self._reader
         if reader is not None:
-            # stdout ends when the last process holding it does: a helper the server started
-            # may still hold it. It belongs to the server's process group: end that too.
-            done, _ = await asyncio.wait({reader}, timeout=self.server.shutdown_timeout)
-            if not done and _POSIX:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                done, _ = await asyncio.wait({reader}, timeout=self.server.shutdown_timeout)
-            if not done:
-                reader.cancel()
-                await asyncio.gather(reader, return_exceptions=True)
+            await self._drain(process, reader)
+
+    async def _watch(self, process: asyncio.subprocess.Process, reader: asyncio.Task[None]) -> None:
+        """Notice the server's exit even when a helper it started keeps its stdout open."""
+        await _exited(process)
+        await self._drain(process, reader)
+
+    async def _drain(self, process: asyncio.subprocess.Process, reader: asyncio.Task[None]) -> None:
+        """Give the reader the rest of stdout; if a helper the server started still holds
+        it, end the server's process group (its own, helpers included), then stop reading."""
+        timeout = self.server.shutdown_timeout
+        done, _ = await asyncio.wait({reader}, timeout=timeout)
+        if not done and _POSIX:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            done, _ = await asyncio.wait({reader}, timeout=timeout)
+        if not done:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
 
     async def _stop(self, process: asyncio.subprocess.Process) -> None:
         timeout = self.server.shutdown_timeout
