@@ -13,6 +13,8 @@ Every line it reads is appended to FILE as it arrived. Modes:
 - ``exit-mid-call``: exits with status 3 on ``tools/call``.
 - ``crash-once``: the first process exits (status 3) on ``tools/list`` or a call of
   ``crash``; the processes started after it (FILE.crashed exists) answer them.
+- ``quiet-helper``: like ``helper``, but the helper's stdout is /dev/null (it does not
+  keep the server's stdout open).
 - ``helper-crash``: starts a helper that inherits stdout and sleeps 60 s, and exits
   (status 3) on a call of ``crash``: its stdout stays open after it is gone.
 - ``old``: a 2024-11-05 server (answers ``initialize`` with that version).
@@ -105,8 +107,10 @@ def main() -> None:
     LOG = args.log
     if args.mode == "stubborn":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    if args.mode in ("helper", "helper-crash"):
-        helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    if args.mode in ("helper", "helper-crash", "quiet-helper"):
+        quiet = subprocess.DEVNULL if args.mode == "quiet-helper" else None
+        sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+        helper = subprocess.Popen(sleeper, stdout=quiet)
         with open(args.log + ".helper", "w", encoding="utf-8") as out:
             out.write(str(helper.pid))
     if args.mode == "noise":

@@ -120,6 +120,44 @@ def test_a_call_from_another_thread_wakes_the_sleeping_loop(
         slow.result(10)
 
 
+def test_a_call_that_fails_to_start_leaves_the_loop_free() -> None:
+    async def one(x: int) -> int:
+        return x
+
+    with pytest.raises(TypeError):
+        portal.call(one)  # the coroutine cannot even be made
+    assert portal._runner is None
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(portal.call, one, 7).result(5) == 7
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery differs on Windows")
+def test_ctrl_c_reaches_the_main_threads_call_not_anothers() -> None:
+    async def main_call() -> str:
+        await asyncio.sleep(5)
+        return "main finished"
+
+    async def busy_call() -> str:  # Python work on the loop while Ctrl-C comes
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end:
+            pass
+        return "worker finished"
+
+    with ThreadPoolExecutor(1) as pool:
+
+        def worker() -> str:
+            time.sleep(0.2)  # the main thread runs the loop by now
+            return portal.call(busy_call)
+
+        other = pool.submit(worker)
+        threading.Timer(0.6, os.kill, (os.getpid(), signal.SIGINT)).start()
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            portal.call(main_call)
+        assert time.monotonic() - started < 3
+        assert other.result(5) == "worker finished"
+
+
 def test_an_open_stream_keeps_running_between_calls(
     server_thread: ServerThread, server: ReferenceServer
 ) -> None:

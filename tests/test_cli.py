@@ -129,7 +129,7 @@ def test_token_and_headers_reach_the_server(
 
 
 def test_a_command_line_is_a_stdio_server(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     peer = Path(__file__).with_name("stdio_peer.py")
     command = shlex.join([sys.executable, str(peer), "--log", str(tmp_path / "log")])
@@ -140,6 +140,8 @@ def test_a_command_line_is_a_stdio_server(
     with pytest.raises(SystemExit) as info:
         main(["tools", command, "--token", "t"])  # a stdio server takes no credentials
     assert info.value.code == 2
+    monkeypatch.setenv("DUOMCP_TOKEN", "for-http-servers")  # set for HTTP: no harm to stdio
+    assert run(capsys, "call", command, "echo", "text=still")[:2] == (0, "still\n")
 
 
 def test_login_to_a_server_that_needs_none(

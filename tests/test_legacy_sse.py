@@ -19,6 +19,7 @@ from aiohttp import web
 from duomcp import AsyncClient, BearerToken, RequestTimeoutError
 from duomcp.auth import Auth, AuthChallenge
 from duomcp.errors import MCPError
+from duomcp.transports.streamable_http import StreamableHTTPTransport
 from duomcp.types import TextContent
 
 from ._waits import async_wait_until
@@ -163,6 +164,15 @@ async def test_an_endpoint_on_another_origin_is_refused(sse_server: SSEServer) -
         async with AsyncClient(sse_server.url, transport="sse", auth=BearerToken("t"), timeout=5):
             pass
     assert sse_server.posts == []
+
+
+async def test_a_failed_switch_leaves_streamable_http_in_place(sse_server: SSEServer) -> None:
+    sse_server.endpoint_data = "http://127.0.0.2:9/steal?session={session}"
+    client = AsyncClient(sse_server.url, timeout=5)
+    with pytest.raises(MCPError, match="not the same origin"):
+        await client.connect()
+    assert type(client._engine._transport) is StreamableHTTPTransport
+    await client.close()  # closes the one pool (an unclosed one would fail this test)
 
 
 class CountingAuth(Auth):

@@ -212,6 +212,24 @@ async def test_close_ends_helpers_the_server_started(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX process groups")
+async def test_close_ends_helpers_that_let_go_of_stdout_too(tmp_path: Path) -> None:
+    log = tmp_path / "in.jsonl"
+    async with AsyncClient(peer(log, "quiet-helper", shutdown_timeout=0.5), timeout=10) as client:
+        await client.ping()
+        helper = read_pid(Path(f"{log}.helper"))
+        assert alive(helper)
+    await async_wait_until(lambda: not alive(helper))
+
+
+def test_secret_looking_arguments_stay_out_of_messages() -> None:
+    server = StdioServer(
+        command="srv", args=("--api-key", "sk-1", "--token=abc", "--name", "x", "-v")
+    )
+    assert server.display == "srv --api-key '***' '--token=***' --name x -v"
+    assert "sk-1" not in AsyncClient(server).url
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX process groups")
 @pytest.mark.parametrize("pidfd", [True, False], ids=["pidfd", "polling"])
 async def test_an_exit_is_noticed_though_a_helper_holds_stdout(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pidfd: bool

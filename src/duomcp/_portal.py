@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import os
 import selectors
+import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 __all__ = ["Portal", "portal"]
@@ -91,6 +93,7 @@ class Portal:
                 "a blocking duomcp client was called from its own event-loop thread; "
                 "callbacks run in worker threads and may call the client from there"
             )
+        coro = fn(*args, **kwargs)  # before taking a role: nothing to undo if this fails
         with self._lock:  # no system call in here: other callers wait on this lock
             drive = self._runner is None and running is None
             if drive:
@@ -102,9 +105,15 @@ class Portal:
                 if self._runner is None:
                     self._hand_over()
         if drive:
-            return self._drive(loop, fn(*args, **kwargs))
-        call = _Call(fn(*args, **kwargs), self)
-        self._submit(loop, call)
+            return self._drive(loop, coro)
+        call = _Call(coro, self)
+        try:
+            self._submit(loop, call)
+        except BaseException:
+            coro.close()
+            with self._lock:
+                self._pending -= 1
+            raise
         return call.wait(loop)  # type: ignore[no-any-return]
 
     def _submit(self, loop: asyncio.AbstractEventLoop, call: _Call) -> None:
@@ -129,26 +138,29 @@ class Portal:
     # -- running the loop in the caller's thread ------------------------------------------
 
     def _drive(self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, _T]) -> _T:
-        box = _Driven(coro, loop)
-        # After a pause, give the loop one turn first, so I/O that arrived while nobody ran
-        # it (a keep-alive connection the server closed, say) is seen before the call runs.
-        box.settle = time.monotonic() - self._idle_since > _SETTLE_AFTER
         try:
+            box = _Driven(coro, loop)
+            # After a pause, give the loop one turn first, so I/O that arrived while nobody
+            # ran it (a keep-alive connection the server closed, say) is seen before the call.
+            box.settle = time.monotonic() - self._idle_since > _SETTLE_AFTER
             task = loop.create_task(box.run())
-            try:
-                while not task.done():  # a stale stop() from an interrupted call may come first
-                    loop.run_forever()  # stopped by the task's last step
-            except KeyboardInterrupt:
-                box.stop_loop = False
-                task.cancel()
-                loop.run_until_complete(asyncio.wait({task}, timeout=_CANCEL_GRACE))
-                raise
+            with _ctrl_c_cancels(box, task):
+                try:
+                    while not task.done():  # a stale stop() of an interrupted call may come first
+                        loop.run_forever()  # stopped by the task's last step
+                except KeyboardInterrupt:  # raised in a callback despite our SIGINT handler
+                    box.stop_loop = False
+                    task.cancel()
+                    loop.run_until_complete(asyncio.wait({task}, timeout=_CANCEL_GRACE))
+                    raise
         finally:
             with self._lock:
                 self._runner = None
                 self._idle_since = time.monotonic()
                 if self._pending or _busy(loop):
                     self._hand_over()
+        if box.interrupted:
+            raise KeyboardInterrupt
         if box.error is not None:
             raise box.error
         return box.result  # type: ignore[no-any-return]
@@ -176,10 +188,12 @@ class Portal:
             with self._lock:
                 while self._runner is not me:
                     self._wake.wait()
-            loop.run_forever()  # stopped by the last handed call when nothing is left to do
-            with self._lock:
-                if not self._pending and not _busy(loop):
-                    self._runner = None
+            try:
+                loop.run_forever()  # stopped by the last handed call when nothing is left
+            finally:  # also when run_forever raised: never leave the loop owned by nobody
+                with self._lock:
+                    if not self._pending and not _busy(loop):
+                        self._runner = None
 
     def _finished(self, loop: asyncio.AbstractEventLoop) -> None:
         """A handed call is done (called on the loop, from the call's task)."""
@@ -211,6 +225,32 @@ class _Selector(selectors.DefaultSelector):
         finally:
             portal._sleeping = False
             portal._take_inbox()
+
+
+@contextlib.contextmanager
+def _ctrl_c_cancels(box: _Driven, task: asyncio.Task[Any]) -> Iterator[None]:
+    """In the main thread, make Ctrl-C cancel ``task`` instead of raising wherever the
+    loop happens to be (perhaps in another thread's call); a second Ctrl-C raises."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield
+        return
+    loop = task.get_loop()
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if box.interrupted:
+            raise KeyboardInterrupt  # the cancellation takes too long for the user
+        box.interrupted = True
+        task.cancel()
+        loop.call_soon_threadsafe(_nothing)  # wake the loop if it sleeps
+
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _busy(loop: asyncio.AbstractEventLoop) -> int:
@@ -250,6 +290,10 @@ class _Call:
         self.started = True
         try:
             self.result = await self.coro
+        except (KeyboardInterrupt, SystemExit):
+            # Meant for the thread running the loop, not for the one that handed this call.
+            self.error = InterruptedError("interrupted in the thread running the event loop")
+            raise
         except BaseException as exc:  # handed to the caller, which raises it
             self.error = exc
         finally:
@@ -285,7 +329,7 @@ class _Call:
 class _Driven:
     """A coroutine run by the caller's own thread; its last step stops the loop."""
 
-    __slots__ = ("coro", "error", "loop", "result", "settle", "stop_loop")
+    __slots__ = ("coro", "error", "interrupted", "loop", "result", "settle", "stop_loop")
 
     def __init__(self, coro: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop) -> None:
         self.coro = coro
@@ -294,6 +338,7 @@ class _Driven:
         self.error: BaseException | None = None
         self.settle = False
         self.stop_loop = True
+        self.interrupted = False
 
     async def run(self) -> None:
         try:

@@ -83,9 +83,7 @@ def _log_to_stderr(verbosity: int) -> None:
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print the wire JSON")
-    common.add_argument(
-        "--token", default=os.environ.get("DUOMCP_TOKEN"), help="bearer token ($DUOMCP_TOKEN)"
-    )
+    common.add_argument("--token", help="bearer token (default: $DUOMCP_TOKEN, HTTP only)")
     common.add_argument("--client-id", help="OAuth client id (client credentials grant)")
     common.add_argument("--client-secret", help="OAuth client secret (client credentials)")
     common.add_argument(
@@ -189,8 +187,9 @@ def _stdio_server(command_line: str) -> Any:
 def _auth(args: argparse.Namespace) -> Any:
     from ..auth import BearerToken, ClientCredentials, FileTokenStorage, LoopbackLogin, OAuth
 
-    if args.token:
-        return BearerToken(args.token)
+    token = args.token or os.environ.get("DUOMCP_TOKEN")
+    if token:
+        return BearerToken(token)
     if args.client_id and args.client_secret:
         return ClientCredentials(client_id=args.client_id, client_secret=args.client_secret)
     if args.client_secret:

@@ -269,7 +269,8 @@ class Engine:
             self._transport = StdioTransport(self.state, on_message=self._dispatch, server=url)
         else:
             self.state = ConnectionState(endpoint=url, auth=auth, extra_headers=dict(headers or {}))
-            if transport == "sse" or (transport == "auto" and url in _SSE_ENDPOINTS):
+            remembered = transport == "auto" and era != "modern" and url in _SSE_ENDPOINTS
+            if transport == "sse" or remembered:
                 if era == "modern":
                     raise ValueError("the HTTP+SSE transport is of the legacy era only")
                 era = "legacy"
@@ -387,10 +388,14 @@ class Engine:
         self.state.era = None
         try:
             await self._initialize()
-        except TransportError as exc:
-            self._transport = previous
+        except BaseException as exc:
+            self._transport = previous  # it keeps (and closes) the pool it made
+            if sse._http is previous._http:
+                sse._owns_http = False
             await sse.close()
-            raise refused from exc  # not an SSE server either: the first answer says more
+            if isinstance(exc, TransportError):
+                raise refused from exc  # not an SSE server either: the first answer says more
+            raise
         if previous._owns_http:
             sse._owns_http = True  # the pool the first transport made is this one's now
             previous._owns_http = False

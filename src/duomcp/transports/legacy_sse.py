@@ -27,6 +27,10 @@ from .streamable_http import StreamableHTTPTransport
 
 if TYPE_CHECKING:
     import aiohttp
+else:
+    from .._lazy import LazyModule
+
+    aiohttp = LazyModule("aiohttp")
 
 __all__ = ["LegacySSETransport"]
 
@@ -95,6 +99,8 @@ class LegacySSETransport(StreamableHTTPTransport):
                 await waiter
         finally:
             self._awaited.forget(request_id)
+            if waiter is not None and waiter.done() and not waiter.cancelled():
+                waiter.exception()  # the POST failed after the stream ended: raised above
 
     async def _open(self) -> str:
         """The POST URL of the current stream, opening the stream first if needed."""
@@ -133,6 +139,8 @@ class LegacySSETransport(StreamableHTTPTransport):
             error = exc if isinstance(exc, TransportError) else TransportError(str(exc))
             if not endpoint.done():
                 endpoint.set_exception(exc)
+        except (aiohttp.ClientError, OSError) as exc:  # the connection dropped mid-stream
+            error = TransportError(f"the SSE stream of {url} broke: {exc or type(exc).__name__}")
         finally:
             self._end(error or TransportError(f"the SSE stream of {url} ended"), endpoint)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -80,6 +81,48 @@ async def _exited(process: asyncio.subprocess.Process) -> None:
         await asyncio.sleep(0.25)
 
 
+async def _end_group(pgid: int, timeout: float) -> None:
+    """SIGTERM what is left of the server's process group (helpers that did not end with
+    it), then SIGKILL what is still there after ``timeout``."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pgid, sig)
+        except (ProcessLookupError, PermissionError):
+            return  # nobody left
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+            try:
+                os.killpg(pgid, 0)
+            except (ProcessLookupError, PermissionError):
+                return
+
+
+_SECRET_FLAG = re.compile(r"(key|token|secret|passw|auth|credential)", re.IGNORECASE)
+
+
+def _redacted(args: Iterable[str]) -> list[str]:
+    """Arguments with the values of secret-looking options hidden (for messages and logs):
+    ``--api-key sk-1`` and ``--token=abc`` become ``--api-key ***`` and ``--token=***``."""
+    out: list[str] = []
+    hide_next = False
+    for arg in args:
+        if hide_next:
+            out.append("***")
+            hide_next = False
+            continue
+        name, eq, _ = arg.partition("=")
+        if arg.startswith("-") and _SECRET_FLAG.search(name):
+            if eq:
+                out.append(f"{name}=***")
+            else:
+                out.append(arg)
+                hide_next = True
+            continue
+        out.append(arg)
+    return out
+
+
 def _strings(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(values)
 
@@ -119,8 +162,9 @@ class StdioServer:
 
     @property
     def display(self) -> str:
-        """The command line, quoted as a shell would need it."""
-        return shlex.join([self.command, *self.args])
+        """The command line, quoted as a shell would need it, with the values of options
+        named like secrets (``--api-key``, ``--token=``...) shown as ``***``."""
+        return shlex.join([self.command, *_redacted(self.args)])
 
     def environment(self) -> dict[str, str]:
         """The environment the server process gets."""
@@ -253,6 +297,8 @@ class StdioTransport:
             raise
         finally:
             self._awaited.forget(request_id)
+            if waiter is not None and waiter.done() and not waiter.cancelled():
+                waiter.exception()  # failed while the write failed: already raised above
 
     async def _write(self, process: asyncio.subprocess.Process, message: dict[str, Any]) -> None:
         stdin = process.stdin
@@ -347,6 +393,8 @@ class StdioTransport:
             await self._stop(process)
         if reader is not None:
             await self._drain(process, reader)
+        if _POSIX:
+            await _end_group(process.pid, self.server.shutdown_timeout)
 
     async def _watch(self, process: asyncio.subprocess.Process, reader: asyncio.Task[None]) -> None:
         """Notice the server's exit even when a helper it started keeps its stdout open."""
