@@ -8,6 +8,8 @@ live in :mod:`duomcp.types`, errors in :mod:`duomcp.errors`, credentials in
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._async.client import AsyncClient
 from ._cache import ResultCache
 from ._sync.client import Client
@@ -39,7 +41,6 @@ from .errors import (
     TransportError,
     UnsupportedProtocolVersionError,
 )
-from .transports.stdio import StdioServer
 from .transports.streamable_http import HTTPOptions
 
 __version__ = "0.1.0.dev0"
@@ -78,3 +79,16 @@ __all__ = [
     "__version__",
     "forget_eras",
 ]
+
+
+if TYPE_CHECKING:
+    from .transports.stdio import StdioServer
+
+
+def __getattr__(name: str) -> Any:
+    # StdioServer is imported on first use: its module (and ``subprocess``) cost ~12 ms.
+    if name == "StdioServer":
+        from .transports.stdio import StdioServer
+
+        return StdioServer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._cache import ResultCache
 from .._schema import validate_structured_content
@@ -21,7 +21,6 @@ from ..engine._engine import (
     TransportPreference,
 )
 from ..errors import CapabilityNotSupportedError, ProtocolError
-from ..transports.stdio import StdioServer
 from ..transports.streamable_http import HTTPOptions
 from ..types import (
     CallToolResult,
@@ -47,6 +46,9 @@ from ..types import (
 )
 
 __all__ = ["AsyncClient"]
+
+if TYPE_CHECKING:
+    from ..transports.stdio import StdioServer
 
 _T = TypeVar("_T")
 _SelfT = TypeVar("_SelfT", bound="AsyncClient")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._cache import ResultCache
 from .._schema import validate_structured_content
@@ -23,7 +23,6 @@ from ..engine._engine import (
     TransportPreference,
 )
 from ..errors import CapabilityNotSupportedError, ProtocolError
-from ..transports.stdio import StdioServer
 from ..transports.streamable_http import HTTPOptions
 from ..types import (
     CallToolResult,
@@ -49,6 +48,9 @@ from ..types import (
 )
 
 __all__ = ["Client"]
+
+if TYPE_CHECKING:
+    from ..transports.stdio import StdioServer
 
 _T = TypeVar("_T")
 _SelfT = TypeVar("_SelfT", bound="Client")

@@ -10,17 +10,19 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from .._portal import portal
 from ..connection import ConnectionState
-from ..transports.stdio import StdioServer
 from ..types import DiscoverResult, InitializeResult
 from ._engine import Engine, Handlers, ProgressCallback
 
 __all__ = ["BlockingEngine"]
+
+if TYPE_CHECKING:
+    from ..transports.stdio import StdioServer
 
 
 def _in_thread(fn: Callable[..., Any] | None) -> Callable[..., Any] | None:

@@ -39,8 +39,6 @@ from ..errors import (
     TransportError,
     UnsupportedProtocolVersionError,
 )
-from ..transports.legacy_sse import LegacySSETransport
-from ..transports.stdio import StdioServer, StdioTransport
 from ..transports.streamable_http import HTTPOptions, StreamableHTTPTransport
 from ..types import (
     CreateMessageRequestParams,
@@ -68,6 +66,8 @@ __all__ = [
 
 if TYPE_CHECKING:
     import aiohttp
+
+    from ..transports.stdio import StdioServer, StdioTransport
 
 log = logging.getLogger("duomcp")
 
@@ -259,14 +259,21 @@ class Engine:
         if max_input_rounds < 1:
             raise ValueError("max_input_rounds must be at least 1")
         self._transport: StreamableHTTPTransport | StdioTransport
-        if isinstance(url, StdioServer):
+        self._stdio: StdioTransport | None = None
+        if not isinstance(url, str):
+            from ..transports.stdio import StdioServer, StdioTransport  # imported on first use
+
+            if not isinstance(url, StdioServer):
+                raise TypeError(f"url must be an http(s) URL or a StdioServer, not {url!r}")
             if auth is not None or headers:
                 raise ValueError(
                     "auth and headers are for HTTP servers; a stdio server takes its "
                     "credentials from its environment (StdioServer(env=...))"
                 )
             self.state = ConnectionState(endpoint=f"stdio: {url.display}")
-            self._transport = StdioTransport(self.state, on_message=self._dispatch, server=url)
+            self._transport = self._stdio = StdioTransport(
+                self.state, on_message=self._dispatch, server=url
+            )
         else:
             self.state = ConnectionState(endpoint=url, auth=auth, extra_headers=dict(headers or {}))
             remembered = transport == "auto" and era != "modern" and url in _SSE_ENDPOINTS
@@ -274,6 +281,8 @@ class Engine:
                 if era == "modern":
                     raise ValueError("the HTTP+SSE transport is of the legacy era only")
                 era = "legacy"
+                from ..transports.legacy_sse import LegacySSETransport
+
                 self._transport = LegacySSETransport(
                     self.state, on_message=self._dispatch, options=http_options, http=http
                 )
@@ -378,6 +387,8 @@ class Engine:
         """Try the deprecated HTTP+SSE transport: a GET stream that names a POST URL."""
         endpoint = self.state.endpoint
         log.debug("%s refused a POST (%s); trying the HTTP+SSE transport", endpoint, refused)
+        from ..transports.legacy_sse import LegacySSETransport
+
         previous = self._transport
         assert isinstance(previous, StreamableHTTPTransport)
         sse = LegacySSETransport(
@@ -406,7 +417,7 @@ class Engine:
     async def _connect_era(self) -> None:
         endpoint = self.state.endpoint
         era = self._era_preference
-        remember = era == "auto" and not isinstance(self._transport, StdioTransport)
+        remember = era == "auto" and self._stdio is None
         known = _ERAS.get(endpoint) if remember else None
         if era == "legacy" or known == "legacy":
             try:
@@ -435,11 +446,8 @@ class Engine:
         version = versions[0]
         tried: list[str] = []
         # A legacy stdio server may ignore an unknown request: wait for it only so long.
-        probe_timeout = (
-            min(self._timeout, self._transport.server.probe_timeout)
-            if isinstance(self._transport, StdioTransport)
-            else None
-        )
+        stdio = self._stdio
+        probe_timeout = None if stdio is None else min(self._timeout, stdio.server.probe_timeout)
         while True:
             tried.append(version)
             self.state.reset_session()
@@ -649,8 +657,8 @@ class Engine:
             RequestTimeoutError: no response in time; the request was cancelled.
             TransportError: the connection failed.
         """
-        transport = self._transport
-        generation = transport.generation if isinstance(transport, StdioTransport) else 0
+        stdio = self._stdio
+        generation = 0 if stdio is None else stdio.generation
         try:
             return await self._request(method, params, timeout, on_progress, use_cache)
         except TransportError as exc:
@@ -667,8 +675,8 @@ class Engine:
     async def _restart_server(self, generation: int, exc: TransportError) -> bool:
         """stdio: start a server that ended unexpectedly again, at most
         :data:`_MAX_RESTARTS` times a minute; ``True`` when it was (by this call or another)."""
-        transport = self._transport
-        if not isinstance(transport, StdioTransport) or self._closed:
+        transport = self._stdio
+        if transport is None or self._closed:
             return False
         if self._lock is None:
             self._lock = asyncio.Lock()
