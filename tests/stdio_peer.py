@@ -17,6 +17,10 @@ Every line it reads is appended to FILE as it arrived. Modes:
   keep the server's stdout open).
 - ``helper-crash``: starts a helper that inherits stdout and sleeps 60 s, and exits
   (status 3) on a call of ``crash``: its stdout stays open after it is gone.
+- ``modern``: a 2026-07-28 server. ``subscriptions/listen`` is acknowledged; a call of
+  ``announce`` sends ``tools/list_changed`` tagged with the listen's id and again tagged
+  with an id that is not the client's; a call of ``end`` ends the subscription with
+  ``notifications/cancelled``.
 - ``old``: a 2024-11-05 server (answers ``initialize`` with that version).
 - ``stubborn``: ignores SIGTERM and the end of stdin (only SIGKILL stops it).
 - ``helper``: starts a helper process that inherits stdout and sleeps; writes its pid to
@@ -48,7 +52,52 @@ LOG = ""
 TOOLS = [{"name": name, "inputSchema": {"type": "object"}} for name in ("echo", "env", "slow")]
 
 
+LISTEN: list[Any] = []  # ids of the open subscriptions (modern mode)
+COMPLETE = {"resultType": "complete"}
+
+
+def modern(message: dict[str, Any]) -> None:
+    method, request_id = message.get("method"), message.get("id")
+    params = message.get("params") or {}
+    if request_id is None:
+        if method == "notifications/cancelled" and params.get("requestId") in LISTEN:
+            LISTEN.remove(params["requestId"])
+        return
+    if method == "server/discover":
+        caps = {"tools": {"listChanged": True}}
+        discover = {"supportedVersions": ["2026-07-28"], "capabilities": caps}
+        send(result(request_id, {**discover, **COMPLETE, "ttlMs": 0, "cacheScope": "public"}))
+    elif method == "subscriptions/listen":
+        LISTEN.append(request_id)
+        honoured = {"notifications": params.get("notifications", {})}
+        tag = {"io.modelcontextprotocol/subscriptionId": request_id}
+        ack = {**honoured, "_meta": tag}
+        send(
+            {"jsonrpc": "2.0", "method": "notifications/subscriptions/acknowledged", "params": ack}
+        )
+    elif method == "tools/list":
+        tools = [{"name": n, "inputSchema": {"type": "object"}} for n in ("announce", "end")]
+        send(result(request_id, {"tools": tools, **COMPLETE, "ttlMs": 0, "cacheScope": "public"}))
+    elif method == "tools/call":
+        if params.get("name") == "announce":
+            for subscription in (*LISTEN, "not-yours"):
+                tag = {"io.modelcontextprotocol/subscriptionId": subscription}
+                changed = {"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}
+                send({**changed, "params": {"_meta": tag}})
+        elif params.get("name") == "end":
+            for subscription in LISTEN:
+                cancel = {"requestId": subscription, "reason": "shutting down"}
+                send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": cancel})
+            LISTEN.clear()
+        send(result(request_id, {"content": [{"type": "text", "text": "ok"}], **COMPLETE}))
+    else:
+        send({"jsonrpc": "2.0", "id": request_id, "error": {"code": -32601, "message": method}})
+
+
 def answer(message: dict[str, Any], mode: str) -> None:
+    if mode == "modern":
+        modern(message)
+        return
     method, request_id = message.get("method"), message.get("id")
     params = message.get("params") or {}
     if request_id is None:

@@ -5,6 +5,7 @@ The interop tests run the official SDK's servers over stdio too (tests/interop).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -126,6 +127,34 @@ async def test_a_2024_11_05_server(tmp_path: Path) -> None:
     async with AsyncClient(peer(tmp_path / "in", "old"), timeout=10) as client:
         assert (client.era, client.protocol_version) == ("legacy", "2024-11-05")
         assert text_of(await client.call_tool("echo", {"text": "old"})) == "old"
+
+
+async def test_modern_subscriptions_are_told_apart_and_ended_by_the_server(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "in.jsonl"
+    changes: list[str] = []
+    server = peer(log, "modern")
+    async with AsyncClient(
+        server, timeout=10, on_tools_changed=lambda: changes.append("x")
+    ) as client:
+        assert client.era == "modern"
+        await async_wait_until(lambda: client._engine.listen_acknowledged is not None)
+        await client.call_tool("announce")
+        await async_wait_until(lambda: bool(changes))
+        await asyncio.sleep(0.2)
+        assert changes == ["x"]  # the one tagged for another subscription was dropped
+        await client.call_tool("end")  # the server ends the subscription (cancelled)
+        await async_wait_until(lambda: client._engine._listen_task.done())  # type: ignore[union-attr]
+        await client.ping()  # the next request opens it again
+
+        def listens() -> int:
+            return [m.get("method") for m in received(log)].count("subscriptions/listen")
+
+        await async_wait_until(lambda: listens() == 2)
+        await client.call_tool("announce")
+        await async_wait_until(lambda: len(changes) == 2)
+    assert listens() == 2
 
 
 async def test_noise_is_skipped_and_batches_are_read(tmp_path: Path) -> None:

@@ -85,6 +85,7 @@ TransportPreference = Literal["auto", "streamable-http", "sse"]
 _META_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
 _META_CLIENT_INFO = "io.modelcontextprotocol/clientInfo"
 _META_LOG_LEVEL = "io.modelcontextprotocol/logLevel"
+_META_SUBSCRIPTION = "io.modelcontextprotocol/subscriptionId"
 # JSON-RPC codes only a modern server sends: such an error proves the era.
 _HEADER_MISMATCH = -32020
 _MISSING_CAPABILITY = -32021
@@ -318,6 +319,7 @@ class Engine:
         self._listen_task: asyncio.Task[None] | None = None
         self._listen_acked: asyncio.Event | None = None
         self._listen_refused: dict[str, Any] | None = None
+        self._listen_id: Any = None  # the request id of the subscription stream now open
         self.listen_acknowledged: dict[str, Any] | None = None
         """Modern era: what the server agreed to send on the subscription stream."""
         self._ids = itertools.count(1)
@@ -1031,6 +1033,7 @@ class Engine:
                 request_id, "subscriptions/listen", self._modern_params({"notifications": wanted})
             )
             acked_before = acked.is_set()
+            self._listen_id = request_id
             try:
                 await self._transport.post(message, request_id=request_id)
             except (JSONRPCError, AuthError) as exc:
@@ -1227,6 +1230,13 @@ class Engine:
 
     def _handle_notification(self, method: str, params: Mapping[str, Any]) -> None:
         handlers = self._handlers
+        meta = params.get("_meta")
+        if isinstance(meta, Mapping) and _META_SUBSCRIPTION in meta:
+            if meta[_META_SUBSCRIPTION] != self._listen_id:
+                # A subscription already replaced or ended: on stdio its notifications share
+                # stdout with the new one's, and must not be taken for them.
+                log.debug("dropped %s of ended subscription %r", method, meta[_META_SUBSCRIPTION])
+                return
         if method == "notifications/progress":
             pending = self._pending.get(params.get("progressToken"))
             if pending is None:

@@ -46,8 +46,17 @@ class Awaited:
             return
         for message in messages:
             self._on_message(message)
-            waiter = self._waiting.get(message.get("id"))
-            if waiter is not None and "method" not in message and not waiter.done():
+            if "method" not in message:  # a response: its request is over
+                request_id = message.get("id")
+            elif message["method"] == "notifications/cancelled":
+                # The server ended one of our requests (a modern server ends a subscription
+                # so on stdio): it is over too, without a response.
+                params = message.get("params")
+                request_id = params.get("requestId") if isinstance(params, dict) else None
+            else:
+                continue
+            waiter = self._waiting.get(request_id)
+            if waiter is not None and not waiter.done():
                 waiter.set_result(None)
 
     def fail(self, error: BaseException) -> None:
