@@ -178,6 +178,13 @@ def test_login_signs_in_once_and_later_commands_reuse_the_tokens(
         code, out, _ = run(capsys, "call", url, "echo", "text=again")
         assert (code, out) == (0, "again\n")
         assert len(opened) == 1  # the stored tokens were used: no second sign-in
+        code, out, _ = run(capsys, "logout", url)
+        assert (code, out) == (0, f"signed out of {url}: its tokens are forgotten\n")
+        assert len(opened) == 1  # logging out signs nobody in
+        assert run(capsys, "logout", url)[:2] == (0, f"no tokens were kept for {url}\n")
+        code, out, _ = run(capsys, "call", url, "echo", "text=back")
+        assert (code, out) == (0, "back\n")
+        assert len(opened) == 2  # the tokens were gone: a new sign-in
 
 
 def test_demo_runs_the_whole_flow_in_a_fresh_process() -> None:

@@ -202,6 +202,23 @@ class OAuth(Auth):
         """The current tokens, if authorized."""
         return self._tokens
 
+    async def sign_out(self) -> bool:
+        """Forget the tokens stored for the server this object has talked to; return whether
+        there were any. The registration is kept (a later sign-in reuses it); the
+        authorization server is not told (no RFC 7009 revocation).
+        """
+        if self._issuer is None:
+            return False  # never challenged: no idea where tokens would be kept
+        client = self._client or await self._load_client()
+        self._tokens = None
+        if client is None:
+            return False
+        self._client = client
+        key = self._tokens_key(self._resource())
+        found = await self._storage.load(key) is not None
+        await self._storage.delete(key)
+        return found
+
     async def auth_headers(self) -> Mapping[str, str]:
         """The bearer header, refreshing an expiring token first (one refresh at a time)."""
         tokens = self._tokens

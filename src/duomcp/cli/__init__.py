@@ -8,6 +8,7 @@
     duomcp prompts URL                       list the prompts
     duomcp prompt URL NAME [NAME=VALUE ...]  get a prompt
     duomcp login URL                         sign in with OAuth in the browser; tokens kept
+    duomcp logout URL                        forget the tokens kept for URL
     duomcp demo                              the whole flow against a bundled server
 
 URL is an http(s) endpoint, or a command line that starts a stdio server (quoted as one
@@ -134,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("arguments", nargs="*", metavar="NAME=VALUE")
     command("login", _login, "sign in to a server with OAuth; the tokens are kept")
+    command("logout", _logout, "forget the OAuth tokens kept for a server")
     p = sub.add_parser(
         "demo",
         help="run the whole flow against a bundled server with its own authorization server",
@@ -432,6 +434,29 @@ def _login(args: argparse.Namespace, out: TextIO) -> int:
         print(f"signed in to {args.url}{scope}; the tokens are kept for later", file=out)
     else:
         print(f"{args.url} did not ask for authorization", file=out)
+    return 0
+
+
+def _logout(args: argparse.Namespace, out: TextIO) -> int:
+    from .._portal import portal
+    from ..auth import FileTokenStorage, LoopbackLogin, OAuth
+    from ..errors import AuthError
+
+    class NoSignIn(LoopbackLogin):
+        async def __call__(self, authorization_url: str) -> str:
+            raise AuthError("not signed in")
+
+    login = NoSignIn()
+    auth = OAuth(interaction=login, redirect_uri=login.redirect_uri, storage=FileTokenStorage())
+    try:  # a first request finds the authorization server and where its tokens are kept
+        with _client(args, auth) as client:
+            client.connect()
+    except MCPError:
+        pass  # refused: the tokens had expired, or the server is down; discovery may be done
+    if portal.call(auth.sign_out):
+        print(f"signed out of {args.url}: its tokens are forgotten", file=out)
+    else:
+        print(f"no tokens were kept for {args.url}", file=out)
     return 0
 
 
