@@ -109,6 +109,7 @@ def test_info_in_both_eras(
     code, out, _ = run(capsys, "info", dual_server.url)
     assert code == 0
     assert "era       modern" in out and "protocol  2026-07-28" in out
+    assert out.startswith("server    duomcp-reference ")  # from the discover result's _meta
     code, out, _ = run(capsys, "info", dual_server.url, "--era", "legacy")
     assert code == 0
     assert "era       legacy" in out and "protocol  2025-11-25" in out

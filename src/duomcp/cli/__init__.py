@@ -39,6 +39,7 @@ from ..errors import MCPError
 
 __all__ = ["main"]
 
+_META_SERVER_INFO = "io.modelcontextprotocol/serverInfo"
 _EXIT_FAILED = 1
 _EXIT_USAGE = 2
 _EXIT_INTERRUPTED = 130
@@ -287,8 +288,11 @@ def _info(args: argparse.Namespace, out: TextIO) -> int:
             return 0
         init = client.initialize_result
         if init is not None:
-            info = init.server_info
-            print(f"server    {info.name} {info.version}", file=out)
+            print(f"server    {init.server_info.name} {init.server_info.version}", file=out)
+        elif client.discover_result is not None:  # modern: in the result's _meta, if given
+            info = (client.discover_result.meta or {}).get(_META_SERVER_INFO)
+            if isinstance(info, Mapping) and info.get("name"):
+                print(f"server    {info['name']} {info.get('version', '')}".rstrip(), file=out)
         print(f"era       {client.era}", file=out)
         print(f"protocol  {client.protocol_version}", file=out)
         if client.session_id:
