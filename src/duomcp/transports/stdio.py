@@ -28,13 +28,13 @@ from .streamable_http import HTTPOptions
 
 __all__ = ["StdioServer", "StdioTransport"]
 
+_POSIX = sys.platform != "win32"
 # Passed on to the server by default; anything else must be given in ``env``, so API keys
 # in the client's environment do not reach every server it starts.
-_POSIX = sys.platform != "win32"
 _WINDOWS_INHERITED = "APPDATA HOMEDRIVE HOMEPATH LOCALAPPDATA PATH PATHEXT PROCESSOR_ARCHITECTURE"
 _WINDOWS_INHERITED += " PROGRAMFILES SYSTEMDRIVE SYSTEMROOT TEMP USERNAME USERPROFILE"
 _POSIX_INHERITED = "HOME LOGNAME PATH SHELL TERM USER LANG LC_ALL TMPDIR"
-_INHERITED = (_WINDOWS_INHERITED if sys.platform == "win32" else _POSIX_INHERITED).split()
+_INHERITED = (_POSIX_INHERITED if _POSIX else _WINDOWS_INHERITED).split()
 
 
 def _line(message: dict[str, Any]) -> bytes:
@@ -386,30 +386,28 @@ class StdioTransport:
         reader: asyncio.Task[None] | None,
         watcher: asyncio.Task[None] | None,
     ) -> None:
-        """Stop the server and whatever of its process group still holds its stdout."""
+        """Stop the server, then what is left of its process group, then the reader."""
         if watcher is not None:
             watcher.cancel()
         if process.returncode is None:
             await self._stop(process)
-        if reader is not None:
-            await self._drain(process, reader)
-        if _POSIX:
+        if _POSIX:  # helpers it started, whether or not they hold its stdout
             await _end_group(process.pid, self.server.shutdown_timeout)
+        if reader is not None:
+            await self._finish_reading(reader)
 
     async def _watch(self, process: asyncio.subprocess.Process, reader: asyncio.Task[None]) -> None:
-        """Notice the server's exit even when a helper it started keeps its stdout open."""
+        """Notice the server's exit even when a helper it started keeps its stdout open:
+        the reader gets the rest of stdout, then the helpers are ended."""
         await _exited(process)
-        await self._drain(process, reader)
-
-    async def _drain(self, process: asyncio.subprocess.Process, reader: asyncio.Task[None]) -> None:
-        """Give the reader the rest of stdout; if a helper the server started still holds
-        it, end the server's process group (its own, helpers included), then stop reading."""
-        timeout = self.server.shutdown_timeout
-        done, _ = await asyncio.wait({reader}, timeout=timeout)
+        done, _ = await asyncio.wait({reader}, timeout=self.server.shutdown_timeout)
         if not done and _POSIX:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
-            done, _ = await asyncio.wait({reader}, timeout=timeout)
+            await _end_group(process.pid, self.server.shutdown_timeout)
+        await self._finish_reading(reader)
+
+    async def _finish_reading(self, reader: asyncio.Task[None]) -> None:
+        """Let the reader see the end of stdout; stop it if it does not come in time."""
+        done, _ = await asyncio.wait({reader}, timeout=self.server.shutdown_timeout)
         if not done:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
@@ -425,8 +423,8 @@ class StdioTransport:
                     step()
                 except ProcessLookupError:
                     return
-            try:
-                await asyncio.wait_for(asyncio.shield(process.wait()), timeout)
+            try:  # not process.wait(): it also waits for pipes a helper may hold open
+                await asyncio.wait_for(_exited(process), timeout)
                 return
             except asyncio.TimeoutError:
                 continue
