@@ -96,11 +96,11 @@ _MAX_INPUT_REQUESTS = 64
 _REISSUES = 2  # times a modern request whose reply stream broke is sent again
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 
-# The era of each endpoint, learnt once per process: later clients skip the probe.
 _MAX_RESTARTS = 3  # a stdio server that ended is started again this often a minute, at most
 # Not sent again to a server started again after it ended mid-request: they may have acted.
 _NOT_REPEATED = frozenset({"tools/call"})
 
+# The era of each endpoint, learnt once per process: later clients skip the probe.
 _ERAS: dict[str, str] = {}
 _SSE_ENDPOINTS: set[str] = set()  # found to speak the HTTP+SSE transport (2024-11-05)
 
@@ -393,28 +393,21 @@ class Engine:
 
         previous = self._transport
         assert isinstance(previous, StreamableHTTPTransport)
-        sse = LegacySSETransport(
-            self.state, on_message=self._dispatch, options=previous.options, http=previous._http
-        )
+        sse = previous.sibling(LegacySSETransport)
         self._transport = sse
         self.state.reset_session()
         self.state.era = None
         try:
             await self._initialize()
         except BaseException as exc:
-            self._transport = previous  # it keeps (and closes) the pool it made
-            if sse._http is previous._http:
-                sse._owns_http = False
+            self._transport = previous  # it keeps (and closes) its connection pool
             await sse.close()
             if isinstance(exc, TransportError):
                 raise refused from exc  # not an SSE server either: the first answer says more
             raise
-        if previous._owns_http:
-            sse._owns_http = True  # the pool the first transport made is this one's now
-            previous._owns_http = False
+        previous.give_pool(sse)
         self._ready = True
         _SSE_ENDPOINTS.add(endpoint)
-        _ERAS[endpoint] = "legacy"
 
     async def _connect_era(self) -> None:
         endpoint = self.state.endpoint

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import attrs
 
@@ -40,6 +40,8 @@ from ..errors import (
 from ._sse import SSEDecoder
 
 __all__ = ["HTTPOptions", "StreamableHTTPTransport"]
+
+_TransportT = TypeVar("_TransportT", bound="StreamableHTTPTransport")
 
 if TYPE_CHECKING:
     import aiohttp
@@ -141,6 +143,16 @@ class StreamableHTTPTransport:
         closing a request's reply stream is its cancellation; legacy servers need
         ``notifications/cancelled``."""
         return era == "modern"
+
+    def sibling(self, cls: type[_TransportT]) -> _TransportT:
+        """A transport of another kind for the same server, state and connection pool (the
+        pool stays this one's until :meth:`give_pool`)."""
+        return cls(self._state, on_message=self._on_message, options=self._options, http=self._http)
+
+    def give_pool(self, other: StreamableHTTPTransport) -> None:
+        """Make ``other`` close the connection pool this transport made, at its close."""
+        if self._owns_http and other._http is self._http:
+            self._owns_http, other._owns_http = False, True
 
     @property
     def options(self) -> HTTPOptions:
