@@ -262,7 +262,8 @@ def _arguments(
     for name, kind, value in pairs:
         spec = properties.get(name)
         declared = spec.get("type") if isinstance(spec, Mapping) else None
-        if kind == "json" or declared is None or declared == "string" or "string" in declared:
+        types = [declared] if isinstance(declared, str) else list(declared or ())
+        if kind == "json" or not types or "string" in types:
             out[name] = value
             continue
         try:
