@@ -339,6 +339,81 @@ async def test_close_ends_open_streams_promptly(reference: ReferenceServer, peer
         assert [event async for event in sse_events(stream)] == []
 
 
+@pytest.mark.parametrize("reply_mode", ["json", "sse"])
+async def test_lost_replies_run_then_vanish(
+    reference: ReferenceServer, faults: ServerFaults, peer: Peer, reply_mode: Any
+) -> None:
+    faults.reply_mode, faults.lose_replies = reply_mode, 2
+    await peer.initialize()  # initialize is never lost
+    assert faults.lose_replies == 2
+    lost = [peer.message("tools/call", {"name": "notify_changed"}), peer.message("ping")]
+    for message in lost:
+        with pytest.raises(aiohttp.ClientConnectionError):
+            async with peer.post(message) as resp:
+                await resp.read()
+    assert faults.lose_replies == 0
+    assert reference.lost_replies == [message["id"] for message in lost]
+    assert reference.tool_runs["notify_changed"] == 1
+    recorded = [r for r in reference.requests if r.body in lost]
+    assert [r.status for r in recorded] == [0, 0]
+    async with peer.post(peer.message("resources/read", {"uri": "mem://counter"})) as resp:
+        if reply_mode == "sse":  # no reply stream was made for the lost ones
+            events = [event async for event in sse_events(resp)]
+            assert [event["id"].split(":")[0] for event in events] == ["s2"]
+            counter = json.loads(events[-1]["data"])
+        else:
+            counter = await resp.json()
+    assert counter["result"]["contents"][0]["text"] == "1"  # the lost call had its effect
+
+
+async def test_tool_annotations_from_2025_03_26(peer: Peer) -> None:
+    for version, expected in (("2025-11-25", True), ("2025-03-26", True), ("2024-11-05", False)):
+        await peer.initialize(version)
+        page = (await peer.request("tools/list"))["result"]
+        tools = {tool["name"]: tool for tool in page["tools"]}
+        annotations = {"readOnlyHint": True, "idempotentHint": True}
+        assert tools["add"].get("annotations") == (annotations if expected else None), version
+        assert "annotations" not in tools["echo"]
+
+
+async def test_flood_asks_all_at_once(reference: ReferenceServer, peer: Peer) -> None:
+    await peer.initialize(capabilities={"roots": {}})
+    call = peer.message("tools/call", {"name": "flood", "arguments": {"count": 5}})
+    async with peer.post(call) as resp:
+        events = sse_events(resp)
+        asked = [json.loads((await anext(events))["data"]) for _ in range(5)]
+        assert {message["method"] for message in asked} == {"roots/list"}
+        assert len({message["id"] for message in asked}) == 5  # all out before any answer
+        for message in reversed(asked):
+            answer = {"jsonrpc": "2.0", "id": message["id"], "result": {"roots": []}}
+            async with peer.post(answer) as posted:
+                assert posted.status == 202
+        reply = json.loads((await anext(events))["data"])
+    assert reply["id"] == call["id"]
+    assert reply["result"]["content"] == [{"type": "text", "text": "5 answered"}]
+    flat = await peer.request("tools/call", {"name": "flood", "arguments": {"count": 1001}})
+    assert flat["result"]["isError"] is True
+    await peer.initialize()  # without the roots capability
+    refused = await peer.request("tools/call", {"name": "flood", "arguments": {"count": 1}})
+    assert refused["result"]["isError"] is True
+    assert reference.tool_runs["flood"] == 2
+
+
+async def test_flood_failure_withdraws_the_other_asks(peer: Peer) -> None:
+    await peer.initialize(capabilities={"roots": {}})
+    call = peer.message("tools/call", {"name": "flood", "arguments": {"count": 3}})
+    async with peer.post(call) as resp:
+        events = sse_events(resp)
+        asked = [json.loads((await anext(events))["data"]) for _ in range(3)]
+        error = {"jsonrpc": "2.0", "id": asked[1]["id"], "error": {"code": -1, "message": "no"}}
+        async with peer.post(error) as posted:
+            assert posted.status == 202
+        rest = [json.loads(event["data"]) async for event in sse_events(resp)]
+    cancelled = [m["params"]["requestId"] for m in rest if m.get("method")]
+    assert sorted(cancelled) == sorted([asked[0]["id"], asked[2]["id"]])
+    assert rest[-1]["id"] == call["id"] and rest[-1]["result"]["isError"] is True
+
+
 # -- modern era (2026-07-28) ----------------------------------------------------------------
 
 MODERN = "2026-07-28"
@@ -915,3 +990,52 @@ async def test_close_ends_modern_streams_promptly(
         assert time.monotonic() - started < 3
         with contextlib.suppress(aiohttp.ClientPayloadError):
             assert [event async for event in events] == []
+
+
+@pytest.mark.parametrize("reply_mode", ["json", "sse"])
+async def test_modern_lost_replies(
+    faults: ServerFaults, modern: ReferenceServer, mpeer: ModernPeer, reply_mode: Any
+) -> None:
+    faults.reply_mode, faults.lose_replies = reply_mode, 1
+    assert (await mpeer.result("server/discover"))["supportedVersions"] == [MODERN]
+    listen = mpeer.message("subscriptions/listen", {"notifications": {}})
+    async with mpeer.post(listen) as resp:
+        assert (await next_message(sse_events(resp)))["method"].endswith("acknowledged")
+        await modern.end_subscriptions(graceful=True)
+    assert faults.lose_replies == 1
+    call = mpeer.message("tools/call", {"name": "progress", "arguments": {"steps": 2, "delay": 0}})
+    with pytest.raises(aiohttp.ClientConnectionError):
+        async with mpeer.post(call) as resp:
+            await resp.read()
+    assert faults.lose_replies == 0
+    assert modern.lost_replies == [call["id"]]
+    assert modern.tool_runs["progress"] == 1
+    assert [r.status for r in modern.requests if r.body == call] == [0]
+    assert modern.cancelled_calls == [] and modern.cut_replies == []
+    status, reply = await mpeer.send(mpeer.message("tools/call", call["params"]))
+    assert status == 200 and reply["result"]["content"][0]["text"] == "2 steps done"
+
+
+async def test_modern_annotations_and_flood(modern: ReferenceServer, mpeer: ModernPeer) -> None:
+    tools = {tool["name"]: tool for tool in await list_all(mpeer, "tools/list", "tools")}
+    assert tools["add"]["annotations"] == {"readOnlyHint": True, "idempotentHint": True}
+    assert "flood" in tools
+    params = {"name": "flood", "arguments": {"count": 3}}
+    status, reply = await mpeer.send(mpeer.message("tools/call", params))
+    assert (status, reply["error"]["code"]) == (400, -32021)
+    first = await mpeer.result("tools/call", params, caps=ALL_CAPS)
+    assert first["resultType"] == "input_required"
+    assert first["inputRequests"] == {
+        f"r{index}": {"method": "roots/list", "params": {}} for index in range(3)
+    }
+    answers: dict[str, Any] = {key: {"roots": []} for key in first["inputRequests"]}
+    retry = {**params, "inputResponses": answers, "requestState": first["requestState"]}
+    done = await mpeer.result("tools/call", retry, caps=ALL_CAPS)
+    assert done["resultType"] == "complete"
+    assert done["content"] == [{"type": "text", "text": "3 answered"}]
+    partial = {**retry, "inputResponses": {"r0": {"roots": []}}}
+    again = await mpeer.result("tools/call", partial, caps=ALL_CAPS)
+    assert again["resultType"] == "input_required" and len(again["inputRequests"]) == 3
+    default = await mpeer.result("tools/call", {"name": "flood"}, caps=ALL_CAPS)
+    assert list(default["inputRequests"]) == [f"r{index}" for index in range(10)]
+    assert modern.tool_runs["flood"] == 4

@@ -48,6 +48,8 @@ class Tool:
     properties: dict[str, Any] = attrs.field(factory=dict)
     required: tuple[str, ...] = ()
     output_schema: dict[str, Any] | None = None
+    annotations: dict[str, Any] | None = None
+    """Behaviour hints (``readOnlyHint``, ``idempotentHint``...), from 2025-03-26 on."""
 
     @property
     def input_schema(self) -> dict[str, Any]:
@@ -58,7 +60,8 @@ class Tool:
         return schema
 
     def definition(self, session: Session) -> dict[str, Any]:
-        """The ``Tool`` object; output schemas exist from 2025-06-18 on."""
+        """The ``Tool`` object; annotations exist from 2025-03-26 on, output schemas from
+        2025-06-18 on."""
         tool: dict[str, Any] = {
             "name": self.name,
             "description": self.description,
@@ -66,6 +69,8 @@ class Tool:
         }
         if self.output_schema is not None and session.at_least("2025-06-18"):
             tool["outputSchema"] = self.output_schema
+        if self.annotations is not None and session.at_least("2025-03-26"):
+            tool["annotations"] = dict(self.annotations)
         return tool
 
     def check(self, arguments: dict[str, Any]) -> None:
@@ -194,6 +199,19 @@ async def _roots(ctx: CallContext, args: dict[str, Any]) -> dict[str, Any]:
     return _text(json.dumps({"roots": result.get("roots", [])}, sort_keys=True))
 
 
+async def _flood(ctx: CallContext, args: dict[str, Any]) -> dict[str, Any]:
+    _need(ctx, "roots")
+    count = args.get("count", 10)
+    asks = [asyncio.ensure_future(ctx.request("roots/list")) for _ in range(count)]
+    try:
+        answers = await asyncio.gather(*asks)  # all at once, each on its own id
+    finally:  # one failed or the call was cancelled: withdraw the others, then go on
+        for ask in asks:
+            ask.cancel()
+        await asyncio.gather(*asks, return_exceptions=True)
+    return _text(f"{len(answers)} answered")
+
+
 async def _ping_client(ctx: CallContext, args: dict[str, Any]) -> dict[str, Any]:
     await ctx.request("ping")
     return _text("pong")
@@ -208,6 +226,7 @@ async def _notify_changed(ctx: CallContext, args: dict[str, Any]) -> dict[str, A
 
 _STR = {"type": "string"}
 _NUM = {"type": "number"}
+FLOOD_COUNT = {"type": "integer", "minimum": 0, "maximum": 1000, "default": 10}
 _RESULT_SCHEMA = {"type": "object", "properties": {"result": _NUM}, "required": ["result"]}
 
 TOOLS: dict[str, Tool] = {
@@ -221,6 +240,7 @@ TOOLS: dict[str, Tool] = {
             {"a": _NUM, "b": _NUM},
             ("a", "b"),
             output_schema=_RESULT_SCHEMA,
+            annotations={"readOnlyHint": True, "idempotentHint": True},
         ),
         Tool(
             "bad_structured",
@@ -254,6 +274,12 @@ TOOLS: dict[str, Tool] = {
         Tool("elicit", "Ask the user to fill in a form.", _elicit, {"message": _STR}),
         Tool("elicit_url", "Send the user to a URL.", _elicit_url),
         Tool("roots", "List the client's roots.", _roots),
+        Tool(
+            "flood",
+            "Ask the client for its roots `count` times at once; report how many answered.",
+            _flood,
+            {"count": FLOOD_COUNT},
+        ),
         Tool("ping_client", "Ping the client.", _ping_client),
         Tool(
             "notify_changed",

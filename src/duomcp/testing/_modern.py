@@ -4,17 +4,15 @@ POST only, no sessions: every request carries its protocol version and client
 capabilities in ``params._meta`` and mirrors method, name and annotated tool arguments in
 headers. Replies are JSON or an SSE stream that carries only that request's progress and
 log notifications, then its response; closing the stream cancels the request.
-``subscriptions/listen`` opens the stream that carries change notifications.
+``subscriptions/listen`` opens the stream that carries change notifications (validated
+here, served by :mod:`._listen`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
 import secrets
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 from aiohttp import web
@@ -33,6 +31,20 @@ from ._fixtures import (
     get_prompt,
     read_resource,
 )
+from ._host import ModernHost
+from ._http import (
+    SSE_HEADERS,
+    UNLOSABLE_METHODS,
+    abort,
+    dumps,
+    json_error,
+    media_types,
+    pump,
+    respond,
+    server_capabilities,
+    valid_id,
+)
+from ._listen import Subscriptions, honoured
 from ._modern_fixtures import (
     MODERN_PROMPTS,
     MODERN_RESOURCES,
@@ -53,9 +65,6 @@ from ._modern_fixtures import (
 from ._session import LEVELS, ProtocolFault, Session
 from ._streams import Event, EventStream
 
-if TYPE_CHECKING:
-    from ._server import ReferenceServer
-
 __all__ = [
     "CACHEABLE_METHODS",
     "HEADER_MISMATCH",
@@ -65,13 +74,10 @@ __all__ = [
     "ModernEndpoint",
 ]
 
-log = logging.getLogger("duomcp.testing")
-
 META_VERSION = "io.modelcontextprotocol/protocolVersion"
 META_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
 META_LOG_LEVEL = "io.modelcontextprotocol/logLevel"
 META_SERVER_INFO = "io.modelcontextprotocol/serverInfo"
-META_SUBSCRIPTION = "io.modelcontextprotocol/subscriptionId"
 
 HEADER_MISMATCH = -32020
 MISSING_CAPABILITY = -32021
@@ -92,14 +98,6 @@ MODERN_METHODS = frozenset(
 """Every method the modern era answers; others get HTTP 404 with -32601."""
 _NAME_PARAM = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 _KIND = {"tools/call": "tool", "prompts/get": "prompt", "resources/read": "resource"}
-_FLAGS = {
-    "notifications/tools/list_changed": "toolsListChanged",
-    "notifications/prompts/list_changed": "promptsListChanged",
-    "notifications/resources/list_changed": "resourcesListChanged",
-}
-SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
-POLL_SECONDS = 0.05
-"""How often an idle SSE reply checks whether the client closed it."""
 
 
 class Reject(Exception):
@@ -108,35 +106,6 @@ class Reject(Exception):
     def __init__(self, status: int, code: int, message: str, data: Any = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.data = status, code, message, data
-
-
-def _dumps(message: Any) -> str:
-    return json.dumps(message, separators=(",", ":"))
-
-
-def _error(request_id: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:
-    reply: dict[str, Any] = {"jsonrpc": "2.0"}
-    if request_id is not None:
-        reply["id"] = request_id
-    reply["error"] = {"code": code, "message": message}
-    if data is not None:
-        reply["error"]["data"] = data
-    return reply
-
-
-def _refusal(
-    request_id: Any, status: int, code: int, message: str, data: Any = None
-) -> web.Response:
-    return web.json_response(_error(request_id, code, message, data), status=status)
-
-
-def _media_types(request: web.BaseRequest) -> set[str]:
-    values = ",".join(request.headers.getall("Accept", []))
-    return {part.split(";", 1)[0].strip().lower() for part in values.split(",")}
-
-
-def _valid_id(value: Any) -> bool:
-    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
 
 
 @attrs.frozen
@@ -153,38 +122,18 @@ class Prepared:
     binding: tuple[str, str]
 
 
-@attrs.define(eq=False)
-class Listener:
-    """One open ``subscriptions/listen`` stream."""
-
-    request_id: Any
-    honoured: dict[str, Any]
-    stream: EventStream
-    transport: asyncio.Transport | None
-    ended: asyncio.Event = attrs.field(factory=asyncio.Event)
-
-    def wants(self, method: str, params: Mapping[str, Any]) -> bool:
-        """Whether the listener asked for this notification."""
-        flag = _FLAGS.get(method)
-        if flag is not None:
-            return self.honoured.get(flag) is True
-        if method == "notifications/resources/updated":
-            return params.get("uri") in self.honoured.get("resourceSubscriptions", ())
-        return False
-
-
 class ModernEndpoint:
     """The modern-era request handling of a :class:`ReferenceServer`."""
 
-    def __init__(
-        self, server: ReferenceServer, server_info: dict[str, Any], instructions: str
-    ) -> None:
+    def __init__(self, server: ModernHost, server_info: dict[str, Any], instructions: str) -> None:
         self.server = server
         self.server_info = server_info
         self.instructions = instructions
         self.signer = StateSigner(secrets.token_bytes(32))
-        self.listeners: list[Listener] = []
+        self.subscriptions = Subscriptions({META_SERVER_INFO: server_info})
+        """The open ``subscriptions/listen`` streams."""
         self.tasks: set[asyncio.Task[Any]] = set()
+        """The requests running now."""
 
     # -- entry ------------------------------------------------------------------------------
 
@@ -192,12 +141,12 @@ class ModernEndpoint:
         """Answer one HTTP request of the modern era (``invalid``: body too large/not JSON)."""
         if request.method != "POST":
             return web.Response(status=405, headers={"Allow": "POST"})
-        if not {"application/json", "text/event-stream"} <= _media_types(request):
-            return _refusal(None, 406, -32600, "Not Acceptable: Accept must list both JSON and SSE")
+        if not {"application/json", "text/event-stream"} <= media_types(request):
+            return json_error(406, -32600, "Not Acceptable: Accept must list both JSON and SSE")
         if request.content_type != "application/json":
-            return _refusal(None, 415, -32600, "Unsupported Media Type: send application/json")
+            return json_error(415, -32600, "Unsupported Media Type: send application/json")
         if invalid or body is None:
-            return _refusal(None, 400, -32700, "Parse error")
+            return json_error(400, -32700, "Parse error")
         if (
             isinstance(body, dict)
             and body.get("jsonrpc") == "2.0"
@@ -209,15 +158,17 @@ class ModernEndpoint:
             not isinstance(body, dict)
             or body.get("jsonrpc") != "2.0"
             or not isinstance(body.get("method"), str)
-            or not _valid_id(body.get("id"))
+            or not valid_id(body.get("id"))
         ):
-            return _refusal(None, 400, -32600, "Invalid Request: POST one JSON-RPC request")
+            return json_error(400, -32600, "Invalid Request: POST one JSON-RPC request")
         try:
             prepared = self._validate(request, body)
             if prepared.method == "subscriptions/listen":
                 return await self._listen(request, prepared)
         except Reject as reject:
-            return _refusal(body["id"], reject.status, reject.code, reject.message, reject.data)
+            return json_error(
+                reject.status, reject.code, reject.message, request_id=body["id"], data=reject.data
+            )
         return await self._answer(request, prepared)
 
     # -- validation -------------------------------------------------------------------------
@@ -311,7 +262,10 @@ class ModernEndpoint:
 
     async def _answer(self, request: web.Request, prepared: Prepared) -> web.StreamResponse:
         server = self.server
-        sse = server.faults.reply_mode == "sse"
+        lose = server.faults.lose_replies > 0 and prepared.method not in UNLOSABLE_METHODS
+        if lose:
+            server.faults.lose_replies -= 1
+        sse = server.faults.reply_mode == "sse" and not lose
         stream = EventStream("m") if sse else None
         session = Session(None, prepared.version, prepared.capabilities)
         ctx = ModernContext(
@@ -322,18 +276,22 @@ class ModernEndpoint:
             state=prepared.state,
             signer=self.signer,
             binding=prepared.binding,
-            announce=self.announce,
+            announce=self.subscriptions.announce,
         )
         authorization = request.headers.get("Authorization")
         task = asyncio.get_running_loop().create_task(self._run(prepared, ctx, authorization))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        if lose:  # run it to its end, then cut before any status line
+            await asyncio.shield(asyncio.gather(task, return_exceptions=True))
+            server.lost_replies.append(prepared.request_id)
+            return abort(request)
         if stream is None:
             return web.json_response(await asyncio.shield(task))
 
         def done(task: asyncio.Task[dict[str, Any]]) -> None:
             if not task.cancelled():
-                stream.append(Event("response", _dumps(task.result())))
+                stream.append(Event("response", dumps(task.result())))
             stream.finish()
 
         task.add_done_callback(done)
@@ -344,8 +302,9 @@ class ModernEndpoint:
         outcome = "closed"
         try:
             await response.prepare(request)
-            server._mark(request, response.status)
-            outcome = await self._pump(request, response, stream, cut=cut)
+            outcome = await pump(
+                request, response, stream, event_ids=False, cut_before_response=cut, watch=True
+            )
         finally:
             if outcome == "closed" and not task.done():
                 task.cancel()
@@ -357,15 +316,8 @@ class ModernEndpoint:
     async def _run(
         self, prepared: Prepared, ctx: ModernContext, authorization: str | None
     ) -> dict[str, Any]:
-        request_id = prepared.request_id
-        try:
-            result = await self._dispatch(prepared, ctx, authorization)
-        except ProtocolFault as fault:
-            return {"jsonrpc": "2.0", "id": request_id, "error": fault.to_error()}
-        except Exception as exc:  # a bug in a fixture: say so instead of hanging
-            log.exception("the reference server failed on %s", prepared.method)
-            return _error(request_id, -32603, f"Internal error: {exc!r}")
-        return {"jsonrpc": "2.0", "id": request_id, "result": result}
+        work = self._dispatch(prepared, ctx, authorization)
+        return await respond(prepared.request_id, prepared.method, work)
 
     async def _dispatch(
         self, prepared: Prepared, ctx: ModernContext, authorization: str | None
@@ -419,13 +371,7 @@ class ModernEndpoint:
     def _discover(self) -> dict[str, Any]:
         return {
             "supportedVersions": list(self.server.modern_versions),
-            "capabilities": {
-                "tools": {"listChanged": True},
-                "resources": {"subscribe": True, "listChanged": True},
-                "prompts": {"listChanged": True},
-                "logging": {},
-                "completions": {},
-            },
+            "capabilities": server_capabilities(),
             "instructions": self.instructions,
         }
 
@@ -460,124 +406,19 @@ class ModernEndpoint:
         except Exception as exc:  # a failing tool is a result, not a protocol error
             return {"content": [{"type": "text", "text": str(exc)}], "isError": True}
 
-    # -- SSE --------------------------------------------------------------------------------
-
-    async def _pump(
-        self,
-        request: web.Request,
-        response: web.StreamResponse,
-        stream: EventStream,
-        *,
-        cut: bool = False,
-    ) -> str:
-        """Send ``stream``: ``done``, ``closed`` (the client went away) or ``cut`` (fault)."""
-        seq = 0
-        while True:
-            transport = request.transport
-            if transport is None or transport.is_closing():
-                return "closed"
-            try:
-                item = await asyncio.wait_for(stream.next_event(seq), POLL_SECONDS)
-            except asyncio.TimeoutError:
-                continue
-            if item is None:
-                break
-            seq, event = item
-            if cut and event.kind == "response":
-                transport.close()
-                return "cut"
-            try:
-                await response.write(event.frame(None))
-            except ConnectionError:
-                return "closed"
-            seq += 1
-        try:
-            await response.write_eof()
-        except ConnectionError:
-            return "closed"
-        return "done"
-
     # -- subscriptions ----------------------------------------------------------------------
 
     async def _listen(self, request: web.Request, prepared: Prepared) -> web.StreamResponse:
         asked = prepared.params.get("notifications")
         if not isinstance(asked, dict):
             raise Reject(400, -32602, "Invalid params: notifications must be an object")
-        honoured: dict[str, Any] = {}
-        for flag in _FLAGS.values():
-            if asked.get(flag) is True:
-                honoured[flag] = True
-        uris = asked.get("resourceSubscriptions")
-        if isinstance(uris, list):
-            honoured["resourceSubscriptions"] = [
-                uri for uri in uris if isinstance(uri, str) and self._readable(uri)
-            ]
-        request_id = prepared.request_id
-        self.server.listen_requests.append(request_id)
-        stream = EventStream("l")
-        ack = {
-            "jsonrpc": "2.0",
-            "method": "notifications/subscriptions/acknowledged",
-            "params": {"_meta": {META_SUBSCRIPTION: request_id}, "notifications": honoured},
-        }
-        stream.append(Event("message", _dumps(ack)))
-        listener = Listener(request_id, honoured, stream, request.transport)
-        self.listeners.append(listener)
-        response = web.StreamResponse(headers=SSE_HEADERS)
-        try:
-            await response.prepare(request)
-            self.server._mark(request, response.status)
-            await self._pump(request, response, stream)
-        finally:
-            if listener in self.listeners:
-                self.listeners.remove(listener)
-            listener.ended.set()
-        return response
-
-    def announce(self, method: str, params: dict[str, Any] | None = None) -> None:
-        """Send a change notification to every listener that asked for it."""
-        params = params or {}
-        for listener in list(self.listeners):
-            if not listener.wants(method, params):
-                continue
-            meta = params.get("_meta")
-            tagged = {
-                **params,
-                "_meta": {
-                    **(meta if isinstance(meta, dict) else {}),
-                    META_SUBSCRIPTION: listener.request_id,
-                },
-            }
-            message = {"jsonrpc": "2.0", "method": method, "params": tagged}
-            listener.stream.append(Event("message", _dumps(message)))
-
-    async def end_subscriptions(self, graceful: bool) -> None:
-        """End every listen stream: with its result (graceful) or by cutting the connection."""
-        listeners = list(self.listeners)
-        for listener in listeners:
-            if graceful:
-                result = {
-                    "resultType": "complete",
-                    "_meta": {
-                        META_SUBSCRIPTION: listener.request_id,
-                        META_SERVER_INFO: self.server_info,
-                    },
-                }
-                reply = {"jsonrpc": "2.0", "id": listener.request_id, "result": result}
-                listener.stream.append(Event("response", _dumps(reply)))
-                listener.stream.finish()
-            elif listener.transport is not None:
-                listener.transport.abort()
-        if listeners:
-            waiters = [asyncio.ensure_future(listener.ended.wait()) for listener in listeners]
-            await asyncio.wait(waiters, timeout=2.0)
-            for waiter in waiters:
-                waiter.cancel()
+        granted = honoured(asked, self._readable)
+        self.server.listen_requests.append(prepared.request_id)
+        return await self.subscriptions.serve(request, prepared.request_id, granted)
 
     async def close(self) -> None:
         """Stop every modern request and end every listen stream."""
-        for listener in list(self.listeners):
-            listener.stream.finish()
+        self.subscriptions.close()
         tasks = [task for task in self.tasks if not task.done()]
         for task in tasks:
             task.cancel()

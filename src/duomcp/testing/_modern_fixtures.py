@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from ._fixtures import ELICIT_SCHEMA, TOOLS, Tool
+from ._fixtures import ELICIT_SCHEMA, FLOOD_COUNT, TOOLS, Tool
 from ._session import LEVELS, CallContext, ProtocolFault, Session, ToolFailure
 from ._streams import EventStream
 
@@ -35,8 +35,9 @@ __all__ = [
     "render_header_value",
 ]
 
-LEGACY_ONLY_TOOLS = frozenset({"sample", "elicit", "elicit_url", "roots", "ping_client"})
-"""Legacy tools that need server-to-client requests: not offered in the modern era."""
+LEGACY_ONLY_TOOLS = frozenset({"sample", "elicit", "elicit_url", "roots", "flood", "ping_client"})
+"""Legacy tools that need server-to-client requests: not offered in the modern era (the
+modern ``flood`` asks by MRTR instead)."""
 
 _SENTINEL = re.compile(r"^=\?base64\?(?P<payload>.*)\?=$")
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -293,6 +294,16 @@ async def _mrtr_rounds(ctx: CallContext, args: dict[str, Any]) -> dict[str, Any]
     return modern.input_required({f"round{ask}": request}, round=ask)
 
 
+async def _mrtr_flood(ctx: CallContext, args: dict[str, Any]) -> dict[str, Any]:
+    modern = _modern(ctx)
+    count: int = args.get("count", 10)
+    keys = [f"r{index}" for index in range(count)]
+    if all(modern.answer(key) is not None for key in keys):  # count 0: nothing to ask
+        return _text(f"{count} answered")
+    asks = {key: {"method": "roots/list", "params": {}} for key in keys}
+    return modern.input_required(asks, round=1)
+
+
 _STR = {"type": "string"}
 _INT = {"type": "integer"}
 _BOOL = {"type": "boolean"}
@@ -361,9 +372,16 @@ MODERN_TOOLS: dict[str, Tool] = {
             {"rounds": {"type": "integer", "minimum": 0, "maximum": 1000}},
             ("rounds",),
         ),
+        Tool(
+            "flood",
+            "Ask the client for its roots `count` times at once (one MRTR round), then report.",
+            _mrtr_flood,
+            {"count": FLOOD_COUNT},
+        ),
     )
 }
-"""Tools only the modern era lists (after the legacy ones)."""
+"""Tools only the modern era lists (after the legacy ones); its ``flood`` stands in for the
+legacy one."""
 
 _FORM: dict[str, Any] = {"elicitation": {"form": {}}}
 REQUIRED_CAPABILITIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -371,6 +389,7 @@ REQUIRED_CAPABILITIES: dict[tuple[str, str], dict[str, Any]] = {
     ("tool", "mrtr_rounds"): _FORM,
     ("tool", "mrtr_sample"): {"sampling": {}},
     ("tool", "mrtr_roots"): {"roots": {}},
+    ("tool", "flood"): {"roots": {}},
     ("prompt", "mrtr_prompt"): _FORM,
     ("resource", "ref://mrtr"): _FORM,
 }

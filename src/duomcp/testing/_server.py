@@ -12,81 +12,35 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
-import logging
-import secrets
 import weakref
 from collections.abc import Mapping
 from importlib import metadata
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import attrs
 from aiohttp import web
 
 from ._authserver import AuthorizationServer, AuthServerSettings
-from ._fixtures import handle_request
+from ._guards import refusal
+from ._host import ServerFaults
+from ._http import Cut
+from ._legacy import LegacyEndpoint
+from ._legacy_sessions import LegacySessions
 from ._modern import CACHEABLE_METHODS, ModernEndpoint
-from ._session import VERSIONS, CallContext, ProtocolFault, Session, encode_message
-from ._streams import Event, EventStream, parse_event_id
+from ._session import VERSIONS, encode_message
+from ._streams import Event
 
 __all__ = ["RecordedRequest", "ReferenceServer", "ServerFaults"]
 
-log = logging.getLogger("duomcp.testing")
-
-SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 INSTRUCTIONS = (
     "The duomcp reference server, for tests and demos: echo, add, slow, progress, log, "
     "sample, elicit and more tools; mem:// resources; greet and plain prompts."
 )
-_INVALID_JSON = object()
 
 try:
     SERVER_VERSION = metadata.version("duomcp")
 except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
     SERVER_VERSION = "0"
-
-
-@attrs.define
-class ServerFaults:
-    """Switches that change how the reference server behaves; tests may flip them live."""
-
-    reply_mode: Literal["json", "sse"] = "sse"
-    """How POSTed requests are answered: one JSON body, or an SSE stream."""
-    get_stream: bool = True
-    """False: a GET without ``Last-Event-ID`` is answered 405 (no GET stream offered)."""
-    require_bearer: str | None = None
-    """Every request without ``Authorization: Bearer <this>`` gets 401 ``invalid_token``."""
-    forbid: bool = False
-    """Authenticated requests get 403 ``insufficient_scope`` with ``scope="admin"``."""
-    drop_reply_after: int | None = None
-    """Cut an SSE reply after this many events (priming counts), always before the response.
-
-    The response is still stored and sent when the client resumes with GET and
-    ``Last-Event-ID``. Each request id is cut once; the resumption gets everything. Applies
-    to every SSE reply, ``initialize`` included.
-    """
-    retry_ms: int | None = None
-    """SSE replies and the GET stream start with a priming event with this ``retry``."""
-    close_after_priming: bool = False
-    """End an SSE reply cleanly after its priming event (SEP-1699 polling): the client must
-    come back with GET and ``Last-Event-ID`` for the rest."""
-    die_mid_call: bool = False
-    """A ``tools/call`` POST has its connection aborted: no reply, nothing stored (the call
-    still counts in :attr:`ReferenceServer.tool_runs`, as received)."""
-    delete_status: int = 200
-    """The status DELETE answers (405: ending sessions is not supported, the session stays)."""
-    session_required: bool = True
-    """Issue ``Mcp-Session-Id`` on initialize and require it (400 missing, 404 unknown)."""
-    max_body_bytes: int = 4 << 20
-    """Larger POST bodies get 413."""
-    legacy_empty_400: bool = False
-    """Legacy era: a non-initialize POST without a session (no ``Mcp-Session-Id``, or not
-    initialized) gets 400 with an EMPTY body instead of a JSON-RPC error."""
-    modern_cut_replies: int = 0
-    """Modern era: cut this many of the next SSE replies (not listen streams) just before
-    their response; each cut decrements it. The request ran; its id goes to
-    :attr:`ReferenceServer.cut_replies`."""
 
 
 @attrs.frozen
@@ -107,53 +61,6 @@ class RecordedRequest:
     status: int = 0
 
 
-class _Cut(web.Response):
-    """What a handler returns after aborting the connection: nothing reaches the client."""
-
-
-def _error(request_id: Any, code: int, message: str) -> dict[str, Any]:
-    reply: dict[str, Any] = {"jsonrpc": "2.0"}
-    if request_id is not None:
-        reply["id"] = request_id
-    reply["error"] = {"code": code, "message": message}
-    return reply
-
-
-def _http_error(
-    status: int, code: int, message: str, headers: Mapping[str, str] | None = None
-) -> web.Response:
-    """An HTTP error whose body is a JSON-RPC error without an id."""
-    return web.json_response(_error(None, code, message), status=status, headers=headers)
-
-
-def _dumps(message: Any) -> str:
-    return json.dumps(message, separators=(",", ":"))
-
-
-def _media_types(request: web.BaseRequest) -> set[str]:
-    values = ",".join(request.headers.getall("Accept", []))
-    return {part.split(";", 1)[0].strip().lower() for part in values.split(",")}
-
-
-def _classify(message: Any) -> str | None:
-    """``request``, ``notification`` or ``response``; None for an invalid JSON-RPC message."""
-    if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
-        return None
-    if "method" in message:
-        if not isinstance(message["method"], str):
-            return None
-        if "id" not in message:
-            return "notification"
-        request_id = message["id"]
-        valid = isinstance(request_id, str) or (
-            isinstance(request_id, int) and not isinstance(request_id, bool)
-        )
-        return "request" if valid else None
-    if "id" in message and (("result" in message) != ("error" in message)):
-        return "response"
-    return None
-
-
 Era = Literal["legacy", "modern", "dual"]
 HANDSHAKE_VERSIONS = frozenset(VERSIONS)
 """Versions of the legacy (``initialize``) era; in dual mode other versions go modern."""
@@ -171,9 +78,13 @@ class ReferenceServer:
 
     Everything it receives is observable: :attr:`requests`, :attr:`tool_runs`,
     :attr:`cancelled`, :attr:`connections_opened`, :attr:`sessions`, :attr:`log_level`,
-    :attr:`subscriptions`, and in the modern era :attr:`cancelled_calls`,
-    :attr:`cut_replies`, :attr:`listen_requests`, :attr:`listeners`. Change :attr:`faults`
-    at any time to make it misbehave.
+    :attr:`subscriptions`, :attr:`lost_replies`, and in the modern era
+    :attr:`cancelled_calls`, :attr:`cut_replies`, :attr:`listen_requests`,
+    :attr:`listeners`. Change :attr:`faults` at any time to make it misbehave.
+
+    The work is split: :mod:`._guards` refuses requests, :mod:`._legacy` (with
+    :mod:`._legacy_sessions`) answers the legacy era and :mod:`._modern` (with
+    :mod:`._listen`) the modern one; this class routes, records and owns the lifecycle.
     """
 
     def __init__(
@@ -203,6 +114,8 @@ class ReferenceServer:
         """Ids of modern requests cancelled because the client closed their reply stream."""
         self.cut_replies: list[Any] = []
         """Ids of modern requests whose reply was cut by ``faults.modern_cut_replies``."""
+        self.lost_replies: list[Any] = []
+        """Ids of requests whose reply was lost to ``faults.lose_replies``, in order."""
         self.listen_requests: list[Any] = []
         """The id of every ``subscriptions/listen`` request accepted, in arrival order."""
         self.faults = faults or ServerFaults()
@@ -224,19 +137,18 @@ class ReferenceServer:
         """The resource URIs subscribed to (and not unsubscribed from)."""
         self.log_level: str | None = None
         """The level last set with ``logging/setLevel``."""
-        self._sessions: dict[str, Session] = {}
-        self._anonymous: Session | None = None  # the session when ids are not issued
-        self._retired: list[Session] = []  # forgotten; their tasks still end at close()
         self._transports: weakref.WeakSet[asyncio.BaseTransport] = weakref.WeakSet()
         self._inflight: dict[int, RecordedRequest] = {}
         self._runner: web.AppRunner | None = None
         server_info = {"name": "duomcp-reference", "version": SERVER_VERSION}
+        self._sessions = LegacySessions(self)
+        self._legacy = LegacyEndpoint(self, self._sessions, server_info, INSTRUCTIONS)
         self._modern = ModernEndpoint(self, server_info, INSTRUCTIONS)
 
     @property
     def listeners(self) -> int:
         """How many ``subscriptions/listen`` streams are open now."""
-        return len(self._modern.listeners)
+        return len(self._modern.subscriptions.listeners)
 
     def cache_hint(self, method: str) -> tuple[int, str]:
         """The ``(ttlMs, cacheScope)`` the modern era puts on ``method``'s results."""
@@ -245,7 +157,7 @@ class ReferenceServer:
     @property
     def sessions(self) -> set[str]:
         """The ids of the live sessions."""
-        return set(self._sessions)
+        return set(self._sessions.table)
 
     async def __aenter__(self) -> ReferenceServer:
         await self.start()
@@ -260,6 +172,7 @@ class ReferenceServer:
             raise RuntimeError("the reference server is already running")
         app = web.Application()
         app.router.add_route("*", self.path, self._handle)
+        app.on_response_prepare.append(self._on_prepare)
         if self.auth_server is not None:
             self.auth_server.install(app, self.path)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -283,14 +196,8 @@ class ReferenceServer:
         runner, self._runner = self._runner, None
         if runner is None:
             return
-        sessions = [*self._sessions.values(), *self._retired]
-        if self._anonymous is not None:
-            sessions.append(self._anonymous)
-        self._sessions.clear()
-        self._retired.clear()
-        self._anonymous = None
         await self._modern.close()
-        tasks = [task for session in sessions for task in session.end()]
+        tasks = self._sessions.end_all()
         if tasks:
             await asyncio.wait(tasks, timeout=2.0)
         await runner.cleanup()
@@ -300,8 +207,7 @@ class ReferenceServer:
 
         Streams already open stay open, as on a server that lost its session table.
         """
-        self._retired.extend(self._sessions.values())
-        self._sessions.clear()
+        self._sessions.forget()
 
     async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
         """Send a notification on the GET stream of every live session, and on every
@@ -313,9 +219,9 @@ class ReferenceServer:
         they subscribed to, tagged with their subscription id.
         """
         event = Event("message", encode_message(method, params))
-        for session in self._live_sessions():
+        for session in self._sessions.live():
             session.standalone.append(event)
-        self._modern.announce(method, params)
+        self._modern.subscriptions.announce(method, params)
 
     async def end_subscriptions(self, graceful: bool) -> None:
         """End every open ``subscriptions/listen`` stream.
@@ -324,20 +230,11 @@ class ReferenceServer:
         subscription id) and end the stream; otherwise abort the connection. Returns once
         the streams are over (at most about 2 s).
         """
-        await self._modern.end_subscriptions(graceful)
+        await self._modern.subscriptions.end(graceful)
 
     async def drop_streams(self) -> None:
         """Abort the connection of every open GET stream (clients should reconnect)."""
-        for session in self._live_sessions():
-            reader = session.standalone.reader
-            if reader is not None and not reader.done():
-                reader.cancel()
-
-    def _live_sessions(self) -> list[Session]:
-        live = list(self._sessions.values())
-        if self._anonymous is not None:
-            live.append(self._anonymous)
-        return live
+        await self._sessions.drop_streams()
 
     # -- HTTP -------------------------------------------------------------------------------
 
@@ -350,20 +247,19 @@ class ReferenceServer:
         if request.method == "POST":
             raw, too_large = await self._read_body(request)
         body: Any = None
+        invalid = False
         if raw:
             try:
                 body = json.loads(raw)
             except ValueError:
-                body = _INVALID_JSON
+                invalid = True
         headers = {name.lower(): value for name, value in request.headers.items()}
-        record = RecordedRequest(
-            request.method, request.path, headers, None if body is _INVALID_JSON else body
-        )
+        record = RecordedRequest(request.method, request.path, headers, body)
         self.requests.append(record)
         self._inflight[id(request)] = record
         try:
-            response = await self._route(request, body, too_large)
-            self._mark(request, 0 if isinstance(response, _Cut) else response.status)
+            response = await self._route(request, body, too_large, invalid)
+            self._mark(request, 0 if isinstance(response, Cut) else response.status)
             return response
         finally:
             self._inflight.pop(id(request), None)
@@ -380,6 +276,10 @@ class ReferenceServer:
                 self.requests[index] = new
                 break
 
+    async def _on_prepare(self, request: web.BaseRequest, response: web.StreamResponse) -> None:
+        """Record the status of a response a handler streams while it still runs."""
+        self._mark(request, 0 if isinstance(response, Cut) else response.status)
+
     async def _read_body(self, request: web.Request) -> tuple[bytes, bool]:
         """The body, or ``(b"", True)`` when it is larger than ``max_body_bytes``."""
         limit = self.faults.max_body_bytes
@@ -394,23 +294,17 @@ class ReferenceServer:
             chunks.append(chunk)
         return b"".join(chunks), False
 
-    async def _route(self, request: web.Request, body: Any, too_large: bool) -> web.StreamResponse:
-        refusal = (
-            self._origin_refusal(request)
-            or self._oauth_refusal(request, body)
-            or self._bearer_refusal(request)
+    async def _route(
+        self, request: web.Request, body: Any, too_large: bool, invalid: bool
+    ) -> web.StreamResponse:
+        refused = refusal(
+            request, body, host=self.host, auth_server=self.auth_server, faults=self.faults
         )
-        if refusal is not None:
-            return refusal
+        if refused is not None:
+            return refused
         if self._is_modern(request):
-            return await self._modern.handle(request, body, too_large or body is _INVALID_JSON)
-        if request.method == "POST":
-            return await self._post(request, body, too_large)
-        if request.method == "GET":
-            return await self._get(request)
-        if request.method == "DELETE":
-            return self._delete(request)
-        return _http_error(405, -32600, "Method Not Allowed", {"Allow": "GET, POST, DELETE"})
+            return await self._modern.handle(request, body, too_large or invalid)
+        return await self._legacy.handle(request, body, too_large, invalid)
 
     def _is_modern(self, request: web.Request) -> bool:
         if self.era == "modern":
@@ -419,433 +313,3 @@ class ReferenceServer:
             return False
         version = request.headers.get("MCP-Protocol-Version")
         return version is not None and version not in HANDSHAKE_VERSIONS
-
-    def _origin_refusal(self, request: web.Request) -> web.Response | None:
-        """403 for a browser page from another origin (DNS rebinding protection)."""
-        origin = request.headers.get("Origin")
-        if origin is None:
-            return None
-        try:
-            host = urlsplit(origin).hostname
-        except ValueError:
-            host = None
-        if host is not None and (host in LOCAL_HOSTS or host == self.host.strip("[]")):
-            return None
-        return _http_error(403, -32600, f"Forbidden: origin {origin} is not allowed")
-
-    def _oauth_refusal(self, request: web.Request, body: Any) -> web.Response | None:
-        server = self.auth_server
-        if server is None:
-            return None
-        header = request.headers.get("Authorization", "")
-        scopes = server.scopes_of(header[7:]) if header.startswith("Bearer ") else None
-        if scopes is None:
-            challenge = f'Bearer error="invalid_token", resource_metadata="{server.prm_url}"'
-            return web.json_response(
-                {"error": "invalid_token"}, status=401, headers={"WWW-Authenticate": challenge}
-            )
-        if isinstance(body, dict) and body.get("method") == "tools/call":
-            params = body.get("params")
-            name = params.get("name") if isinstance(params, dict) else None
-            needed = server.settings.tool_scopes.get(str(name))
-            if needed and needed not in scopes:
-                challenge = f'Bearer error="insufficient_scope", scope="{needed}"'
-                return web.json_response(
-                    {"error": "insufficient_scope"},
-                    status=403,
-                    headers={"WWW-Authenticate": challenge},
-                )
-        return None
-
-    def _bearer_refusal(self, request: web.Request) -> web.Response | None:
-        faults = self.faults
-        if faults.require_bearer is not None:
-            scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or token.strip() != faults.require_bearer:
-                challenge = 'Bearer error="invalid_token", error_description="token required"'
-                return web.json_response(
-                    {"error": "invalid_token"},
-                    status=401,
-                    headers={"WWW-Authenticate": challenge},
-                )
-        if faults.forbid:
-            return web.json_response(
-                {"error": "insufficient_scope"},
-                status=403,
-                headers={"WWW-Authenticate": 'Bearer error="insufficient_scope", scope="admin"'},
-            )
-        return None
-
-    def _session_of(self, request: web.Request) -> Session | web.Response:
-        """The request's session, or the error response (400, 404) to answer instead."""
-        if self.faults.session_required:
-            session_id = request.headers.get("Mcp-Session-Id")
-            if not session_id:
-                return _http_error(400, -32600, "Bad Request: Mcp-Session-Id header is required")
-            found = self._sessions.get(session_id)
-            if found is None:
-                return _http_error(404, -32001, "Session not found")
-            session = found
-        elif self._anonymous is None:
-            return _http_error(400, -32600, "Bad Request: not initialized")
-        else:
-            session = self._anonymous
-        version = request.headers.get("MCP-Protocol-Version")
-        # A MUST once the client knows the version, i.e. after notifications/initialized
-        # (while it resumes the initialize reply it cannot know it yet).
-        if version is None and session.initialized and session.at_least("2025-06-18"):
-            return _http_error(
-                400, -32600, f"Bad Request: MCP-Protocol-Version {session.version} is required"
-            )
-        if version is not None and version != session.version:
-            return _http_error(
-                400,
-                -32600,
-                f"Bad Request: unsupported MCP-Protocol-Version {version!r}"
-                f" (negotiated {session.version})",
-            )
-        return session
-
-    # -- POST -------------------------------------------------------------------------------
-
-    async def _post(self, request: web.Request, body: Any, too_large: bool) -> web.StreamResponse:
-        if not {"application/json", "text/event-stream"} <= _media_types(request):
-            return _http_error(
-                406,
-                -32600,
-                "Not Acceptable: Accept must list application/json and text/event-stream",
-            )
-        if request.content_type != "application/json":
-            return _http_error(415, -32600, "Unsupported Media Type: send application/json")
-        if too_large:
-            return _http_error(413, -32600, "Payload Too Large")
-        if body is _INVALID_JSON or body is None:
-            return _http_error(400, -32700, "Parse error")
-        if isinstance(body, list):
-            return await self._post_batch(request, body)
-        kind = _classify(body)
-        if kind is None:
-            return _http_error(400, -32600, "Invalid Request")
-        if kind == "request" and body["method"] == "initialize":
-            return await self._initialize(request, body)
-        session = self._session_of(request)
-        if isinstance(session, web.Response):
-            empty = self.faults.legacy_empty_400 and self._sessionless(request)
-            if empty and session.status == 400:
-                return web.Response(status=400)
-            return session
-        if kind == "response":
-            session.resolve(body)
-            return web.Response(status=202)
-        if kind == "notification":
-            self._on_notification(session, body)
-            return web.Response(status=202)
-        return await self._answer(request, session, [body], [])
-
-    def _sessionless(self, request: web.Request) -> bool:
-        if self.faults.session_required:
-            return not request.headers.get("Mcp-Session-Id")
-        return self._anonymous is None
-
-    async def _post_batch(self, request: web.Request, batch: list[Any]) -> web.StreamResponse:
-        """A JSON-RPC batch: allowed only when 2025-03-26 was negotiated."""
-        session = self._session_of(request)
-        if isinstance(session, web.Response):
-            return session
-        if session.version != "2025-03-26":
-            return _http_error(
-                400, -32600, f"Invalid Request: no batches in protocol version {session.version}"
-            )
-        if not batch:
-            return _http_error(400, -32600, "Invalid Request: empty batch")
-        requests: list[dict[str, Any]] = []
-        ready: list[dict[str, Any]] = []
-        for message in batch:
-            kind = _classify(message)
-            if kind is None:
-                ready.append(_error(None, -32600, "Invalid Request"))
-            elif kind == "request" and message["method"] == "initialize":
-                ready.append(_error(message["id"], -32600, "initialize cannot be batched"))
-            elif kind == "request":
-                requests.append(message)
-            elif kind == "notification":
-                self._on_notification(session, message)
-            else:
-                session.resolve(message)
-        if not requests and not ready:
-            return web.Response(status=202)
-        return await self._answer(request, session, requests, ready, batch=True)
-
-    async def _initialize(
-        self, request: web.Request, message: dict[str, Any]
-    ) -> web.StreamResponse:
-        params = message.get("params")
-        if (
-            not isinstance(params, dict)
-            or not isinstance(params.get("protocolVersion"), str)
-            or not isinstance(params.get("capabilities"), dict)
-            or not isinstance(params.get("clientInfo"), dict)
-        ):
-            reply = _error(
-                message["id"],
-                -32602,
-                "Invalid params: initialize needs protocolVersion, capabilities and clientInfo",
-            )
-            return web.json_response(reply)
-        offered = params["protocolVersion"]
-        version = offered if offered in VERSIONS else VERSIONS[0]
-        headers: dict[str, str] = {}
-        if self.faults.session_required:
-            session_id = secrets.token_urlsafe(24)
-            session = Session(session_id, version, params["capabilities"])
-            self._sessions[session_id] = session
-            headers["Mcp-Session-Id"] = session_id
-        else:
-            session = Session(None, version, params["capabilities"])
-            if self._anonymous is not None:
-                self._retired.append(self._anonymous)
-            self._anonymous = session
-        result = {
-            "protocolVersion": version,
-            "capabilities": {
-                "tools": {"listChanged": True},
-                "resources": {"subscribe": True, "listChanged": True},
-                "prompts": {"listChanged": True},
-                "logging": {},
-                "completions": {},
-            },
-            "serverInfo": {"name": "duomcp-reference", "version": SERVER_VERSION},
-            "instructions": INSTRUCTIONS,
-        }
-        reply = {"jsonrpc": "2.0", "id": message["id"], "result": result}
-        return await self._answer(request, session, [], [reply], headers=headers)
-
-    def _on_notification(self, session: Session, message: dict[str, Any]) -> None:
-        params = message.get("params")
-        params = params if isinstance(params, dict) else {}
-        if message["method"] == "notifications/initialized":
-            session.initialized = True
-        elif message["method"] == "notifications/cancelled":
-            self.cancelled.append(params.get("requestId"))
-            session.cancel(params.get("requestId"))
-
-    async def _answer(
-        self,
-        request: web.Request,
-        session: Session,
-        requests: list[dict[str, Any]],
-        ready: list[dict[str, Any]],
-        *,
-        batch: bool = False,
-        headers: Mapping[str, str] | None = None,
-    ) -> web.StreamResponse:
-        """Answer ``requests`` (run now) and ``ready`` replies, as JSON or an SSE stream."""
-        faults = self.faults
-        calls = [message for message in requests if message["method"] == "tools/call"]
-        if faults.die_mid_call and calls:
-            for call in calls:
-                params = call.get("params")
-                self.tool_runs[str(params.get("name") if isinstance(params, dict) else None)] += 1
-            if request.transport is not None:
-                request.transport.abort()
-            return _Cut(status=500)
-        if faults.reply_mode == "json":
-            tasks = [self._start(session, message, None) for message in requests]
-            results = await asyncio.shield(asyncio.gather(*tasks, return_exceptions=True))
-            replies = ready + [result for result in results if isinstance(result, dict)]
-            if not replies:  # every request was cancelled: there is nothing to answer
-                return web.Response(status=202, headers=headers)
-            return web.json_response(replies if batch else replies[0], headers=headers)
-        stream = session.new_stream()
-        if faults.retry_ms is not None or faults.close_after_priming:
-            stream.append(Event("priming", retry_ms=faults.retry_ms))
-        for reply in ready:
-            stream.append(Event("response", _dumps(reply)))
-        self._finish_when_done(stream, [self._start(session, m, stream) for m in requests])
-        drop_after = None
-        key = tuple(m["id"] for m in requests) + tuple(r.get("id") for r in ready)
-        if faults.drop_reply_after is not None and key not in session.dropped:
-            session.dropped.add(key)
-            drop_after = faults.drop_reply_after
-        return await self._send_stream(
-            request,
-            stream,
-            -1,
-            headers=headers,
-            drop_after=drop_after,
-            close_after_priming=faults.close_after_priming,
-        )
-
-    def _start(
-        self, session: Session, message: dict[str, Any], stream: EventStream | None
-    ) -> asyncio.Task[dict[str, Any]]:
-        """Run one request as a task that a ``notifications/cancelled`` can stop."""
-        params = message.get("params")
-        ctx = CallContext(session, stream, params if isinstance(params, dict) else {})
-        task = asyncio.get_running_loop().create_task(self._run(session, message, ctx))
-        request_id = message["id"]
-        session.running[request_id] = task
-
-        def done(task: asyncio.Task[dict[str, Any]]) -> None:
-            if session.running.get(request_id) is task:
-                del session.running[request_id]
-            if stream is not None and not task.cancelled():
-                stream.append(Event("response", _dumps(task.result())))
-
-        task.add_done_callback(done)
-        return task
-
-    @staticmethod
-    def _finish_when_done(stream: EventStream, tasks: list[asyncio.Task[Any]]) -> None:
-        """End ``stream`` once every task has put its response on it (or was cancelled)."""
-        remaining = len(tasks)
-
-        def one_done(_: asyncio.Task[Any]) -> None:
-            nonlocal remaining
-            remaining -= 1
-            if remaining == 0:
-                stream.finish()
-
-        if not tasks:
-            stream.finish()
-        for task in tasks:
-            task.add_done_callback(one_done)
-
-    async def _run(
-        self, session: Session, message: dict[str, Any], ctx: CallContext
-    ) -> dict[str, Any]:
-        """The response to one request (a cancelled request has none: it raises)."""
-        request_id = message["id"]
-        params = message.get("params", {})
-        try:
-            if not isinstance(params, dict):
-                raise ProtocolFault(-32602, "Invalid params: params must be an object")
-            result = await handle_request(self, session, message["method"], params, ctx)
-        except ProtocolFault as fault:
-            return {"jsonrpc": "2.0", "id": request_id, "error": fault.to_error()}
-        except Exception as exc:  # a bug in a fixture: say so instead of hanging
-            log.exception("the reference server failed on %s", message["method"])
-            return _error(request_id, -32603, f"Internal error: {exc!r}")
-        return {"jsonrpc": "2.0", "id": request_id, "result": result}
-
-    # -- SSE --------------------------------------------------------------------------------
-
-    async def _send_stream(
-        self,
-        request: web.Request,
-        stream: EventStream,
-        after: int,
-        *,
-        headers: Mapping[str, str] | None = None,
-        drop_after: int | None = None,
-        close_after_priming: bool = False,
-    ) -> web.StreamResponse:
-        """Send ``stream``'s events after sequence number ``after`` until it is done."""
-        response = web.StreamResponse(headers={**SSE_HEADERS, **(headers or {})})
-        await response.prepare(request)
-        self._mark(request, response.status)
-        try:
-            await self._pump(request, response, stream, after, drop_after, close_after_priming)
-        except ConnectionError:  # the client went away; the events stay stored
-            pass
-        return response
-
-    async def _pump(
-        self,
-        request: web.Request,
-        response: web.StreamResponse,
-        stream: EventStream,
-        after: int,
-        drop_after: int | None = None,
-        close_after_priming: bool = False,
-    ) -> None:
-        seq, sent = after + 1, 0
-        while True:
-            if drop_after is not None and sent >= drop_after:
-                self._cut(request)
-                return
-            item = await stream.next_event(seq)
-            if item is None:
-                break
-            seq, event = item
-            if drop_after is not None and event.kind == "response":
-                self._cut(request)
-                return
-            await response.write(event.frame(stream.event_id(seq)))
-            sent += 1
-            stream.cursor = max(stream.cursor, seq)
-            seq += 1
-            if close_after_priming and event.kind == "priming":
-                break
-        await response.write_eof()
-
-    @staticmethod
-    def _cut(request: web.BaseRequest) -> None:
-        """Close the connection mid-response: what was written is flushed, then FIN."""
-        if request.transport is not None:
-            request.transport.close()
-
-    # -- GET and DELETE ---------------------------------------------------------------------
-
-    async def _get(self, request: web.Request) -> web.StreamResponse:
-        if "text/event-stream" not in _media_types(request):
-            return _http_error(406, -32600, "Not Acceptable: Accept must list text/event-stream")
-        session = self._session_of(request)
-        if isinstance(session, web.Response):
-            return session
-        last_event_id = request.headers.get("Last-Event-ID")
-        if last_event_id is not None:
-            parsed = parse_event_id(last_event_id)
-            stream = session.streams.get(parsed[0]) if parsed is not None else None
-            if parsed is None or stream is None:
-                return _http_error(400, -32600, f"Bad Request: unknown event id {last_event_id}")
-            if stream is session.standalone:
-                return await self._serve_get_stream(request, session, parsed[1])
-            return await self._send_stream(request, stream, parsed[1])
-        if not self.faults.get_stream:
-            return _http_error(405, -32600, "Method Not Allowed", {"Allow": "POST, DELETE"})
-        return await self._serve_get_stream(request, session, None)
-
-    async def _serve_get_stream(
-        self, request: web.Request, session: Session, after: int | None
-    ) -> web.StreamResponse:
-        """The session's GET stream, from ``after`` or (None) where the last reader stopped."""
-        stream = session.standalone
-        if stream.has_live_reader():
-            return _http_error(409, -32600, "Conflict: the session's GET stream is already open")
-        if stream.reader is not None and not stream.reader.done():
-            stream.reader.cancel()  # a reader whose connection is gone
-        task = asyncio.current_task()
-        stream.reader, stream.reader_transport = task, request.transport
-        if after is None:
-            after = stream.cursor
-            if self.faults.retry_ms is not None:
-                stream.insert_after_cursor(Event("priming", retry_ms=self.faults.retry_ms))
-        response = web.StreamResponse(headers=SSE_HEADERS)
-        try:
-            await response.prepare(request)
-            self._mark(request, response.status)
-            await self._pump(request, response, stream, after)
-        except ConnectionError:
-            pass
-        except asyncio.CancelledError:  # drop_streams(), a newer reader, or shutdown
-            if request.transport is not None:
-                request.transport.abort()
-        finally:
-            if stream.reader is task:
-                stream.reader = stream.reader_transport = None
-        return response
-
-    def _delete(self, request: web.Request) -> web.StreamResponse:
-        session = self._session_of(request)
-        if isinstance(session, web.Response):
-            return session
-        status = self.faults.delete_status
-        if 200 <= status < 300:
-            if session.id is not None:
-                self._sessions.pop(session.id, None)
-            elif session is self._anonymous:
-                self._anonymous = None
-            session.end()
-        headers = {"Allow": "GET, POST"} if status == 405 else None
-        return web.Response(status=status, headers=headers)
