@@ -1,10 +1,11 @@
-"""OAuth 2.1 for MCP servers: discovery, registration, authorization code with PKCE,
-refresh and step-up, behind the one :class:`~duomcp.auth.Auth` path.
+"""OAuth 2.1 for MCP servers: authorization code with PKCE, refresh and step-up, and the
+client credentials and cross-app access grants, behind the one :class:`~duomcp.auth.Auth`
+path.
 
 Every 401 or 403 of every request reaches :meth:`OAuth.handle_challenge`; concurrent
-challenges share one flow. oauthlib builds the PKCE values and the authorization URL;
-discovery, registration and token handling are here. No token, code, verifier or secret
-is ever logged.
+challenges share one flow. Discovery is in :mod:`._discovery`, client registration in
+:mod:`._registration`; oauthlib builds the PKCE values and the authorization URL; the
+token handling is here. No token, code, verifier or secret is ever logged.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, quote, urlsplit
 
 import attrs
@@ -26,6 +27,14 @@ from .._lazy import LazyModule
 from ..errors import AuthError
 from ._base import Auth, AuthChallenge
 from ._browser import LoopbackLogin
+from ._discovery import MAX_BODY, Discovery, discover, require_secure
+from ._discovery import (  # re-exported: they were defined here
+    authorization_server_metadata_urls as authorization_server_metadata_urls,
+)
+from ._discovery import (
+    protected_resource_metadata_urls as protected_resource_metadata_urls,
+)
+from ._registration import OAuthClientInfo, forget_client, load_client, register
 from ._storage import MemoryTokenStorage, TokenStorage
 
 __all__ = ["ClientCredentials", "CrossAppAccess", "OAuth", "OAuthClientInfo", "OAuthTokens"]
@@ -41,7 +50,6 @@ client's users write plain functions)."""
 _REFRESH_MARGIN = 30.0  # seconds before expiry at which a token is refreshed
 _MAX_AUTHORIZATIONS = 3  # within _AUTHORIZATION_WINDOW seconds: no endless loops
 _AUTHORIZATION_WINDOW = 60.0
-_MAX_BODY = 1 << 20
 _TIMEOUT_SECONDS = 30.0
 
 if TYPE_CHECKING:
@@ -64,15 +72,6 @@ class _InvalidGrant(AuthError):
 
 
 @attrs.frozen(kw_only=True)
-class OAuthClientInfo:
-    """The client's registration with one authorization server."""
-
-    client_id: str
-    client_secret: str | None = attrs.field(default=None, repr=False)
-    token_endpoint_auth_method: str = "none"
-
-
-@attrs.frozen(kw_only=True)
 class OAuthTokens:
     """Tokens from the authorization server; ``expires_at`` is absolute (epoch seconds)."""
 
@@ -84,57 +83,6 @@ class OAuthTokens:
     def expiring(self, now: float) -> bool:
         """Whether the access token expires within the refresh margin."""
         return self.expires_at is not None and self.expires_at - _REFRESH_MARGIN <= now
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def _is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    return host in ("localhost", "127.0.0.1", "::1") or host.endswith(".localhost")
-
-
-def _require_secure(url: str, what: str) -> None:
-    if urlsplit(url).scheme != "https" and not _is_loopback(url):
-        raise AuthError(f"{what} {url} is not https; only loopback servers may use http")
-
-
-def protected_resource_metadata_urls(server_url: str, challenge_url: str | None) -> list[str]:
-    """RFC 9728 candidates in order: the challenge's URL, path-aware, then root."""
-    path = urlsplit(server_url).path.rstrip("/")
-    origin = _origin(server_url)
-    urls = [challenge_url] if challenge_url else []
-    if path:
-        urls.append(f"{origin}/.well-known/oauth-protected-resource{path}")
-    urls.append(f"{origin}/.well-known/oauth-protected-resource")
-    return urls
-
-
-def authorization_server_metadata_urls(issuer: str) -> list[str]:
-    """RFC 8414 and OpenID discovery candidates in the order the MCP spec gives."""
-    path = urlsplit(issuer).path.rstrip("/")
-    origin = _origin(issuer)
-    if path:
-        return [
-            f"{origin}/.well-known/oauth-authorization-server{path}",
-            f"{origin}/.well-known/openid-configuration{path}",
-            f"{origin}{path}/.well-known/openid-configuration",
-        ]
-    return [
-        f"{origin}/.well-known/oauth-authorization-server",
-        f"{origin}/.well-known/openid-configuration",
-    ]
-
-
-def _resource_matches(resource: str, server_url: str) -> bool:
-    """The metadata's resource must be the server URL or a parent of it, same origin."""
-    if _origin(resource) != _origin(server_url):
-        return False
-    parent = urlsplit(resource).path.rstrip("/")
-    path = urlsplit(server_url).path.rstrip("/")
-    return path == parent or path.startswith(parent + "/")
 
 
 class OAuth(Auth):
@@ -185,10 +133,7 @@ class OAuth(Auth):
         self._client_name = client_name
         self._client: OAuthClientInfo | None = None
         self._tokens: OAuthTokens | None = None
-        self._metadata: dict[str, Any] | None = None
-        self._resource_metadata: dict[str, Any] | None = None
-        self._issuer: str | None = None
-        self._server_url = ""
+        self._discovery: Discovery | None = None  # what the last discovery found
         self._granted_scopes: set[str] = set()
         self._lock = asyncio.Lock()
         self._generation = 0
@@ -207,14 +152,14 @@ class OAuth(Auth):
         there were any. The registration is kept (a later sign-in reuses it); the
         authorization server is not told (no RFC 7009 revocation).
         """
-        if self._issuer is None:
+        if self._discovery is None:
             return False  # never challenged: no idea where tokens would be kept
         client = self._client or await self._load_client()
         self._tokens = None
         if client is None:
             return False
         self._client = client
-        key = self._tokens_key(self._resource())
+        key = self._tokens_key()
         found = await self._storage.load(key) is not None
         await self._storage.delete(key)
         return found
@@ -260,23 +205,21 @@ class OAuth(Auth):
 
     # -- storage ------------------------------------------------------------------------
 
-    def _client_key(self) -> str:
-        return f"client:{self._issuer}"
-
-    def _tokens_key(self, resource: str) -> str:
-        assert self._client is not None
-        return f"tokens:{self._issuer}|{resource}|{self._client.client_id}"
+    def _tokens_key(self) -> str:
+        assert self._discovery is not None and self._client is not None
+        found = self._discovery
+        return f"tokens:{found.issuer}|{found.resource}|{self._client.client_id}"
 
     async def _restore(self, challenge: AuthChallenge) -> bool:
         """Load a stored registration and tokens; ``True`` when usable tokens result."""
-        async with _http_session() as http:
-            if self._metadata is None:
+        if self._discovery is None:
+            async with _http_session() as http:
                 await self._discover(http, challenge)
         if self._client is None:
             self._client = await self._load_client()
         if self._client is None or self._tokens is not None:
             return False
-        stored = await self._storage.load(self._tokens_key(self._resource()))
+        stored = await self._storage.load(self._tokens_key())
         if not stored or "access_token" not in stored:
             return False
         self._tokens = OAuthTokens(
@@ -297,164 +240,36 @@ class OAuth(Auth):
     async def _load_client(self) -> OAuthClientInfo | None:
         if self._preregistered is not None:
             return self._preregistered
-        stored = await self._storage.load(self._client_key())
-        if not stored or "client_id" not in stored:
+        assert self._discovery is not None
+        stored = await load_client(self._storage, self._discovery.issuer)
+        if stored is None:
             return None
-        stored_redirect = str(stored.get("redirect_uri", ""))
-        if stored_redirect != self._redirect_uri:
+        client, registered_for = stored
+        if registered_for != self._redirect_uri:
             login = self._interaction
-            if isinstance(login, LoopbackLogin) and login.adopt(stored_redirect):
+            if isinstance(login, LoopbackLogin) and login.adopt(registered_for):
                 self._redirect_uri = login.redirect_uri  # same port as when registered
             else:
                 return None  # registered for another redirect URI: register again
-        return OAuthClientInfo(
-            client_id=str(stored["client_id"]),
-            client_secret=stored.get("client_secret"),
-            token_endpoint_auth_method=str(stored.get("token_endpoint_auth_method", "none")),
-        )
-
-    async def _forget_client(self) -> None:
-        self._client = None
-        await self._storage.delete(self._client_key())
-
-    # -- discovery ----------------------------------------------------------------------
-
-    async def _get_json(self, http: aiohttp.ClientSession, url: str) -> dict[str, Any] | None:
-        try:
-            async with http.get(url, allow_redirects=False) as resp:
-                if resp.status != 200 or "json" not in resp.content_type:
-                    log.debug("discovery: %s answered %d %s", url, resp.status, resp.content_type)
-                    return None
-                raw = await resp.content.read(_MAX_BODY + 1)
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-            log.debug("discovery: %s failed: %s", url, exc)
-            return None
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            return None
-        return data if isinstance(data, dict) else None
-
-    async def _discover(self, http: aiohttp.ClientSession, challenge: AuthChallenge) -> None:
-        server_url = self._server_url = challenge.url
-        for url in protected_resource_metadata_urls(server_url, challenge.resource_metadata):
-            prm = await self._get_json(http, url)
-            if (
-                prm
-                and isinstance(prm.get("authorization_servers"), list)
-                and prm["authorization_servers"]
-            ):
-                resource = str(prm.get("resource") or server_url)
-                if not _resource_matches(resource, server_url):
-                    raise AuthError(
-                        f"{url} names resource {resource!r}, which is not {server_url}: "
-                        "refusing to send credentials for another resource"
-                    )
-                self._resource_metadata = prm
-                self._issuer = str(prm["authorization_servers"][0])
-                break
-        else:
-            self._issuer = _origin(server_url)  # 2025-03-26: the MCP server is the AS
-        for url in authorization_server_metadata_urls(self._issuer):
-            metadata = await self._get_json(http, url)
-            if metadata and "token_endpoint" in metadata:
-                if self._resource_metadata is not None and metadata.get("issuer", "").rstrip(
-                    "/"
-                ) != self._issuer.rstrip("/"):
-                    raise AuthError(
-                        f"{url} says issuer {metadata.get('issuer')!r}, expected {self._issuer!r}"
-                    )
-                methods = metadata.get("code_challenge_methods_supported")
-                if methods is not None and "S256" not in methods:
-                    raise AuthError(f"{self._issuer} does not support PKCE S256; refusing")
-                self._metadata = metadata
-                break
-        else:
-            if self._resource_metadata is not None:
-                raise AuthError(f"no authorization server metadata found for {self._issuer}")
-            origin = _origin(server_url)
-            self._metadata = {
-                "authorization_endpoint": f"{origin}/authorize",
-                "token_endpoint": f"{origin}/token",
-                "registration_endpoint": f"{origin}/register",
-            }
-        for key in ("authorization_endpoint", "token_endpoint"):
-            _require_secure(str(self._metadata.get(key, "")), key.replace("_", " "))
-
-    # -- registration -------------------------------------------------------------------
-
-    async def _register(self, http: aiohttp.ClientSession) -> OAuthClientInfo:
-        if self._preregistered is not None:
-            return self._preregistered
-        assert self._metadata is not None
-        if self._client_metadata_url and self._metadata.get(
-            "client_id_metadata_document_supported"
-        ):
-            return OAuthClientInfo(client_id=self._client_metadata_url)
-        endpoint = self._metadata.get("registration_endpoint")
-        if not endpoint:
-            raise AuthError(
-                f"{self._issuer} offers no registration; give OAuth a client_id "
-                "(pre-registered) or a client_metadata_url"
-            )
-        _require_secure(endpoint, "registration endpoint")
-        supported = self._metadata.get("token_endpoint_auth_methods_supported") or [
-            "client_secret_basic"
-        ]
-        method = next(
-            (m for m in ("none", "client_secret_basic", "client_secret_post") if m in supported),
-            "client_secret_basic",
-        )
-        body = {
-            "client_name": self._client_name,
-            "redirect_uris": [self._redirect_uri],
-            "grant_types": ["authorization_code", "refresh_token"],
-            "response_types": ["code"],
-            "token_endpoint_auth_method": method,
-            "application_type": "native" if _is_loopback(self._redirect_uri) else "web",
-        }
-        try:
-            async with http.post(endpoint, json=body) as resp:
-                raw = await resp.content.read(_MAX_BODY)
-                status = resp.status
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-            raise AuthError(f"registration at {endpoint} failed: {exc}") from exc
-        if status not in (200, 201):
-            raise AuthError(f"registration at {endpoint} was refused ({status})")
-        try:
-            info = json.loads(raw)
-            client = OAuthClientInfo(
-                client_id=str(info["client_id"]),
-                client_secret=info.get("client_secret"),
-                token_endpoint_auth_method=str(info.get("token_endpoint_auth_method") or method),
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise AuthError(f"registration at {endpoint} answered without a client_id") from exc
-        await self._storage.save(
-            self._client_key(), {**attrs.asdict(client), "redirect_uri": self._redirect_uri}
-        )
         return client
+
+    # -- discovery --------------------------------------------------------------------
+
+    async def _discover(self, http: aiohttp.ClientSession, challenge: AuthChallenge) -> Discovery:
+        found = await discover(http, challenge.url, challenge.resource_metadata)
+        self._discovery = found
+        return found
 
     # -- authorization ------------------------------------------------------------------
 
     def _scope(self, challenge: AuthChallenge) -> str | None:
         wanted = challenge.scope
-        if (
-            not wanted
-            and self._resource_metadata
-            and self._resource_metadata.get("scopes_supported")
-        ):
-            wanted = " ".join(self._resource_metadata["scopes_supported"])
+        if not wanted and self._discovery is not None and self._discovery.scopes_supported:
+            wanted = " ".join(self._discovery.scopes_supported)
         wanted = wanted or self._scopes
         if challenge.status == 403 and wanted:  # step-up: keep what was granted before
             return " ".join(sorted(self._granted_scopes | set(wanted.split())))
         return wanted
-
-    def _resource(self) -> str:
-        """The RFC 8707 resource: the metadata's, else the MCP server URL."""
-        if self._resource_metadata and self._resource_metadata.get("resource"):
-            return str(self._resource_metadata["resource"])
-        return self._server_url
 
     async def _authorize(self, challenge: AuthChallenge) -> None:
         try:
@@ -465,7 +280,9 @@ class OAuth(Auth):
                     "the authorization server rejected the pre-registered client (invalid_client)"
                 ) from exc
             log.info("the registration was rejected (invalid_client); registering again")
-            await self._forget_client()
+            assert self._discovery is not None
+            self._client = None
+            await forget_client(self._storage, self._discovery.issuer)
             await self._authorize_once(challenge)
 
     async def _authorize_once(self, challenge: AuthChallenge) -> None:
@@ -476,21 +293,28 @@ class OAuth(Auth):
         async with _http_session() as http:
             # Discovered again for every sign-in: the resource may have moved to another
             # authorization server, whose registration is its own (SEP-2352).
-            previous = self._issuer
-            await self._discover(http, challenge)
-            assert self._metadata is not None
-            if previous is not None and self._issuer != previous:
-                log.info("authorization server changed from %s to %s", previous, self._issuer)
+            previous = self._discovery.issuer if self._discovery is not None else None
+            found = await self._discover(http, challenge)
+            if previous is not None and found.issuer != previous:
+                log.info("authorization server changed from %s to %s", previous, found.issuer)
                 self._client = None
                 self._tokens = None
             if self._client is None:
-                self._client = await self._load_client() or await self._register(http)
+                self._client = await self._load_client() or await register(
+                    http,
+                    found,
+                    storage=self._storage,
+                    redirect_uri=self._redirect_uri,
+                    client_name=self._client_name,
+                    preregistered=self._preregistered,
+                    client_metadata_url=self._client_metadata_url,
+                )
             client = self._client
             oauth = WebApplicationClient(client.client_id)
             verifier = oauth.create_code_verifier(64)
             state = secrets.token_urlsafe(24)
             scope = self._scope(challenge)
-            resource = self._resource()
+            resource = found.resource
             params = [
                 ("response_type", "code"),
                 ("client_id", client.client_id),
@@ -502,8 +326,8 @@ class OAuth(Auth):
             ]
             if scope:
                 params.append(("scope", scope))
-            url = add_params_to_uri(str(self._metadata["authorization_endpoint"]), params)
-            log.info("authorization needed for %s at %s", challenge.url, self._issuer)
+            url = add_params_to_uri(found.authorization_endpoint, params)
+            log.info("authorization needed for %s at %s", challenge.url, found.issuer)
             try:
                 redirected = await _interact(self._interaction, url)
             except AuthError:
@@ -520,12 +344,9 @@ class OAuth(Auth):
                     f"authorization failed: {query['error']} {query.get('error_description', '')}"
                 )
             # RFC 9207: the issuer is compared exactly, without any URL normalization.
-            expected_issuer = str(self._metadata.get("issuer") or self._issuer or "")
-            if "iss" in query and query["iss"] != expected_issuer:
+            if "iss" in query and query["iss"] != found.issuer_identifier:
                 raise AuthError("the authorization response names another issuer: refused")
-            if "iss" not in query and self._metadata.get(
-                "authorization_response_iss_parameter_supported"
-            ):
+            if "iss" not in query and found.iss_parameter_supported:
                 raise AuthError(
                     "the authorization server promised an iss parameter (RFC 9207) and the "
                     "authorization response has none: refused"
@@ -559,12 +380,12 @@ class OAuth(Auth):
     async def _refresh_or_none(self) -> bool:
         """Refresh the access token; ``False`` when the grant is gone (re-authorize)."""
         tokens = self._tokens
-        if tokens is None or not tokens.refresh_token or self._metadata is None:
+        if tokens is None or not tokens.refresh_token or self._discovery is None:
             return False
         form = {
             "grant_type": "refresh_token",
             "refresh_token": tokens.refresh_token,
-            "resource": self._resource(),
+            "resource": self._discovery.resource,
         }
         try:
             async with _http_session() as http:
@@ -580,14 +401,14 @@ class OAuth(Auth):
     async def _token_request(
         self, http: aiohttp.ClientSession, form: dict[str, str], *, requested_scope: str | None
     ) -> None:
-        assert self._metadata is not None and self._client is not None
+        assert self._discovery is not None and self._client is not None
         client = self._client
-        endpoint = str(self._metadata["token_endpoint"])
+        endpoint = self._discovery.token_endpoint
         headers = {"Accept": "application/json"}
         self._authenticate_client(client, form, headers)
         try:
             async with http.post(endpoint, data=form, headers=headers) as resp:
-                raw = await resp.content.read(_MAX_BODY)
+                raw = await resp.content.read(MAX_BODY)
                 status = resp.status
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
             raise AuthError(f"token request to {endpoint} failed: {exc}") from exc
@@ -618,7 +439,7 @@ class OAuth(Auth):
         if scope:
             self._granted_scopes |= set(scope.split())
         self._generation += 1
-        await self._storage.save(self._tokens_key(self._resource()), attrs.asdict(self._tokens))
+        await self._storage.save(self._tokens_key(), attrs.asdict(self._tokens))
 
 
 async def _interact(interaction: Interaction, url: str) -> str:
@@ -697,12 +518,12 @@ class ClientCredentials(OAuth):
             import jwt
         except ImportError as exc:  # pragma: no cover - depends on the installation
             raise AuthError("private_key_jwt needs PyJWT: pip install 'duomcp[jwt]'") from exc
-        assert self._metadata is not None
+        assert self._discovery is not None
         now = int(time.time())
         claims = {
             "iss": client.client_id,
             "sub": client.client_id,
-            "aud": str(self._metadata.get("issuer") or self._metadata["token_endpoint"]),
+            "aud": self._discovery.metadata_issuer or self._discovery.token_endpoint,
             "iat": now,
             "exp": now + 300,
             "jti": secrets.token_urlsafe(16),
@@ -717,11 +538,10 @@ class ClientCredentials(OAuth):
 
     async def _authorize(self, challenge: AuthChallenge) -> None:
         async with _http_session() as http:
-            if self._metadata is None:
-                await self._discover(http, challenge)
+            found = self._discovery or await self._discover(http, challenge)
             self._client = self._preregistered
             scope = self._scope(challenge)
-            form = {"grant_type": "client_credentials", "resource": self._resource()}
+            form = {"grant_type": "client_credentials", "resource": found.resource}
             if scope:
                 form["scope"] = scope
             await self._token_request(http, form, requested_scope=scope)
@@ -758,7 +578,7 @@ class CrossAppAccess(OAuth):
         idp_client_id: str | None = None,
         scopes: str | None = None,
     ) -> None:
-        _require_secure(idp_token_endpoint, "IdP token endpoint")
+        require_secure(idp_token_endpoint, "IdP token endpoint")
         super().__init__(
             interaction=_no_interaction,
             redirect_uri="",
@@ -775,9 +595,7 @@ class CrossAppAccess(OAuth):
 
     async def _authorize(self, challenge: AuthChallenge) -> None:
         async with _http_session() as http:
-            if self._metadata is None:
-                await self._discover(http, challenge)
-            assert self._metadata is not None
+            found = self._discovery or await self._discover(http, challenge)
             self._client = self._preregistered
             scope = self._scope(challenge)
             exchange = {
@@ -785,8 +603,8 @@ class CrossAppAccess(OAuth):
                 "subject_token": self._id_token,
                 "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
                 "requested_token_type": "urn:ietf:params:oauth:token-type:id-jag",
-                "audience": str(self._metadata.get("issuer") or self._issuer),
-                "resource": self._resource(),
+                "audience": found.issuer_identifier,
+                "resource": found.resource,
             }
             if self._idp_client_id:
                 exchange["client_id"] = self._idp_client_id
@@ -794,7 +612,7 @@ class CrossAppAccess(OAuth):
                 exchange["scope"] = scope
             try:
                 async with http.post(self._idp_token_endpoint, data=exchange) as resp:
-                    raw = await resp.content.read(_MAX_BODY)
+                    raw = await resp.content.read(MAX_BODY)
                     status = resp.status
             except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
                 raise AuthError(
