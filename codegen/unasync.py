@@ -42,6 +42,7 @@ REPLACEMENTS = {
     "ElicitationHandler": "BlockingElicitationHandler",
     "RootsHandler": "BlockingRootsHandler",
     "async_wait_until": "wait_until",
+    "async_pause": "pause",
 }
 HEADER = (
     "# Generated from {source} by codegen/unasync.py -- do not edit.\n"

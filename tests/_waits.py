@@ -23,3 +23,13 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         time.sleep(0.01)
+
+
+async def async_pause(seconds: float) -> None:
+    """Sleep without blocking the loop (the blocking twin sleeps its thread)."""
+    await asyncio.sleep(seconds)
+
+
+def pause(seconds: float) -> None:
+    """Sleep this thread."""
+    time.sleep(seconds)

@@ -171,7 +171,7 @@ async def test_a_failed_switch_leaves_streamable_http_in_place(sse_server: SSESe
     client = AsyncClient(sse_server.url, timeout=5)
     with pytest.raises(MCPError, match="not the same origin"):
         await client.connect()
-    assert type(client._engine._transport) is StreamableHTTPTransport
+    assert type(client._engine.transport) is StreamableHTTPTransport
     await client.close()  # closes the one pool (an unclosed one would fail this test)
 
 
@@ -209,7 +209,7 @@ async def test_a_stream_that_ends_starts_a_new_session(sse_server: SSEServer) ->
         sse_server.url, transport="sse", timeout=10, validate_structured_content=False
     ) as client:
         assert text_of(await client.call_tool("echo", {"text": "one"})) == "one"
-        await async_wait_until(lambda: client._engine._transport._ended is not None)  # type: ignore[union-attr]
+        await async_wait_until(lambda: client._engine.transport._ended is not None)  # type: ignore[union-attr]
         assert text_of(await client.call_tool("echo", {"text": "two"})) == "two"
     assert len(sse_server.gets) == 2  # a second stream, a second initialize
     methods = [body.get("method") for _, body in sse_server.posts]

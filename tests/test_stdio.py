@@ -57,7 +57,7 @@ def text_of(result: Any) -> str:
 
 
 def pid_of(client: AsyncClient) -> int | None:
-    transport = client._engine._transport
+    transport = client._engine.transport
     assert isinstance(transport, StdioTransport)
     return transport.pid
 
@@ -145,7 +145,7 @@ async def test_modern_subscriptions_are_told_apart_and_ended_by_the_server(
         await asyncio.sleep(0.2)
         assert changes == ["x"]  # the one tagged for another subscription was dropped
         await client.call_tool("end")  # the server ends the subscription (cancelled)
-        await async_wait_until(lambda: client._engine._listen_task.done())  # type: ignore[union-attr]
+        await async_wait_until(lambda: client._engine.subscriptions.task.done())  # type: ignore[union-attr]
         await client.ping()  # the next request opens it again
 
         def listens() -> int:

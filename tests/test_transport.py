@@ -293,7 +293,7 @@ async def test_socket_reads_use_small_buffers(server: ReferenceServer) -> None:
     # asyncio's default 256 KiB read buffer costs an mmap and two page faults per read.
     async with AsyncClient(server.url, timeout=10) as client:
         await client.call_tool("echo", {"text": "x"})
-        connector = client._engine._transport._session().connector
+        connector = client._engine.transport.sender.session().connector
         assert connector is not None
         pooled = [proto for conns in connector._conns.values() for proto, _ in conns]
         assert pooled
@@ -468,7 +468,7 @@ async def test_batch_replies_are_accepted(raw_server: Callable[[Any], Any]) -> N
 
 
 def test_proxy_comes_from_the_environment_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    from duomcp.transports.streamable_http import _env_proxy
+    from duomcp.transports._http import _env_proxy
 
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.test:3128")
     monkeypatch.setenv("NO_PROXY", "internal.test")

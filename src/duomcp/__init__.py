@@ -19,6 +19,7 @@ from .engine import (
     LEGACY_PROTOCOL_VERSIONS,
     MODERN_PROTOCOL_VERSIONS,
     SUPPORTED_PROTOCOL_VERSIONS,
+    EraMemory,
     forget_eras,
 )
 from .errors import (
@@ -33,6 +34,7 @@ from .errors import (
     InvalidResponseError,
     JSONRPCError,
     MCPError,
+    OutcomeUnknownError,
     ProtocolError,
     ReplyLostError,
     RequestTimeoutError,
@@ -41,9 +43,7 @@ from .errors import (
     TransportError,
     UnsupportedProtocolVersionError,
 )
-from .transports.streamable_http import HTTPOptions
-
-__version__ = "0.1.0.dev0"
+from .transports._http import HTTPOptions
 
 __all__ = [
     "LATEST_PROTOCOL_VERSION",
@@ -59,6 +59,7 @@ __all__ = [
     "CapabilityNotSupportedError",
     "Client",
     "ConnectionClosedError",
+    "EraMemory",
     "HTTPOptions",
     "HTTPStatusError",
     "InputRequiredLimitError",
@@ -67,6 +68,7 @@ __all__ = [
     "InvalidResponseError",
     "JSONRPCError",
     "MCPError",
+    "OutcomeUnknownError",
     "ProtocolError",
     "ReplyLostError",
     "RequestTimeoutError",
@@ -84,9 +86,15 @@ __all__ = [
 if TYPE_CHECKING:
     from .transports.stdio import StdioServer
 
+    __version__: str
+
 
 def __getattr__(name: str) -> Any:
     # StdioServer is imported on first use: its module (and ``subprocess``) cost ~12 ms.
+    if name == "__version__":  # from the package metadata, read on first use
+        from ._version import version
+
+        return version()
     if name == "StdioServer":
         from .transports.stdio import StdioServer
 

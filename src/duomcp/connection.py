@@ -9,7 +9,9 @@ a reconnect, or the session id on a DELETE, is impossible by construction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import attrs
@@ -64,6 +66,9 @@ class ConnectionState:
     """Last SSE event id seen per stream: ``"get"`` or ``"post:<request id>"``."""
     tool_headers: dict[str, tuple[ParamHeader, ...]] = attrs.field(factory=dict)
     """Modern era: the ``x-mcp-header`` parameters of each listed tool, by tool name."""
+    _sign_ins: int = attrs.field(default=0, init=False, repr=False)
+    _paused_since: float = attrs.field(default=0.0, init=False, repr=False)
+    _paused_total: float = attrs.field(default=0.0, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         clash = sorted(
@@ -86,6 +91,32 @@ class ConnectionState:
         self.protocol_version = None
         self.last_event_ids.clear()
         self.tool_headers.clear()
+
+    @contextmanager
+    def signing_in(self) -> Iterator[None]:
+        """Mark a sign-in (the auth path handling a 401/403) as under way: the time it takes
+        is not counted against the timeouts of the calls waiting on it."""
+        if self._sign_ins == 0:
+            self._paused_since = time.monotonic()
+        self._sign_ins += 1
+        try:
+            yield
+        finally:
+            self._sign_ins -= 1
+            if self._sign_ins == 0:
+                self._paused_total += time.monotonic() - self._paused_since
+
+    @property
+    def is_signing_in(self) -> bool:
+        """Whether a sign-in is under way."""
+        return self._sign_ins > 0
+
+    def sign_in_seconds(self) -> float:
+        """Seconds spent signing in since this state was made (a clock that only runs
+        during sign-ins: the difference of two readings is the sign-in time between)."""
+        if self._sign_ins:
+            return self._paused_total + time.monotonic() - self._paused_since
+        return self._paused_total
 
     async def headers(
         self,

@@ -22,6 +22,7 @@ __all__ = [
     "JSONRPCError",
     "MCPError",
     "MessageTooLargeError",
+    "OutcomeUnknownError",
     "ProtocolError",
     "ReplyLostError",
     "RequestCancelledError",
@@ -139,6 +140,17 @@ class InvalidRequestError(MCPError, ValueError):
 class ReplyLostError(TransportError):
     """The reply stream of a request broke before its response arrived, and the request
     cannot be resumed (modern era: no resumption). The request may or may not have run."""
+
+
+class OutcomeUnknownError(ReplyLostError):
+    """A request the server may act on (``tools/call`` of a tool not declared
+    ``idempotentHint``, or any method that is not a read) was sent, and its reply was
+    lost. The client did not send it again: it may or may not have run. Check the server's
+    state before calling again."""
+
+    def __init__(self, message: str, *, method: str) -> None:
+        super().__init__(message)
+        self.method = method
 
 
 class InputRequiredLimitError(ProtocolError):

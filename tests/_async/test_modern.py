@@ -17,13 +17,14 @@ from duomcp import (
     CapabilityNotSupportedError,
     InputRequiredLimitError,
     InvalidRequestError,
+    OutcomeUnknownError,
     ProtocolError,
     ReplyLostError,
     RequestTimeoutError,
     ResultCache,
     UnsupportedProtocolVersionError,
 )
-from duomcp.engine import _engine
+from duomcp.engine import _versions
 from duomcp.testing import ReferenceServer, ServerFaults
 from duomcp.types import (
     CreateMessageRequestParams,
@@ -117,7 +118,7 @@ async def test_unsupported_version_retries_with_a_mutual_one(
     modern_server: ReferenceServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The client also speaks a (pretend) newer version and offers it first.
-    monkeypatch.setattr(_engine, "MODERN_PROTOCOL_VERSIONS", ("2099-01-01", "2026-07-28"))
+    monkeypatch.setattr(_versions, "MODERN_PROTOCOL_VERSIONS", ("2099-01-01", "2026-07-28"))
     async with AsyncClient(modern_server.url, timeout=10) as client:
         assert client.era == "modern" and client.protocol_version == "2026-07-28"
         await client.list_tools()
@@ -140,7 +141,7 @@ async def test_no_mutual_version_is_a_clear_error(modern_server: ReferenceServer
 async def test_version_dropped_mid_way_is_renegotiated(
     modern_server: ReferenceServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_engine, "MODERN_PROTOCOL_VERSIONS", ("2099-01-01", "2026-07-28"))
+    monkeypatch.setattr(_versions, "MODERN_PROTOCOL_VERSIONS", ("2099-01-01", "2026-07-28"))
     modern_server.modern_versions = ("2099-01-01", "2026-07-28")
     async with AsyncClient(modern_server.url, timeout=10) as client:
         assert client.protocol_version == "2099-01-01"
@@ -379,19 +380,40 @@ async def test_timeout_closes_the_reply_stream_without_a_notification(
     assert not posts(modern_server, "notifications/cancelled")
 
 
-async def test_a_lost_reply_is_sent_again_with_a_new_id(
+async def test_a_lost_reply_of_a_read_is_sent_again_with_a_new_id(
+    modern_server: ReferenceServer, faults: ServerFaults
+) -> None:
+    async with AsyncClient(modern_server.url, timeout=10, cache=False) as client:
+        await client.list_tools()
+        faults.modern_cut_replies = 1
+        assert [tool.name for tool in await client.list_tools()]
+        listed = posts(modern_server, "tools/list")
+        cut = next(i for i, post in enumerate(listed) if post["id"] in modern_server.cut_replies)
+        first, second = listed[cut], listed[cut + 1]
+        assert second["id"] != first["id"]
+        assert second["params"].get("cursor") == first["params"].get("cursor")
+        before = len(posts(modern_server, "tools/list"))
+        faults.modern_cut_replies = 3
+        with pytest.raises(ReplyLostError):
+            await client.list_tools()
+        assert len(posts(modern_server, "tools/list")) == before + 3  # sent, then 2 more
+
+
+async def test_a_lost_reply_of_a_tool_call_is_not_sent_again(
     modern_server: ReferenceServer, faults: ServerFaults
 ) -> None:
     async with AsyncClient(modern_server.url, timeout=10) as client:
         await client.list_tools()
         faults.modern_cut_replies = 1
-        assert text_of(await client.call_tool("echo", {"text": "twice"})) == "twice"
-        first, second = posts(modern_server, "tools/call")
-        assert first["id"] in modern_server.cut_replies and second["id"] != first["id"]
-        faults.modern_cut_replies = 3
-        with pytest.raises(ReplyLostError):
-            await client.call_tool("echo", {"text": "never"})
-        assert len(posts(modern_server, "tools/call")) == 2 + 3
+        with pytest.raises(OutcomeUnknownError, match="may or may not have run"):
+            await client.call_tool("echo", {"text": "once"})
+        assert len(posts(modern_server, "tools/call")) == 1
+        assert modern_server.tool_runs["echo"] == 1
+        # an idempotent tool is sent again
+        faults.modern_cut_replies = 1
+        result = await client.call_tool("add", {"a": 2, "b": 3})
+        assert result.structured_content == {"result": 5}
+        assert modern_server.tool_runs["add"] == 2
 
 
 # -- subscriptions --------------------------------------------------------------------------

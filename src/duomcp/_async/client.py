@@ -9,19 +9,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._cache import ResultCache
 from .._schema import validate_structured_content
+from .._version import version
 from .._wire import from_wire, to_wire
 from ..auth import Auth
-from ..engine import Engine, Handlers
-from ..engine._engine import (
-    ElicitationHandler,
-    EraPreference,
-    ProgressCallback,
-    RootsHandler,
-    SamplingHandler,
-    TransportPreference,
-)
-from ..errors import CapabilityNotSupportedError, ProtocolError
-from ..transports.streamable_http import HTTPOptions
+from ..engine import Engine, EraMemory, Handlers
+from ..engine._correlation import ProgressCallback
+from ..engine._responder import ElicitationHandler, RootsHandler, SamplingHandler
+from ..engine._versions import EraPreference, TransportPreference
+from ..errors import CapabilityNotSupportedError
+from ..transports._http import HTTPOptions
 from ..types import (
     CallToolResult,
     CompleteResult,
@@ -53,7 +49,6 @@ if TYPE_CHECKING:
 _T = TypeVar("_T")
 _SelfT = TypeVar("_SelfT", bound="AsyncClient")
 
-_DEFAULT_CLIENT_INFO = Implementation(name="duomcp", version="0.1.0")
 _LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 
 
@@ -107,6 +102,10 @@ class AsyncClient:
             with that stream; ``"streamable-http"`` or ``"sse"`` pins one.
         max_pages: how many pages a ``list_*`` call gathers at most.
         validate_structured_content: check tool results against their ``outputSchema``.
+        max_concurrent_handlers: how many of the server's requests (sampling, elicitation,
+            roots) the handlers answer at once; the rest wait their turn.
+        era_memory: where the era found for each endpoint is remembered (by default one
+            memory shared by the process's clients, so each endpoint is probed once).
     """
 
     def __init__(
@@ -137,6 +136,8 @@ class AsyncClient:
         transport: TransportPreference = "auto",
         max_pages: int = 1000,
         validate_structured_content: bool = True,
+        max_concurrent_handlers: int = 16,
+        era_memory: EraMemory | None = None,
     ) -> None:
         if roots is not None and not callable(roots):
             fixed_roots = tuple(roots)
@@ -161,7 +162,7 @@ class AsyncClient:
             url,
             auth=auth,
             headers=headers,
-            client_info=client_info or _DEFAULT_CLIENT_INFO,
+            client_info=client_info or Implementation(name="duomcp", version=version()),
             handlers=handlers,
             timeout=timeout,
             max_timeout=max_timeout,
@@ -172,8 +173,10 @@ class AsyncClient:
             trace_context=trace_context,
             http_options=http_options,
             transport=transport,
+            max_pages=max_pages,
+            max_concurrent_handlers=max_concurrent_handlers,
+            era_memory=era_memory,
         )
-        self._max_pages = max_pages
         self._validate = validate_structured_content
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -235,11 +238,7 @@ class AsyncClient:
     @property
     def server_capabilities(self) -> ServerCapabilities | None:
         """The server's capabilities (either era), or ``None`` before connecting."""
-        init = self._engine.initialize_result
-        if init is not None:
-            return init.capabilities
-        found = self._engine.discover_result
-        return None if found is None else found.capabilities
+        return self._engine.server_capabilities
 
     @property
     def protocol_version(self) -> str | None:
@@ -275,11 +274,7 @@ class AsyncClient:
         Raises:
             RequestTimeoutError: no answer within the timeout.
         """
-        await self.connect()
-        if self.era == "modern":
-            await self._engine.request("server/discover", None, timeout=timeout, use_cache=False)
-        else:
-            await self._engine.request("ping", None, timeout=timeout)
+        await self._engine.ping(timeout)
 
     async def discover(self, *, timeout: float | None = None) -> DiscoverResult:
         """Ask a modern server for its versions, capabilities and instructions again.
@@ -288,14 +283,7 @@ class AsyncClient:
             CapabilityNotSupportedError: the server is of the legacy era (see
                 :attr:`initialize_result` instead).
         """
-        await self.connect()
-        if self.era != "modern":
-            raise CapabilityNotSupportedError(
-                f"{self.url} is a legacy server without server/discover; "
-                "its initialize_result says what discover would"
-            )
-        raw = await self._engine.request("server/discover", None, timeout=timeout)
-        return from_wire(raw, DiscoverResult)
+        return from_wire(await self._engine.discover(timeout), DiscoverResult)
 
     async def set_logging_level(self, level: str, *, timeout: float | None = None) -> None:
         """Ask the server to send log messages at ``level`` and above (RFC 5424 names).
@@ -308,16 +296,7 @@ class AsyncClient:
         """
         if level not in _LOG_LEVELS:
             raise ValueError(f"level must be one of {_LOG_LEVELS}, not {level!r}")
-        await self.connect()
-        caps = self.server_capabilities
-        if caps is None or caps.logging is None:
-            raise CapabilityNotSupportedError(
-                f"{self.url} does not declare the logging capability; it cannot set a level"
-            )
-        if self.era == "modern":
-            self._engine.set_log_level(level)
-        else:
-            await self._engine.request("logging/setLevel", {"level": level}, timeout=timeout)
+        await self._engine.set_logging_level(level, timeout)
 
     async def send_roots_list_changed(self) -> None:
         """Tell the server that the roots changed, so it asks for them again.
@@ -325,9 +304,7 @@ class AsyncClient:
         A modern server asks for roots within each call that needs them, so there is
         nothing to send; this returns at once.
         """
-        await self.connect()
-        if self.era != "modern":
-            await self._engine.notify("notifications/roots/list_changed")
+        await self._engine.roots_changed()
 
     async def clear_cache(self) -> None:
         """Forget the cached list and read results of this server (modern era)."""
@@ -353,37 +330,17 @@ class AsyncClient:
         method: str,
         result_type: type[_T],
         timeout: float | None,
-        prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> AsyncIterator[_T]:
-        cursor: str | None = None
-        for _ in range(self._max_pages):
-            params = None if cursor is None else {"cursor": cursor}
-            raw = await self._engine.request(method, params, timeout=timeout)
-            if prepare is not None and isinstance(raw, dict):
-                raw = prepare(raw)
-            page = from_wire(raw, result_type)
-            yield page
-            cursor = getattr(page, "next_cursor", None)
-            if cursor is None:
-                return
-        raise ProtocolError(
-            f"{method} on {self.url} returned more than {self._max_pages} pages; "
-            "raise max_pages to read them all"
-        )
+        async for raw in self._engine.pages(method, timeout):
+            yield from_wire(raw, result_type)
 
     # -- tools --------------------------------------------------------------------------
 
     async def iter_tools(self, *, timeout: float | None = None) -> AsyncIterator[Tool]:
         """Yield the server's tools, fetching pages as they are needed."""
-        async for page in self._pages("tools/list", ListToolsResult, timeout, self._accept_tools):
+        async for page in self._pages("tools/list", ListToolsResult, timeout):
             for tool in page.tools:
                 yield tool
-
-    def _accept_tools(self, raw: dict[str, Any]) -> dict[str, Any]:
-        tools = raw.get("tools")
-        if not isinstance(tools, list):
-            return raw
-        return {**raw, "tools": self._engine.accept_tools(tools)}
 
     async def list_tools(self, *, timeout: float | None = None) -> list[Tool]:
         """Return all of the server's tools, every page gathered.
@@ -497,18 +454,11 @@ class AsyncClient:
         caps = self.server_capabilities
         if caps is None or caps.resources is None or not caps.resources.subscribe:
             raise CapabilityNotSupportedError(f"{self.url} does not offer resource subscriptions")
-        if self.era == "modern":
-            await self._engine.set_resource_subscription(uri, True, timeout)
-        else:
-            await self._engine.request("resources/subscribe", {"uri": uri}, timeout=timeout)
+        await self._engine.subscribe(uri, True, timeout)
 
     async def unsubscribe_resource(self, uri: str, *, timeout: float | None = None) -> None:
         """Stop updates about a resource."""
-        await self.connect()
-        if self.era == "modern":
-            await self._engine.set_resource_subscription(uri, False, timeout)
-        else:
-            await self._engine.request("resources/unsubscribe", {"uri": uri}, timeout=timeout)
+        await self._engine.subscribe(uri, False, timeout)
 
     # -- prompts ------------------------------------------------------------------------
 

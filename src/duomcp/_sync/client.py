@@ -11,19 +11,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._cache import ResultCache
 from .._schema import validate_structured_content
+from .._version import version
 from .._wire import from_wire, to_wire
 from ..auth import Auth
-from ..engine import BlockingEngine, Handlers
-from ..engine._engine import (
+from ..engine import BlockingEngine, EraMemory, Handlers
+from ..engine._correlation import ProgressCallback
+from ..engine._responder import (
     BlockingElicitationHandler,
     BlockingRootsHandler,
     BlockingSamplingHandler,
-    EraPreference,
-    ProgressCallback,
-    TransportPreference,
 )
-from ..errors import CapabilityNotSupportedError, ProtocolError
-from ..transports.streamable_http import HTTPOptions
+from ..engine._versions import EraPreference, TransportPreference
+from ..errors import CapabilityNotSupportedError
+from ..transports._http import HTTPOptions
 from ..types import (
     CallToolResult,
     CompleteResult,
@@ -55,7 +55,6 @@ if TYPE_CHECKING:
 _T = TypeVar("_T")
 _SelfT = TypeVar("_SelfT", bound="Client")
 
-_DEFAULT_CLIENT_INFO = Implementation(name="duomcp", version="0.1.0")
 _LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 
 
@@ -109,6 +108,10 @@ class Client:
             with that stream; ``"streamable-http"`` or ``"sse"`` pins one.
         max_pages: how many pages a ``list_*`` call gathers at most.
         validate_structured_content: check tool results against their ``outputSchema``.
+        max_concurrent_handlers: how many of the server's requests (sampling, elicitation,
+            roots) the handlers answer at once; the rest wait their turn.
+        era_memory: where the era found for each endpoint is remembered (by default one
+            memory shared by the process's clients, so each endpoint is probed once).
     """
 
     def __init__(
@@ -139,6 +142,8 @@ class Client:
         transport: TransportPreference = "auto",
         max_pages: int = 1000,
         validate_structured_content: bool = True,
+        max_concurrent_handlers: int = 16,
+        era_memory: EraMemory | None = None,
     ) -> None:
         if roots is not None and not callable(roots):
             fixed_roots = tuple(roots)
@@ -163,7 +168,7 @@ class Client:
             url,
             auth=auth,
             headers=headers,
-            client_info=client_info or _DEFAULT_CLIENT_INFO,
+            client_info=client_info or Implementation(name="duomcp", version=version()),
             handlers=handlers,
             timeout=timeout,
             max_timeout=max_timeout,
@@ -174,8 +179,10 @@ class Client:
             trace_context=trace_context,
             http_options=http_options,
             transport=transport,
+            max_pages=max_pages,
+            max_concurrent_handlers=max_concurrent_handlers,
+            era_memory=era_memory,
         )
-        self._max_pages = max_pages
         self._validate = validate_structured_content
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -237,11 +244,7 @@ class Client:
     @property
     def server_capabilities(self) -> ServerCapabilities | None:
         """The server's capabilities (either era), or ``None`` before connecting."""
-        init = self._engine.initialize_result
-        if init is not None:
-            return init.capabilities
-        found = self._engine.discover_result
-        return None if found is None else found.capabilities
+        return self._engine.server_capabilities
 
     @property
     def protocol_version(self) -> str | None:
@@ -277,11 +280,7 @@ class Client:
         Raises:
             RequestTimeoutError: no answer within the timeout.
         """
-        self.connect()
-        if self.era == "modern":
-            self._engine.request("server/discover", None, timeout=timeout, use_cache=False)
-        else:
-            self._engine.request("ping", None, timeout=timeout)
+        self._engine.ping(timeout)
 
     def discover(self, *, timeout: float | None = None) -> DiscoverResult:
         """Ask a modern server for its versions, capabilities and instructions again.
@@ -290,14 +289,7 @@ class Client:
             CapabilityNotSupportedError: the server is of the legacy era (see
                 :attr:`initialize_result` instead).
         """
-        self.connect()
-        if self.era != "modern":
-            raise CapabilityNotSupportedError(
-                f"{self.url} is a legacy server without server/discover; "
-                "its initialize_result says what discover would"
-            )
-        raw = self._engine.request("server/discover", None, timeout=timeout)
-        return from_wire(raw, DiscoverResult)
+        return from_wire(self._engine.discover(timeout), DiscoverResult)
 
     def set_logging_level(self, level: str, *, timeout: float | None = None) -> None:
         """Ask the server to send log messages at ``level`` and above (RFC 5424 names).
@@ -310,16 +302,7 @@ class Client:
         """
         if level not in _LOG_LEVELS:
             raise ValueError(f"level must be one of {_LOG_LEVELS}, not {level!r}")
-        self.connect()
-        caps = self.server_capabilities
-        if caps is None or caps.logging is None:
-            raise CapabilityNotSupportedError(
-                f"{self.url} does not declare the logging capability; it cannot set a level"
-            )
-        if self.era == "modern":
-            self._engine.set_log_level(level)
-        else:
-            self._engine.request("logging/setLevel", {"level": level}, timeout=timeout)
+        self._engine.set_logging_level(level, timeout)
 
     def send_roots_list_changed(self) -> None:
         """Tell the server that the roots changed, so it asks for them again.
@@ -327,9 +310,7 @@ class Client:
         A modern server asks for roots within each call that needs them, so there is
         nothing to send; this returns at once.
         """
-        self.connect()
-        if self.era != "modern":
-            self._engine.notify("notifications/roots/list_changed")
+        self._engine.roots_changed()
 
     def clear_cache(self) -> None:
         """Forget the cached list and read results of this server (modern era)."""
@@ -355,37 +336,17 @@ class Client:
         method: str,
         result_type: type[_T],
         timeout: float | None,
-        prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> Iterator[_T]:
-        cursor: str | None = None
-        for _ in range(self._max_pages):
-            params = None if cursor is None else {"cursor": cursor}
-            raw = self._engine.request(method, params, timeout=timeout)
-            if prepare is not None and isinstance(raw, dict):
-                raw = prepare(raw)
-            page = from_wire(raw, result_type)
-            yield page
-            cursor = getattr(page, "next_cursor", None)
-            if cursor is None:
-                return
-        raise ProtocolError(
-            f"{method} on {self.url} returned more than {self._max_pages} pages; "
-            "raise max_pages to read them all"
-        )
+        for raw in self._engine.pages(method, timeout):
+            yield from_wire(raw, result_type)
 
     # -- tools --------------------------------------------------------------------------
 
     def iter_tools(self, *, timeout: float | None = None) -> Iterator[Tool]:
         """Yield the server's tools, fetching pages as they are needed."""
-        for page in self._pages("tools/list", ListToolsResult, timeout, self._accept_tools):
+        for page in self._pages("tools/list", ListToolsResult, timeout):
             for tool in page.tools:
                 yield tool
-
-    def _accept_tools(self, raw: dict[str, Any]) -> dict[str, Any]:
-        tools = raw.get("tools")
-        if not isinstance(tools, list):
-            return raw
-        return {**raw, "tools": self._engine.accept_tools(tools)}
 
     def list_tools(self, *, timeout: float | None = None) -> list[Tool]:
         """Return all of the server's tools, every page gathered.
@@ -493,18 +454,11 @@ class Client:
         caps = self.server_capabilities
         if caps is None or caps.resources is None or not caps.resources.subscribe:
             raise CapabilityNotSupportedError(f"{self.url} does not offer resource subscriptions")
-        if self.era == "modern":
-            self._engine.set_resource_subscription(uri, True, timeout)
-        else:
-            self._engine.request("resources/subscribe", {"uri": uri}, timeout=timeout)
+        self._engine.subscribe(uri, True, timeout)
 
     def unsubscribe_resource(self, uri: str, *, timeout: float | None = None) -> None:
         """Stop updates about a resource."""
-        self.connect()
-        if self.era == "modern":
-            self._engine.set_resource_subscription(uri, False, timeout)
-        else:
-            self._engine.request("resources/unsubscribe", {"uri": uri}, timeout=timeout)
+        self._engine.subscribe(uri, False, timeout)
 
     # -- prompts ------------------------------------------------------------------------
 

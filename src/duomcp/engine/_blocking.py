@@ -1,28 +1,40 @@
 """BlockingEngine: the async :class:`Engine` driven from blocking code through the portal.
 
-No protocol logic lives here: each method submits the same call of the one async engine
-to the portal's loop thread and waits. User handlers and callbacks are plain functions and
-run in worker threads, so they may block without stalling other calls.
+No protocol logic lives here, and no list of the engine's methods: any coroutine method
+of the engine is offered as a blocking one that submits the same call to the portal's
+loop and waits, so a new engine method needs nothing here. User handlers and callbacks
+are plain functions and run in worker threads, so they may block without stalling calls.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Mapping
+import inspect
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from .._portal import portal
 from ..connection import ConnectionState
-from ..types import DiscoverResult, InitializeResult
-from ._engine import Engine, Handlers, ProgressCallback
+from ..types import DiscoverResult, InitializeResult, ServerCapabilities
+from ._correlation import ProgressCallback
+from ._engine import Engine
+from ._responder import Handlers
 
 __all__ = ["BlockingEngine"]
 
 if TYPE_CHECKING:
     from ..transports.stdio import StdioServer
+
+
+async def _next(pages: AsyncIterator[Any]) -> Any:
+    return await pages.__anext__()
+
+
+async def _close(pages: AsyncGenerator[Any, None]) -> None:
+    await pages.aclose()
 
 
 def _in_thread(fn: Callable[..., Any] | None) -> Callable[..., Any] | None:
@@ -37,7 +49,10 @@ def _in_thread(fn: Callable[..., Any] | None) -> Callable[..., Any] | None:
 
 
 class BlockingEngine:
-    """Same surface as :class:`Engine`, every method blocking; safe to share between threads."""
+    """Same surface as :class:`Engine`, every method blocking; safe to share between threads.
+
+    Attributes and properties are the engine's own; coroutine methods block until done.
+    """
 
     def __init__(self, url: str | StdioServer, *, handlers: Handlers, **options: Any) -> None:
         wrapped: dict[str, Any] = {
@@ -47,6 +62,19 @@ class BlockingEngine:
         }
         threaded = attrs.evolve(handlers, **wrapped)
         self._engine = Engine(url, handlers=threaded, **options)
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._engine, name)
+        if inspect.iscoroutinefunction(value):
+
+            @functools.wraps(value)
+            def blocking(*args: Any, **kwargs: Any) -> Any:
+                return portal.call(value, *args, **kwargs)
+
+            return blocking
+        return value
+
+    # The engine's state, typed (coroutine methods come through __getattr__).
 
     @property
     def state(self) -> ConnectionState:
@@ -65,7 +93,7 @@ class BlockingEngine:
 
     @property
     def initialize_result(self) -> InitializeResult | None:
-        """The server's answer to the handshake."""
+        """A legacy server's answer to ``initialize``."""
         return self._engine.initialize_result
 
     @property
@@ -74,46 +102,31 @@ class BlockingEngine:
         return self._engine.discover_result
 
     @property
+    def server_capabilities(self) -> ServerCapabilities | None:
+        """The server's capabilities (either era), once connected."""
+        return self._engine.server_capabilities
+
+    @property
     def rejected_tools(self) -> dict[str, str]:
         """Tools dropped from listings for invalid definitions, and why."""
         return self._engine.rejected_tools
-
-    def accept_tools(self, tools: Any) -> list[Any]:
-        """Record listed tools; drop invalid ones (modern era)."""
-        return self._engine.accept_tools(tools)
-
-    def prepare_tool_call(self, name: str, timeout: float | None) -> None:
-        """Know a tool's header annotations before calling it (modern era)."""
-        engine = self._engine
-        if engine.tool_call_prepared(name):
-            return  # the common case costs no trip to the loop thread
-        portal.call(engine.prepare_tool_call, name, timeout)
-
-    def set_resource_subscription(self, uri: str, subscribed: bool, timeout: float | None) -> None:
-        """Add or remove a URI of the modern subscription stream."""
-        portal.call(self._engine.set_resource_subscription, uri, subscribed, timeout)
-
-    def set_log_level(self, level: str | None) -> None:
-        """The log level of later modern requests."""
-        self._engine.set_log_level(level)
-
-    def clear_cache(self) -> None:
-        """Forget cached results of this endpoint."""
-        self._engine.clear_cache()
 
     @property
     def tool_output_schemas(self) -> dict[str, Any]:
         """Output schemas of the tools last listed, by name."""
         return self._engine.tool_output_schemas
 
-    def connect(self) -> None:
-        """Perform the handshake if it has not happened yet."""
-        portal.call(self._engine.connect)
-
     def close(self) -> None:
         """Close the underlying engine; idempotent."""
         if not self._engine.closed:
             portal.call(self._engine.close)
+
+    def prepare_tool_call(self, name: str, timeout: float | None) -> None:
+        """Know a tool's header annotations before calling it (modern era)."""
+        engine = self._engine
+        if engine.tool_call_prepared(name):
+            return  # the common case costs no trip to the loop
+        portal.call(engine.prepare_tool_call, name, timeout)
 
     def request(
         self,
@@ -134,6 +147,14 @@ class BlockingEngine:
             use_cache=use_cache,
         )
 
-    def notify(self, method: str, params: Mapping[str, Any] | None = None) -> None:
-        """Send a notification."""
-        portal.call(self._engine.notify, method, None if params is None else dict(params))
+    def pages(self, method: str, timeout: float | None = None) -> Iterator[Any]:
+        """Yield the raw pages of a list method, each fetched when needed."""
+        pages = self._engine.pages(method, timeout)
+        try:
+            while True:
+                try:
+                    yield portal.call(_next, pages)
+                except StopAsyncIteration:
+                    return
+        finally:
+            portal.call(_close, pages)

@@ -10,23 +10,28 @@ every other request, and a 401 or 403 on the GET or a POST goes to the same auth
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from .._jsonrpc import dumps
+from ..connection import ConnectionState
 from ..errors import (
     HTTPStatusError,
     InvalidResponseError,
     MCPError,
+    ReplyLostError,
     SessionExpiredError,
     TransportError,
 )
+from ._http import HTTPOptions, HTTPSender
 from ._shared_stream import Awaited
 from ._sse import SSEDecoder
-from .streamable_http import StreamableHTTPTransport
 
 if TYPE_CHECKING:
     import aiohttp
+
+    from ._base import Transport
 else:
     from .._lazy import LazyModule
 
@@ -41,16 +46,42 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme, (parts.hostname or "").lower(), port
 
 
-class LegacySSETransport(StreamableHTTPTransport):
+class LegacySSETransport:
     """Talks to a 2024-11-05 server over its GET stream and the POST URL the stream names."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        state: ConnectionState,
+        *,
+        on_message: Callable[[dict[str, Any]], None],
+        options: HTTPOptions | None = None,
+        http: aiohttp.ClientSession | None = None,
+        sender: HTTPSender | None = None,
+    ) -> None:
+        self._on_message = on_message
+        self.sender = (sender or HTTPSender(state, options=options, http=http)).acquire()
+        """The HTTP request path (and connection pool) this transport sends through."""
+        self._closed = False
+        self.state = state
+        """The connection state every request takes its headers from."""
+        self.options = self.sender.options
+        """The limits and timings in force."""
+        self.probe_timeout: float | None = None  # an HTTP server answers the probe or fails
+        self.remembers_era = False
+        self.generation = 0  # never restarted
         self._stream: asyncio.Task[None] | None = None
         self._endpoint: asyncio.Future[str] | None = None
         self._opening: asyncio.Lock | None = None
         self._awaited = Awaited(self._on_message)
         self._ended: TransportError | None = None
+
+    async def revive(self, generation: int) -> bool:
+        """Nothing to start again over HTTP: ``False``."""
+        return False
+
+    def fallback(self) -> Transport | None:
+        """None: this is the last transport to try."""
+        return None
 
     def cancels_requests(self, era: str | None) -> bool:
         """Never: a request is cancelled with ``notifications/cancelled``."""
@@ -78,12 +109,13 @@ class LegacySSETransport(StreamableHTTPTransport):
             self._ended = None
         elif self._ended is not None:
             raise SessionExpiredError(
-                f"{self._ended}; the session ended with it", status=0, url=self._state.endpoint
+                f"{self._ended}; the session ended with it", status=0, url=self.state.endpoint
             )
         endpoint = await self._open()
         waiter = None if request_id is None else self._awaited.expect(request_id)
         try:
-            resp = await self._send("post", body=dumps(message), message=message, url=endpoint)
+            body = dumps(message)
+            resp = await self.sender.send("post", body=body, message=message, url=endpoint)
             try:
                 if resp.status == 404:
                     raise SessionExpiredError(
@@ -92,7 +124,7 @@ class LegacySSETransport(StreamableHTTPTransport):
                         url=endpoint,
                     )
                 if not 200 <= resp.status < 300:
-                    await self._raise_for_status(resp, f"POST {endpoint}")
+                    await self.sender.raise_for_status(resp, f"POST {endpoint}")
             finally:
                 resp.release()
             if waiter is not None:
@@ -113,20 +145,20 @@ class LegacySSETransport(StreamableHTTPTransport):
                 self._stream = loop.create_task(self._read(self._endpoint))
             assert self._endpoint is not None
             endpoint = self._endpoint
-        wait = self._options.connect_timeout
+        wait = self.options.connect_timeout
         try:
             return await asyncio.wait_for(asyncio.shield(endpoint), wait)
         except asyncio.TimeoutError:
             raise TransportError(
-                f"GET {self._state.endpoint} sent no endpoint event within {wait} s: "
+                f"GET {self.state.endpoint} sent no endpoint event within {wait} s: "
                 "not an HTTP+SSE server"
             ) from None
 
     async def _read(self, endpoint: asyncio.Future[str]) -> None:
-        url = self._state.endpoint
+        url = self.state.endpoint
         error: TransportError | None = None
         try:
-            resp = await self._send("get", stream="sse")
+            resp = await self.sender.send("get", stream="sse")
             try:
                 await self._read_events(resp, endpoint)
             finally:
@@ -147,9 +179,9 @@ class LegacySSETransport(StreamableHTTPTransport):
     async def _read_events(
         self, resp: aiohttp.ClientResponse, endpoint: asyncio.Future[str]
     ) -> None:
-        url = self._state.endpoint
+        url = self.state.endpoint
         if not 200 <= resp.status < 300:
-            await self._raise_for_status(resp, f"GET {url}")
+            await self.sender.raise_for_status(resp, f"GET {url}")
         if resp.content_type != "text/event-stream":
             raise HTTPStatusError(
                 f"GET {url} answered {resp.status} {resp.content_type!r}, not an SSE stream",
@@ -157,8 +189,8 @@ class LegacySSETransport(StreamableHTTPTransport):
                 url=url,
             )
         decoder = SSEDecoder(
-            max_line_bytes=self._options.max_sse_line_bytes,
-            max_event_bytes=self._options.max_message_bytes,
+            max_line_bytes=self.options.max_sse_line_bytes,
+            max_event_bytes=self.options.max_message_bytes,
         )
         source = f"SSE event from {url}"
         async for chunk in resp.content.iter_any():
@@ -169,7 +201,7 @@ class LegacySSETransport(StreamableHTTPTransport):
                     self._awaited.deliver(event.data, source)
 
     def _take_endpoint(self, data: str, endpoint: asyncio.Future[str]) -> None:
-        url = self._state.endpoint
+        url = self.state.endpoint
         target = urljoin(url, data)
         if _origin(target) != _origin(url):
             # A stream that sends messages elsewhere could send the bearer token with them.
@@ -184,7 +216,8 @@ class LegacySSETransport(StreamableHTTPTransport):
             self._ended = error  # the session was up: it ended with the stream
         elif not endpoint.done():
             endpoint.set_exception(error)
-        self._awaited.fail(error)
+        # Requests posted on this stream got no response: they may or may not have run.
+        self._awaited.fail(ReplyLostError(f"{error} before the response"))
 
     async def _close_stream(self) -> None:
         stream = self._stream
@@ -203,6 +236,8 @@ class LegacySSETransport(StreamableHTTPTransport):
         await self._close_stream()
 
     async def close(self) -> None:
-        """Close the stream and the connection pool; idempotent."""
+        """Close the stream and let go of the connection pool; idempotent."""
         await self._close_stream()
-        await super().close()
+        if not self._closed:
+            self._closed = True
+            await self.sender.release()

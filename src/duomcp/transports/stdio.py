@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import re
 import shlex
@@ -23,10 +24,15 @@ import attrs
 from .._jsonrpc import dumps
 from ..connection import ConnectionState
 from ..errors import MessageTooLargeError, TransportError
+from ._http import HTTPOptions
 from ._shared_stream import Awaited
-from .streamable_http import HTTPOptions
 
 __all__ = ["StdioServer", "StdioTransport"]
+
+log = logging.getLogger("duomcp.transport")
+
+MAX_RESTARTS = 3
+"""A server that ended by itself is started again this often a minute, at most."""
 
 _POSIX = sys.platform != "win32"
 # Passed on to the server by default; anything else must be given in ``env``, so API keys
@@ -206,6 +212,8 @@ class StdioTransport:
         self._broke_protocol = False
         self.generation = 0
         """How many times the server was started again after it ended."""
+        self._restarts: list[float] = []
+        self._reviving: asyncio.Lock | None = None
 
     @property
     def state(self) -> ConnectionState:
@@ -222,6 +230,46 @@ class StdioTransport:
         """The server ended by itself (exited or closed its stdout), not by a close, and
         not stopped for breaking the protocol."""
         return self._failure is not None and not self._closed and not self._broke_protocol
+
+    @property
+    def probe_timeout(self) -> float | None:
+        """A legacy stdio server may ignore the era probe: wait for it only so long."""
+        return self.server.probe_timeout
+
+    @property
+    def remembers_era(self) -> bool:
+        """A command line is not an endpoint worth remembering: each process is probed."""
+        return False
+
+    def fallback(self) -> None:
+        """None: there is no other way to talk to a local process."""
+        return None
+
+    async def revive(self, generation: int) -> bool:
+        """Start a server that ended by itself again, at most :data:`MAX_RESTARTS` times a
+        minute; ``True`` when it was, by this call or by another since ``generation``."""
+        if self._closed:
+            return False
+        if self._reviving is None:
+            self._reviving = asyncio.Lock()
+        async with self._reviving:
+            if self.generation != generation:
+                return True  # another call started it again already
+            if not self.ended:
+                return False
+            now = asyncio.get_running_loop().time()
+            self._restarts = [t for t in self._restarts if now - t < 60.0]
+            if len(self._restarts) >= MAX_RESTARTS:
+                log.warning(
+                    "%s ended %d times within a minute; not starting it again",
+                    self.server.display,
+                    MAX_RESTARTS + 1,
+                )
+                return False
+            self._restarts.append(now)
+            log.warning("%s; starting it again", self._failure)
+            await self.restart()
+        return True
 
     async def restart(self) -> None:
         """End what is left of the ended server; the next :meth:`post` starts a new one."""

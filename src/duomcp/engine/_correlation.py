@@ -1,0 +1,277 @@
+"""Request correlation: ids, pending calls, timeouts, cancellation and task ownership.
+
+Owns: the JSON-RPC ids of this connection, the calls waiting for their response, each
+call's deadline (restarted by progress, capped by ``max_timeout``, paused while the auth
+path signs in), cancellation (closing the reply stream where that cancels, else
+``notifications/cancelled``), and every background task the engine starts, so that
+:meth:`Correlator.close` leaves nothing running. It posts through the engine's current
+transport and knows nothing of eras beyond asking the transport how it cancels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import attrs
+
+from .. import _jsonrpc as rpc
+from ..connection import ConnectionState
+from ..errors import (
+    ConnectionClosedError,
+    JSONRPCError,
+    MCPError,
+    RequestTimeoutError,
+    TransportError,
+)
+from ..transports._base import Transport
+
+__all__ = ["Correlator", "ProgressCallback"]
+
+log = logging.getLogger("duomcp")
+
+ProgressCallback = Callable[[float, "float | None", "str | None"], Any]
+_CANCEL_TIMEOUT = 5.0
+
+
+@attrs.define(eq=False)
+class _Pending:
+    future: asyncio.Future[Any]
+    method: str
+    timeout: float
+    started: float
+    last_activity: float
+    signed_in_at_start: float
+    """The connection's sign-in clock when the call started..."""
+    signed_in_at_activity: float
+    """... and at its last activity: sign-in time since does not count."""
+    on_progress: ProgressCallback | None = None
+    timer: asyncio.TimerHandle | None = None
+
+
+class Correlator:
+    """Sends requests through ``transport`` and matches their responses."""
+
+    def __init__(
+        self,
+        state: ConnectionState,
+        transport: Transport,
+        *,
+        timeout: float,
+        max_timeout: float | None,
+        progress_resets_timeout: bool,
+    ) -> None:
+        self.state = state
+        self.transport = transport
+        """Where messages go; the negotiation may swap it (HTTP+SSE fallback)."""
+        self.timeout = timeout
+        """The default timeout of a request, in seconds."""
+        self._max_timeout = max_timeout
+        self._progress_resets = progress_resets_timeout
+        self._ids = itertools.count(1)
+        self._pending: dict[Any, _Pending] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.closed = False
+
+    def next_id(self) -> int:
+        """A fresh JSON-RPC id."""
+        return next(self._ids)
+
+    def check_open(self) -> None:
+        """Raise :class:`ConnectionClosedError` once closed."""
+        if self.closed:
+            raise ConnectionClosedError("the client is closed")
+
+    # -- requests -----------------------------------------------------------------------
+
+    async def roundtrip(
+        self,
+        method: str,
+        params: dict[str, Any] | None,
+        timeout: float | None,
+        on_progress: ProgressCallback | None,
+        *,
+        handshake: bool = False,
+    ) -> Any:
+        """Send one request and return its raw ``result``.
+
+        Raises:
+            JSONRPCError: the server answered with an error.
+            RequestTimeoutError: no response in time; the request was cancelled.
+            TransportError: the message could not be sent or its reply was lost.
+        """
+        self.check_open()
+        loop = asyncio.get_running_loop()
+        request_id = next(self._ids)
+        if on_progress is not None:
+            params = dict(params or {})
+            params["_meta"] = {**(params.get("_meta") or {}), "progressToken": request_id}
+        now = loop.time()
+        signed_in = self.state.sign_in_seconds()
+        pending = _Pending(
+            future=loop.create_future(),
+            method=method,
+            timeout=self.timeout if timeout is None else timeout,
+            started=now,
+            last_activity=now,
+            signed_in_at_start=signed_in,
+            signed_in_at_activity=signed_in,
+            on_progress=on_progress,
+        )
+        self._pending[request_id] = pending
+        transport = self.transport
+        post = loop.create_task(
+            transport.post(
+                rpc.request(request_id, method, params),
+                request_id=request_id,
+                initialize=handshake,
+            )
+        )
+        self._track(post)
+        post.add_done_callback(lambda task: self._post_finished(request_id, task))
+        pending.timer = loop.call_at(now + pending.timeout, self._check_timeout, request_id)
+        try:
+            return await pending.future
+        except RequestTimeoutError:
+            post.cancel()  # HTTP: closes the reply stream; stdio: notifications/cancelled
+            if not handshake and not transport.cancels_requests(self.state.era):
+                self.spawn(self.send_cancelled(request_id, "timed out"))
+            raise
+        except asyncio.CancelledError:
+            post.cancel()
+            cancels = transport.cancels_requests(self.state.era)
+            if not handshake and not self.closed and not cancels:
+                self.spawn(self.send_cancelled(request_id, "cancelled by the caller"))
+            raise
+        finally:
+            pending.timer.cancel()
+            del self._pending[request_id]
+
+    def _check_timeout(self, request_id: Any) -> None:
+        pending = self._pending.get(request_id)
+        if pending is None or pending.future.done():
+            return
+        loop = asyncio.get_running_loop()
+        state = self.state
+        if state.is_signing_in:
+            # A person may be signing in: that time is not the call's. Look again later.
+            pending.timer = loop.call_at(
+                loop.time() + min(pending.timeout, 1.0), self._check_timeout, request_id
+            )
+            return
+        signed_in = state.sign_in_seconds()
+        deadline = (
+            pending.last_activity + pending.timeout + signed_in - pending.signed_in_at_activity
+        )
+        if self._max_timeout is not None:
+            cap = pending.started + self._max_timeout + signed_in - pending.signed_in_at_start
+            deadline = min(deadline, cap)
+        if deadline > loop.time():
+            pending.timer = loop.call_at(deadline, self._check_timeout, request_id)
+            return
+        pending.future.set_exception(
+            RequestTimeoutError(
+                f"{pending.method} to {state.endpoint} got no response within "
+                f"{pending.timeout} s; it was cancelled"
+            )
+        )
+
+    def _post_finished(self, request_id: Any, task: asyncio.Task[None]) -> None:
+        pending = self._pending.get(request_id)
+        if pending is None or pending.future.done() or task.cancelled():
+            return
+        exc = task.exception()
+        if exc is None:
+            exc = TransportError(
+                f"the reply of {pending.method} from {self.state.endpoint} ended without a response"
+            )
+        elif not isinstance(exc, MCPError):
+            log.error("bug: unexpected error sending %s", pending.method, exc_info=exc)
+            exc = TransportError(f"sending {pending.method} failed: {exc!r}")
+        pending.future.set_exception(exc)
+
+    async def notify(self, method: str, params: dict[str, Any] | None) -> None:
+        """Send a notification, bounded by the default timeout."""
+        await self.post(rpc.notification(method, params), method)
+
+    async def post(self, message: dict[str, Any], what: str) -> None:
+        """Send a message that expects no response (a notification, or an answer to a
+        server request), bounded by the default timeout."""
+        self.check_open()
+        try:
+            await asyncio.wait_for(self.transport.post(message), self.timeout)
+        except asyncio.TimeoutError as exc:
+            raise RequestTimeoutError(
+                f"{what} to {self.state.endpoint} was not accepted within {self.timeout} s"
+            ) from exc
+
+    async def send_cancelled(self, request_id: Any, reason: str) -> None:
+        """Tell the server a request is cancelled (best effort, bounded)."""
+        message = rpc.notification(
+            "notifications/cancelled", {"requestId": request_id, "reason": reason}
+        )
+        try:
+            await asyncio.wait_for(self.transport.post(message), _CANCEL_TIMEOUT)
+        except (MCPError, asyncio.TimeoutError) as exc:
+            log.debug("could not cancel request %s: %s", request_id, exc)
+
+    # -- responses ----------------------------------------------------------------------
+
+    def resolve(self, message: dict[str, Any], *, error: bool) -> None:
+        """Settle the pending call a response or error message answers."""
+        pending = self._pending.get(message.get("id"))
+        if pending is None or pending.future.done():
+            log.debug("ignored a response to unknown or finished request %r", message.get("id"))
+            return
+        if not error:
+            pending.future.set_result(message["result"])
+            return
+        body = message["error"]
+        code = body.get("code")
+        pending.future.set_exception(
+            JSONRPCError(
+                code if isinstance(code, int) else rpc.INTERNAL_ERROR,
+                str(body.get("message", "")),
+                body.get("data"),
+            )
+        )
+
+    def progressed(self, token: Any) -> ProgressCallback | None:
+        """A progress notification for ``token`` arrived: restart that call's clock (when
+        progress resets timeouts) and return its progress callback, if any."""
+        pending = self._pending.get(token)
+        if pending is None:
+            return None
+        if self._progress_resets:
+            pending.last_activity = asyncio.get_running_loop().time()
+            pending.signed_in_at_activity = self.state.sign_in_seconds()
+        return pending.on_progress
+
+    # -- tasks --------------------------------------------------------------------------
+
+    def _track(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        """Run ``coro`` as a task owned by this connection (cancelled at close)."""
+        task = asyncio.ensure_future(coro)
+        self._track(task)
+        return task
+
+    async def close(self, *others: asyncio.Task[Any] | None) -> None:
+        """Fail every pending call, cancel every owned task (and ``others``), and wait for
+        them to end. Idempotent."""
+        self.closed = True
+        closed = ConnectionClosedError("the client was closed")
+        for pending in list(self._pending.values()):
+            if not pending.future.done():
+                pending.future.set_exception(closed)
+        tasks = [*self._tasks, *(task for task in others if task is not None)]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,207 @@
+"""Inbound routing: everything a server sends that is not a reply to a POST's own wait.
+
+Owns: the dispatch of each incoming message -- responses to the correlator, server
+requests to the :class:`~duomcp.engine._responder.Responder` (legacy era only; a modern
+server asks by ``input_required``), notifications to their effects (progress, cache and
+tool invalidation, subscription acknowledgements) and to the user's callbacks, which run
+one at a time, in arrival order, from a bounded queue. Server requests in flight are
+bounded too, and a repeated request id is refused instead of replacing the first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .. import _jsonrpc as rpc
+from .._wire import from_wire
+from ..connection import ConnectionState
+from ..errors import InvalidResponseError, JSONRPCError, MCPError
+from ..types import LoggingMessageNotificationParams
+from ._correlation import Correlator
+from ._responder import Responder, call
+
+if TYPE_CHECKING:
+    from ._subscriptions import Subscriptions
+    from ._tools import ToolRegistry
+
+__all__ = ["Inbound"]
+
+log = logging.getLogger("duomcp")
+
+_NOTIFICATION_QUEUE = 1024
+_MAX_SERVER_REQUESTS = 1024  # in flight (running or waiting for a handler slot) at once
+_META_SUBSCRIPTION = "io.modelcontextprotocol/subscriptionId"
+_LIST_CHANGED = {
+    "notifications/tools/list_changed": ("tools/list",),
+    "notifications/prompts/list_changed": ("prompts/list",),
+    "notifications/resources/list_changed": ("resources/list", "resources/templates/list"),
+}
+
+
+class Inbound:
+    """Routes the messages a transport delivers."""
+
+    def __init__(
+        self,
+        state: ConnectionState,
+        correlator: Correlator,
+        responder: Responder,
+        *,
+        invalidate: Callable[..., None],
+    ) -> None:
+        self.state = state
+        self._correlator = correlator
+        self._responder = responder
+        self._invalidate = invalidate
+        self.tools: ToolRegistry | None = None
+        self.subscriptions: Subscriptions | None = None
+        self._server_requests: dict[Any, asyncio.Task[Any]] = {}
+        self._notifications: asyncio.Queue[tuple[Callable[..., Any], tuple[Any, ...]]] | None = None
+        self._notifier: asyncio.Task[None] | None = None
+
+    def dispatch(self, message: dict[str, Any]) -> None:
+        """Route one message from the server (the transports' ``on_message``)."""
+        try:
+            kind = rpc.classify(message)
+        except InvalidResponseError as exc:
+            log.warning("ignored a message from %s: %s", self.state.endpoint, exc)
+            return
+        if kind == "response" or kind == "error":
+            self._correlator.resolve(message, error=kind == "error")
+        elif kind == "request":
+            self._request(message)
+        else:
+            self._notification(message["method"], message.get("params") or {})
+
+    # -- server requests ----------------------------------------------------------------
+
+    def _request(self, message: dict[str, Any]) -> None:
+        if self.state.era == "modern":
+            # The modern era has no server requests (input comes by MRTR), and a client
+            # never sends responses: drop it.
+            log.warning(
+                "ignored a %r request from modern server %s",
+                message.get("method"),
+                self.state.endpoint,
+            )
+            return
+        request_id = message["id"]
+        if request_id in self._server_requests:
+            self._refuse(request_id, "a request with this id is already in progress")
+            return
+        if len(self._server_requests) >= _MAX_SERVER_REQUESTS:
+            self._refuse(request_id, "too many requests in progress")
+            return
+        task = self._correlator.spawn(self._answer(message))
+        self._server_requests[request_id] = task
+        task.add_done_callback(lambda done: self._finished(request_id, done))
+
+    def _finished(self, request_id: Any, task: asyncio.Task[Any]) -> None:
+        if self._server_requests.get(request_id) is task:
+            del self._server_requests[request_id]
+
+    def _refuse(self, request_id: Any, why: str) -> None:
+        log.warning("refused request %r of %s: %s", request_id, self.state.endpoint, why)
+        reply = rpc.error_response(request_id, rpc.INVALID_REQUEST, why)
+        self._correlator.spawn(self._send(reply, "a refusal"))
+
+    async def _answer(self, message: dict[str, Any]) -> None:
+        request_id = message["id"]
+        method = message["method"]
+        try:
+            result = await self._responder.serve(method, message.get("params") or {})
+            reply = rpc.response(request_id, result)
+        except JSONRPCError as exc:
+            reply = rpc.error_response(request_id, exc.code, exc.message, exc.data)
+        except asyncio.CancelledError:
+            log.debug("server cancelled its request %r (%s)", request_id, method)
+            raise
+        await self._send(reply, f"the answer to {method}")
+
+    async def _send(self, reply: dict[str, Any], what: str) -> None:
+        try:
+            await self._correlator.post(reply, what)
+        except MCPError as exc:
+            log.warning("could not send %s to %s: %s", what, self.state.endpoint, exc)
+
+    def cancel_all(self) -> list[asyncio.Task[Any]]:
+        """Cancel the server requests in progress and the callback runner; return them."""
+        tasks = [*self._server_requests.values()]
+        if self._notifier is not None:
+            tasks.append(self._notifier)
+        for task in tasks:
+            task.cancel()
+        return tasks
+
+    # -- notifications ------------------------------------------------------------------
+
+    def _notification(self, method: str, params: Mapping[str, Any]) -> None:
+        handlers = self._responder.handlers
+        meta = params.get("_meta")
+        subscriptions = self.subscriptions
+        if isinstance(meta, Mapping) and _META_SUBSCRIPTION in meta and subscriptions is not None:
+            if meta[_META_SUBSCRIPTION] != subscriptions.listen_id:
+                # A subscription already replaced or ended: on stdio its notifications share
+                # stdout with the new one's, and must not be taken for them.
+                log.debug("dropped %s of ended subscription %r", method, meta[_META_SUBSCRIPTION])
+                return
+        if method == "notifications/progress":
+            callback = self._correlator.progressed(params.get("progressToken"))
+            if callback is not None:
+                args = (params.get("progress", 0), params.get("total"), params.get("message"))
+                self.queue(callback, *args)
+        elif method == "notifications/message" and handlers.on_logging_message is not None:
+            try:
+                entry = from_wire(params, LoggingMessageNotificationParams)
+            except InvalidResponseError as exc:
+                log.warning("ignored a malformed log message: %s", exc)
+            else:
+                self.queue(handlers.on_logging_message, entry)
+        elif method == "notifications/cancelled":
+            task = self._server_requests.get(params.get("requestId"))
+            if task is not None:
+                task.cancel()
+        elif method in _LIST_CHANGED:
+            for listed in _LIST_CHANGED[method]:
+                self._invalidate(listed)
+            changed = {
+                "notifications/tools/list_changed": handlers.on_tools_changed,
+                "notifications/prompts/list_changed": handlers.on_prompts_changed,
+                "notifications/resources/list_changed": handlers.on_resources_changed,
+            }[method]
+            if method == "notifications/tools/list_changed" and self.tools is not None:
+                self.tools.forget_schemas()
+            if changed is not None:
+                self.queue(changed)
+        elif method == "notifications/resources/updated":
+            uri = params.get("uri")
+            if isinstance(uri, str):
+                self._invalidate("resources/read", uri=uri)
+                if handlers.on_resource_updated is not None:
+                    self.queue(handlers.on_resource_updated, uri)
+        elif method == "notifications/subscriptions/acknowledged" and subscriptions is not None:
+            subscriptions.acknowledged(params)
+        if handlers.on_notification is not None:
+            self.queue(handlers.on_notification, method, params)
+
+    def queue(self, callback: Callable[..., Any], *args: Any) -> None:
+        """Run a user callback after those queued before it (bounded; dropped when full)."""
+        if self._notifications is None:
+            self._notifications = asyncio.Queue(_NOTIFICATION_QUEUE)
+            self._notifier = asyncio.get_running_loop().create_task(self._run_notifications())
+        try:
+            self._notifications.put_nowait((callback, args))
+        except asyncio.QueueFull:
+            log.warning("notification callbacks are %d behind; dropped one", _NOTIFICATION_QUEUE)
+
+    async def _run_notifications(self) -> None:
+        assert self._notifications is not None
+        while True:
+            callback, args = await self._notifications.get()
+            try:
+                await call(callback, *args)
+            except Exception:
+                log.exception("a notification callback raised")

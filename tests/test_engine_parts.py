@@ -1,0 +1,231 @@
+"""The engine's parts, each on its own: era memory, the tool registry's resend rule, the
+paginator, the responder's cap and its silence about handler errors, inbound routing of
+repeated request ids, the correlator's clock during a sign-in, and the version string."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import json
+import logging
+from typing import Any
+
+import attrs
+import pytest
+
+import duomcp
+from duomcp import AsyncClient, EraMemory, ProtocolError
+from duomcp.connection import ConnectionState
+from duomcp.engine import Handlers
+from duomcp.engine._correlation import Correlator
+from duomcp.engine._inbound import Inbound
+from duomcp.engine._negotiation import Negotiated
+from duomcp.engine._responder import Responder
+from duomcp.engine._tools import ToolRegistry
+from duomcp.errors import JSONRPCError, RequestTimeoutError
+from duomcp.testing import ReferenceServer
+from duomcp.transports._http import HTTPOptions
+from duomcp.types import CreateMessageRequestParams, CreateMessageResult
+
+
+class Recorder:
+    """A transport that records what is posted and never answers (a silent server)."""
+
+    def __init__(self, state: ConnectionState) -> None:
+        self.state = state
+        self.options = HTTPOptions()
+        self.probe_timeout = None
+        self.remembers_era = True
+        self.generation = 0
+        self.posted: list[dict[str, Any]] = []
+
+    def cancels_requests(self, era: str | None) -> bool:
+        return True
+
+    async def post(
+        self, message: dict[str, Any], *, request_id: Any = None, initialize: bool = False
+    ) -> None:
+        self.posted.append(message)
+        if request_id is not None:
+            await asyncio.Event().wait()
+
+    async def listen(self, opened: Any = None) -> None:
+        return None
+
+    async def delete_session(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def revive(self, generation: int) -> bool:
+        return False
+
+    def fallback(self) -> None:
+        return None
+
+
+def parts(**options: Any) -> tuple[ConnectionState, Recorder, Correlator]:
+    state = ConnectionState(endpoint="http://127.0.0.1:1/mcp")
+    state.era = "legacy"
+    transport = Recorder(state)
+    correlator = Correlator(
+        state, transport, timeout=5.0, max_timeout=None, progress_resets_timeout=True, **options
+    )
+    return state, transport, correlator
+
+
+# -- versions and era memory ------------------------------------------------------------
+
+
+def test_one_version_string() -> None:
+    assert duomcp.__version__ == importlib.metadata.version("duomcp")
+
+
+async def test_client_info_carries_the_package_version(server: ReferenceServer) -> None:
+    async with AsyncClient(server.url, timeout=10) as client:
+        await client.ping()
+    init = next(r.body for r in server.requests if r.body and r.body.get("method") == "initialize")
+    assert init["params"]["clientInfo"] == {"name": "duomcp", "version": duomcp.__version__}
+
+
+async def test_era_memory_is_injectable(server: ReferenceServer) -> None:
+    def probes() -> int:
+        return sum(
+            1 for r in server.requests if r.body and r.body.get("method") == "server/discover"
+        )
+
+    mine = EraMemory()
+    for _ in range(2):  # the second client shares the first one's memory: no probe
+        async with AsyncClient(server.url, timeout=10, era_memory=mine) as client:
+            await client.ping()
+    assert probes() == 1 and mine.era_of(server.url) == "legacy"
+    async with AsyncClient(server.url, timeout=10, era_memory=EraMemory()) as client:
+        await client.ping()  # a memory of its own knows nothing: it probes
+    assert probes() == 2
+
+
+def test_negotiated_is_immutable() -> None:
+    negotiated = Negotiated("legacy", "2025-11-25")
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        negotiated.era = "modern"  # type: ignore[misc]
+
+
+# -- tools and pages --------------------------------------------------------------------
+
+
+def test_only_reads_and_idempotent_tools_may_be_sent_again() -> None:
+    state = ConnectionState(endpoint="http://127.0.0.1:1/mcp")
+    tools = ToolRegistry(state)
+    tools.accept(
+        [
+            {"name": "add", "annotations": {"idempotentHint": True}},
+            {"name": "delete", "annotations": {"idempotentHint": False}},
+            {"name": "echo"},
+        ]
+    )
+    assert tools.may_resend("tools/list", None)
+    assert tools.may_resend("resources/read", {"uri": "mem://x"})
+    assert tools.may_resend("tools/call", {"name": "add"})
+    assert not tools.may_resend("tools/call", {"name": "delete"})
+    assert not tools.may_resend("tools/call", {"name": "echo"})
+    assert not tools.may_resend("tools/call", {"name": "unknown"})
+    assert not tools.may_resend("vendor/launch", None)  # not known to be a read
+    tools.forget_schemas()  # the list changed: idempotence is learnt again
+    assert not tools.may_resend("tools/call", {"name": "add"})
+
+
+async def test_one_paginator_honours_max_pages(server: ReferenceServer) -> None:
+    async with AsyncClient(server.url, timeout=10, max_pages=1) as client:
+        with pytest.raises(ProtocolError, match="more than 1 pages"):
+            await client.list_tools()  # the reference server lists 3 tools a page
+        pages = []
+        async for page in client._engine.pages("prompts/list"):
+            pages.append(page)
+        assert len(pages) == 1
+
+
+# -- the responder ----------------------------------------------------------------------
+
+
+async def test_a_handler_error_reaches_the_server_without_its_text(
+    server: ReferenceServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def sample(params: CreateMessageRequestParams) -> CreateMessageResult:
+        raise RuntimeError("model down; api_key=sk-live-123")
+
+    caplog.set_level(logging.ERROR, logger="duomcp")
+    async with AsyncClient(server.url, timeout=10, sampling_handler=sample) as client:
+        assert (await client.call_tool("sample", {"prompt": "x"})).is_error
+    sent = json.dumps([r.body for r in server.requests])
+    assert "sk-live-123" not in sent
+    assert "the client's handler failed" in sent
+    assert "sk-live-123" in caplog.text  # the user's log has it
+
+
+async def test_the_responder_runs_at_most_its_cap() -> None:
+    running = peak = 0
+
+    async def roots() -> list[Any]:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.001)
+        running -= 1
+        return []
+
+    responder = Responder(Handlers(roots=roots), max_concurrent=3)
+    answers = await asyncio.gather(*(responder.serve("roots/list", {}) for _ in range(100)))
+    assert answers == [{"roots": []}] * 100 and peak == 3
+    with pytest.raises(ValueError):
+        Responder(Handlers(), max_concurrent=0)
+    with pytest.raises(JSONRPCError) as refused:
+        await responder.serve("sampling/createMessage", {})
+    assert refused.value.code == -32601
+
+
+# -- inbound routing --------------------------------------------------------------------
+
+
+async def test_a_repeated_server_request_id_is_refused_not_replaced() -> None:
+    release = asyncio.Event()
+
+    async def roots() -> list[Any]:
+        await release.wait()
+        return []
+
+    state, transport, correlator = parts()
+    inbound = Inbound(state, correlator, Responder(Handlers(roots=roots)), invalidate=print)
+    request = {"jsonrpc": "2.0", "id": 7, "method": "roots/list"}
+    inbound.dispatch(dict(request))
+    inbound.dispatch(dict(request))  # same id while the first is in progress
+    await asyncio.sleep(0.05)
+    assert transport.posted == [
+        {
+            "jsonrpc": "2.0",
+            "id": 7,
+            "error": {"code": -32600, "message": "a request with this id is already in progress"},
+        }
+    ]
+    release.set()
+    await asyncio.sleep(0.05)
+    assert transport.posted[1] == {"jsonrpc": "2.0", "id": 7, "result": {"roots": []}}
+    await correlator.close()
+
+
+# -- the correlator ---------------------------------------------------------------------
+
+
+async def test_sign_in_time_does_not_count_against_a_call() -> None:
+    state, _, correlator = parts()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    call = asyncio.ensure_future(correlator.roundtrip("tools/call", {}, 0.2, None))
+    with state.signing_in():  # a person signs in for 0.5 s, longer than the timeout
+        await asyncio.sleep(0.5)
+    assert not call.done()
+    with pytest.raises(RequestTimeoutError):
+        await call
+    elapsed = loop.time() - started
+    assert 0.65 <= elapsed < 1.5  # 0.2 s of the call's own time, plus the sign-in
+    await correlator.close()
