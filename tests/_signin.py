@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import http.client
 import time
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 
 class SlowBrowser:
@@ -16,6 +16,8 @@ class SlowBrowser:
     def __init__(self, delay: float = 0.0) -> None:
         self.delay = delay
         self.logins = 0
+        self.codes: list[str] = []
+        """Authorization codes the server handed out (secrets, for scans)."""
 
     def __call__(self, url: str) -> str:
         self.logins += 1
@@ -26,6 +28,10 @@ class SlowBrowser:
             connection.request("GET", f"{parts.path}?{parts.query}")
             response = connection.getresponse()
             assert response.status == 302, response.read()
-            return response.headers["Location"]
+            location = response.headers["Location"]
         finally:
             connection.close()
+        code = parse_qs(urlsplit(location).query).get("code")
+        if code:
+            self.codes.extend(code)
+        return location

@@ -289,6 +289,38 @@ async def test_no_new_tcp_connection_per_call(
         assert server.connections_opened == before
 
 
+@pytest.mark.parametrize("status", [500, 502, 404])
+async def test_a_refused_connect_frees_the_connection_pool(
+    raw_server: Callable[[Any], Any], status: int
+) -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.Response(status=status, text="<html>down</html>", content_type="text/html")
+
+    url = await raw_server(handler)
+    client = AsyncClient(url, timeout=5)
+    with pytest.raises(TransportError):
+        await client.connect()
+    sender = client._engine.transport.sender  # type: ignore[attr-defined]
+    await client.close()
+    assert sender._users == 0 and sender._http is not None and sender._http.closed
+
+
+async def test_the_connection_pool_is_bounded(modern_server: ReferenceServer) -> None:
+    options = HTTPOptions(max_connections=2)
+    async with AsyncClient(modern_server.url, timeout=10, http_options=options) as client:
+        await client.list_tools()
+        before = modern_server.connections_opened
+        started = time.monotonic()
+        results = await asyncio.gather(
+            *(client.call_tool("slow", {"seconds": 0.2}) for _ in range(6))
+        )
+        assert len(results) == 6
+        assert time.monotonic() - started >= 0.55  # three rounds of two
+    assert modern_server.connections_opened - before <= 2
+    with pytest.raises(ValueError):
+        HTTPOptions(max_connections=0)
+
+
 async def test_socket_reads_use_small_buffers(server: ReferenceServer) -> None:
     # asyncio's default 256 KiB read buffer costs an mmap and two page faults per read.
     async with AsyncClient(server.url, timeout=10) as client:

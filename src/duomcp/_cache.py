@@ -37,9 +37,16 @@ _Key = tuple[str, str, str]
 
 
 def identity_of(headers: Mapping[str, str]) -> str:
-    """A digest of the credential in ``headers``: the authorization context of a request."""
-    credential = headers.get("Authorization", "")
-    return hashlib.sha256(credential.encode("utf-8")).hexdigest() if credential else ""
+    """A digest of the credentials in ``headers``: the authorization context of a request.
+
+    Every header counts (``Authorization``, and whatever the user passed: an API key, a
+    cookie), names case-folded: two clients whose headers differ in any way never share
+    private results. No headers: ``""``.
+    """
+    if not headers:
+        return ""
+    canonical = sorted((name.lower(), value) for name, value in headers.items())
+    return hashlib.sha256(json.dumps(canonical).encode("utf-8")).hexdigest()
 
 
 class ResultCache:

@@ -46,6 +46,15 @@ PROTOCOL_VERSION_META = "io.modelcontextprotocol/protocolVersion"
 _NAME_PARAM = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 
 
+def _names_only(headers: Mapping[str, str]) -> str:
+    """A repr of headers that shows their names, never their values (credentials)."""
+    return "{" + ", ".join(f"{name!r}: '***'" for name in headers) + "}"
+
+
+def _hidden(value: object) -> str:
+    return "None" if value is None else "'***'"
+
+
 def _visible_ascii(value: str) -> bool:
     return bool(value) and all("\x21" <= ch <= "\x7e" for ch in value)
 
@@ -56,10 +65,10 @@ class ConnectionState:
 
     endpoint: str
     auth: Auth | None = None
-    extra_headers: Mapping[str, str] = attrs.field(factory=dict)
+    extra_headers: Mapping[str, str] = attrs.field(factory=dict, repr=_names_only)
     era: Era | None = None
     protocol_version: str | None = None
-    session_id: str | None = None
+    session_id: str | None = attrs.field(default=None, repr=_hidden)
     server_retry_ms: int | None = None
     """The reconnection delay the server last asked for with an SSE ``retry`` field."""
     last_event_ids: dict[str, str] = attrs.field(factory=dict)

@@ -142,3 +142,47 @@ async def test_server_requests_run_within_the_handler_cap(
     assert text_of(result) == f"{count} answered"
     assert answered == count
     assert peak == 4
+
+
+@pytest.mark.parametrize("reply_mode", ["json", "sse"])
+async def test_callbacks_of_what_came_before_a_result_have_run_when_it_returns(
+    era_server: ReferenceServer, faults: ServerFaults, reply_mode: str
+) -> None:
+    if era_server.era == "modern" and reply_mode == "json":
+        pytest.skip("a modern JSON reply has no room for notifications: nothing to order")
+    faults.reply_mode = reply_mode  # type: ignore[assignment]
+    logged: list[str] = []
+
+    async def on_log(params: Any) -> None:
+        await async_pause(0.005)  # a callback slower than the server
+        logged.append(params.data["message"])
+
+    async with AsyncClient(era_server.url, timeout=10, on_logging_message=on_log) as client:
+        await client.set_logging_level("debug")
+        for run in range(8):
+            seen: list[float] = []
+
+            async def on_progress(progress: float, total: float | None, message: Any) -> None:
+                await async_pause(0.005)
+                seen.append(progress)  # noqa: B023 - this run's list
+
+            await client.call_tool("progress", {"steps": 4, "delay": 0}, on_progress=on_progress)
+            assert seen == [1, 2, 3, 4]
+            await client.call_tool("log", {"message": f"m{run}", "level": "warning"})
+            assert logged[-1] == f"m{run}"
+
+
+async def test_a_callback_may_call_the_client(era_server: ReferenceServer) -> None:
+    listed: list[int] = []
+    holder: list[AsyncClient] = []
+
+    async def on_progress(progress: float, total: float | None, message: Any) -> None:
+        if progress == 1:  # a call from inside a callback does not wait for itself
+            listed.append(len(await holder[0].list_tools()))
+
+    async with AsyncClient(era_server.url, timeout=5) as client:
+        holder.append(client)
+        started = time.monotonic()
+        await client.call_tool("progress", {"steps": 2, "delay": 0}, on_progress=on_progress)
+        assert time.monotonic() - started < 4
+    assert listed and listed[0] > 0

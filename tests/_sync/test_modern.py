@@ -518,6 +518,26 @@ def test_private_results_are_not_shared_across_credentials(
     assert len(posts(modern_server, "resources/read")) == 2  # alice's second read was cached
 
 
+def test_credentials_in_plain_headers_keep_private_results_apart(
+    modern_server: ReferenceServer,
+) -> None:
+    modern_server.cache_hints["resources/read"] = (60_000, "public")  # whoami stays private
+    shared = ResultCache()
+
+    def whoami(headers: dict[str, str]) -> str:
+        with Client(modern_server.url, headers=headers, cache=shared, timeout=10) as client:
+            contents = (client.read_resource("ref://whoami")).contents
+            return str(getattr(contents[0], "text", ""))
+
+    assert whoami({"Authorization": "Bearer alice"}) == "bearer alice"
+    assert whoami({"Authorization": "Bearer bob"}) == "bearer bob"
+    whoami({"Authorization": "Bearer bob", "X-Api-Key": "k1"})
+    whoami({"Authorization": "Bearer bob", "X-Api-Key": "k2"})
+    assert len(posts(modern_server, "resources/read")) == 4  # nobody got another's result
+    whoami({"authorization": "Bearer bob", "x-api-key": "k2"})  # names fold case
+    assert len(posts(modern_server, "resources/read")) == 4
+
+
 def test_mrtr_results_are_not_cached(modern_server: ReferenceServer) -> None:
     modern_server.cache_hints["resources/read"] = (60_000, "public")
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from .._executors import INTERACTIONS
 from ..errors import AuthError
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ class LoopbackLogin:
                 await web.TCPSite(runner, "127.0.0.1", self.port).start()
             except OSError as exc:
                 raise AuthError(f"cannot listen on {self.redirect_uri}: {exc}") from exc
-            opened = await asyncio.to_thread(self._open, authorization_url)
+            opened = await INTERACTIONS.run(self._open, authorization_url)
             if not opened:
                 _print_url(authorization_url)
             try:

@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import attrs
 
+from .._executors import INTERACTIONS
 from .._lazy import LazyModule
 from ..errors import AuthError
 from ._base import Auth, AuthChallenge
@@ -448,7 +449,7 @@ async def _interact(interaction: Interaction, url: str) -> str:
         getattr(interaction, "__call__", None)  # noqa: B004 (an object with async __call__)
     ):
         return await interaction(url)  # type: ignore[misc, no-any-return]
-    result = await asyncio.to_thread(interaction, url)
+    result = await INTERACTIONS.run(interaction, url)
     if inspect.isawaitable(result):  # a plain function that returned a coroutine
         result = await result
     return str(result)

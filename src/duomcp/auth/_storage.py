@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any, Protocol
+
+from .._executors import STORAGE
 
 __all__ = ["FileTokenStorage", "MemoryTokenStorage", "TokenStorage", "default_cache_dir"]
 
@@ -68,15 +70,15 @@ class FileTokenStorage:
 
     async def load(self, key: str) -> dict[str, Any] | None:
         """Return the object stored under ``key``, or ``None`` (also for a corrupt file)."""
-        return await asyncio.to_thread(self._load, key)
+        return await STORAGE.run(self._load, key)
 
     async def save(self, key: str, value: dict[str, Any]) -> None:
         """Store ``value`` under ``key`` atomically, readable by the owner only."""
-        await asyncio.to_thread(self._save, key, value)
+        await STORAGE.run(self._save, key, value)
 
     async def delete(self, key: str) -> None:
         """Forget ``key``."""
-        await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
+        await STORAGE.run(functools.partial(self._path(key).unlink, missing_ok=True))
 
     def _load(self, key: str) -> dict[str, Any] | None:
         try:

@@ -8,7 +8,6 @@ are plain functions and run in worker threads, so they may block without stallin
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
@@ -16,11 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from .._executors import Pool
 from .._portal import portal
 from ..connection import ConnectionState
 from ..types import DiscoverResult, InitializeResult, ServerCapabilities
 from ._correlation import ProgressCallback
 from ._engine import Engine
+from ._inbound import IN_CALLBACK
 from ._responder import Handlers
 
 __all__ = ["BlockingEngine"]
@@ -37,13 +38,25 @@ async def _close(pages: AsyncGenerator[Any, None]) -> None:
     await pages.aclose()
 
 
-def _in_thread(fn: Callable[..., Any] | None) -> Callable[..., Any] | None:
-    if fn is None:
-        return None
+async def _called_from(in_callback: bool, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+    """Run ``fn`` knowing whether the blocking caller is a user callback (see IN_CALLBACK)."""
+    if in_callback:
+        IN_CALLBACK.set(True)  # this task's own context
+    return await fn(*args, **kw)
+
+
+def _in_pool(fn: Callable[..., Any] | None, pool: Pool) -> Callable[..., Any] | None:
+    """``fn`` as a coroutine function: a plain function runs in ``pool``; a coroutine
+    function (given to the blocking client all the same) is awaited on the loop."""
+    if fn is None or inspect.iscoroutinefunction(fn):
+        return fn
 
     @functools.wraps(fn)
     async def run(*args: Any) -> Any:
-        return await asyncio.to_thread(fn, *args)
+        result = await pool.run(fn, *args)
+        if inspect.isawaitable(result):  # a plain function that returned a coroutine
+            result = await result
+        return result
 
     return run
 
@@ -55,8 +68,11 @@ class BlockingEngine:
     """
 
     def __init__(self, url: str | StdioServer, *, handlers: Handlers, **options: Any) -> None:
+        # The handlers' own pool: as many threads as handlers may run at once, so a
+        # handler waiting on a person never holds up DNS or another client's handlers.
+        self._pool = Pool("duomcp-handler", options.get("max_concurrent_handlers", 16) + 1)
         wrapped: dict[str, Any] = {
-            field.name: _in_thread(getattr(handlers, field.name))
+            field.name: _in_pool(getattr(handlers, field.name), self._pool)
             for field in attrs.fields(Handlers)
             if field.name != "elicitation_modes"
         }
@@ -69,7 +85,7 @@ class BlockingEngine:
 
             @functools.wraps(value)
             def blocking(*args: Any, **kwargs: Any) -> Any:
-                return portal.call(value, *args, **kwargs)
+                return portal.call(_called_from, IN_CALLBACK.get(), value, *args, **kwargs)
 
             return blocking
         return value
@@ -119,14 +135,17 @@ class BlockingEngine:
     def close(self) -> None:
         """Close the underlying engine; idempotent."""
         if not self._engine.closed:
-            portal.call(self._engine.close)
+            try:
+                portal.call(self._engine.close)
+            finally:
+                self._pool.shutdown()
 
     def prepare_tool_call(self, name: str, timeout: float | None) -> None:
         """Know a tool's header annotations before calling it (modern era)."""
         engine = self._engine
         if engine.tool_call_prepared(name):
             return  # the common case costs no trip to the loop
-        portal.call(engine.prepare_tool_call, name, timeout)
+        portal.call(_called_from, IN_CALLBACK.get(), engine.prepare_tool_call, name, timeout)
 
     def request(
         self,
@@ -139,11 +158,13 @@ class BlockingEngine:
     ) -> Any:
         """Send a request and block until its result."""
         return portal.call(
+            _called_from,
+            IN_CALLBACK.get(),
             self._engine.request,
             method,
             params,
             timeout=timeout,
-            on_progress=_in_thread(on_progress),
+            on_progress=_in_pool(on_progress, self._pool),
             use_cache=use_cache,
         )
 
@@ -153,7 +174,7 @@ class BlockingEngine:
         try:
             while True:
                 try:
-                    yield portal.call(_next, pages)
+                    yield portal.call(_called_from, IN_CALLBACK.get(), _next, pages)
                 except StopAsyncIteration:
                     return
         finally:

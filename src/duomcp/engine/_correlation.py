@@ -14,7 +14,7 @@ import asyncio
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -50,6 +50,18 @@ class _Pending:
     """... and at its last activity: sign-in time since does not count."""
     on_progress: ProgressCallback | None = None
     timer: asyncio.TimerHandle | None = None
+    mark: int = 0
+    """The callbacks queued when the response arrived: they run before the call returns."""
+
+
+class Barrier(Protocol):
+    """Where queued user callbacks are counted (the inbound router)."""
+
+    def mark(self) -> int:
+        """A mark of the callbacks queued so far."""
+
+    async def reached(self, mark: int, timeout: float) -> None:
+        """Wait until the callbacks queued before ``mark`` have run."""
 
 
 class Correlator:
@@ -75,6 +87,9 @@ class Correlator:
         self._pending: dict[Any, _Pending] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.closed = False
+        self.barrier: Barrier | None = None
+        """Set by the inbound router: a call returns after the callbacks queued before
+        its response have run."""
 
     def next_id(self) -> int:
         """A fresh JSON-RPC id."""
@@ -134,7 +149,11 @@ class Correlator:
         post.add_done_callback(lambda task: self._post_finished(request_id, task))
         pending.timer = loop.call_at(now + pending.timeout, self._check_timeout, request_id)
         try:
-            return await pending.future
+            result = await pending.future
+            barrier = self.barrier
+            if barrier is not None and pending.mark:
+                await barrier.reached(pending.mark, pending.timeout)
+            return result
         except RequestTimeoutError:
             post.cancel()  # HTTP: closes the reply stream; stdio: notifications/cancelled
             if not handshake and not transport.cancels_requests(self.state.era):
@@ -226,6 +245,8 @@ class Correlator:
         if pending is None or pending.future.done():
             log.debug("ignored a response to unknown or finished request %r", message.get("id"))
             return
+        if self.barrier is not None:
+            pending.mark = self.barrier.mark()
         if not error:
             pending.future.set_result(message["result"])
             return

@@ -11,6 +11,7 @@ bounded too, and a repeated request id is refused instead of replacing the first
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -27,9 +28,15 @@ if TYPE_CHECKING:
     from ._subscriptions import Subscriptions
     from ._tools import ToolRegistry
 
-__all__ = ["Inbound"]
+__all__ = ["IN_CALLBACK", "Inbound"]
 
 log = logging.getLogger("duomcp")
+
+IN_CALLBACK: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "duomcp_in_callback", default=False
+)
+"""True while a user callback runs (and in what it calls): a call made from a callback
+does not wait for the callbacks queued before its result, the callback among them."""
 
 _NOTIFICATION_QUEUE = 1024
 _MAX_SERVER_REQUESTS = 1024  # in flight (running or waiting for a handler slot) at once
@@ -61,6 +68,10 @@ class Inbound:
         self._server_requests: dict[Any, asyncio.Task[Any]] = {}
         self._notifications: asyncio.Queue[tuple[Callable[..., Any], tuple[Any, ...]]] | None = None
         self._notifier: asyncio.Task[None] | None = None
+        self._queued = 0  # callbacks queued so far ...
+        self._ran = 0  # ... and run (or dropped)
+        self._drained: list[tuple[int, asyncio.Future[None]]] = []
+        correlator.barrier = self
 
     def dispatch(self, message: dict[str, Any]) -> None:
         """Route one message from the server (the transports' ``on_message``)."""
@@ -196,12 +207,49 @@ class Inbound:
             self._notifications.put_nowait((callback, args))
         except asyncio.QueueFull:
             log.warning("notification callbacks are %d behind; dropped one", _NOTIFICATION_QUEUE)
+            return
+        self._queued += 1
 
     async def _run_notifications(self) -> None:
         assert self._notifications is not None
         while True:
             callback, args = await self._notifications.get()
+            token = IN_CALLBACK.set(True)
             try:
                 await call(callback, *args)
             except Exception:
                 log.exception("a notification callback raised")
+            finally:
+                IN_CALLBACK.reset(token)
+                self._ran += 1
+                self._wake()
+
+    # -- ordering -----------------------------------------------------------------------
+
+    def mark(self) -> int:
+        """A mark of the callbacks queued so far (taken when a response arrives)."""
+        return self._queued
+
+    async def reached(self, mark: int, timeout: float) -> None:
+        """Wait until every callback queued before ``mark`` has run, so a call returns
+        after the callbacks of what arrived before its result (bounded by ``timeout``)."""
+        if self._ran >= mark or IN_CALLBACK.get():
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._drained.append((mark, waiter))
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), timeout)
+        except asyncio.TimeoutError:
+            log.warning("notification callbacks still running after %.1f s; going on", timeout)
+
+    def _wake(self) -> None:
+        if not self._drained:
+            return
+        keep = []
+        for mark, waiter in self._drained:
+            if self._ran >= mark:
+                if not waiter.done():
+                    waiter.set_result(None)
+            else:
+                keep.append((mark, waiter))
+        self._drained = keep

@@ -99,7 +99,10 @@ class ModernPath:
 
     async def _identity(self) -> str:
         auth = self.state.auth
-        return identity_of(await auth.auth_headers()) if auth is not None else ""
+        headers = dict(self.state.extra_headers)
+        if auth is not None:
+            headers.update(await auth.auth_headers())
+        return identity_of(headers)
 
     async def request(
         self,

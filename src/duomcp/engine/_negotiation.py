@@ -94,13 +94,12 @@ class Negotiator:
         try:
             return await self._negotiate()
         except HTTPStatusError as exc:
+            if self._transport_pinned or self.era_preference == "modern":
+                raise
+            if exc.status not in _REFUSED:
+                raise
             fallback = self._correlator.transport.fallback()
-            if (
-                fallback is None
-                or self._transport_pinned
-                or self.era_preference == "modern"
-                or exc.status not in _REFUSED
-            ):
+            if fallback is None:
                 raise
             return await self._switch(fallback, exc)
 

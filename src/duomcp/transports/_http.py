@@ -72,6 +72,9 @@ class HTTPOptions:
     """Seconds to wait for a reply stream to end after its response arrived."""
     delete_timeout: float = 5.0
     """Seconds the DELETE that ends a session may take at close."""
+    max_connections: int = attrs.field(default=100, validator=attrs.validators.ge(1))
+    """Connections the client keeps open to the server at most (each call in flight and
+    each open stream holds one; further requests wait for a free one)."""
     sign_in_timeout: float = 900.0
     """Seconds a sign-in started by a 401/403 may take (discovery, registration, a person
     in the browser, the token request). It does not count against call timeouts."""
@@ -129,7 +132,7 @@ class HTTPSender:
             self._http = aiohttp.ClientSession(
                 trust_env=False,
                 timeout=self.timeout,
-                connector=_connector_class()(limit=0, limit_per_host=0),
+                connector=_connector_class()(limit=self.options.max_connections, limit_per_host=0),
             )
         return self._http
 

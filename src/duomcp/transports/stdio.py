@@ -157,14 +157,28 @@ class StdioServer:
     """
 
     command: str
-    args: tuple[str, ...] = attrs.field(default=(), converter=_strings)
-    env: Mapping[str, str] | None = None
+    args: tuple[str, ...] = attrs.field(
+        default=(), converter=_strings, repr=lambda args: repr(tuple(_redacted(args)))
+    )
+    env: Mapping[str, str] | None = attrs.field(
+        default=None,
+        repr=lambda env: (
+            "None" if env is None else "{" + ", ".join(f"{k!r}: '***'" for k in env) + "}"
+        ),
+    )
     inherit_env: bool = False
     cwd: str | os.PathLike[str] | None = None
-    stderr: IO[Any] | int | None = None
+    stderr: IO[Any] | int | None = attrs.field(default=None)
     max_message_bytes: int = 16 << 20
     probe_timeout: float = 10.0
     shutdown_timeout: float = 2.0
+
+    @stderr.validator
+    def _check_stderr(self, _: Any, value: IO[Any] | int | None) -> None:
+        if value in (subprocess.PIPE, subprocess.STDOUT):
+            # Nobody would read the pipe: a chatty server would fill it and stall, and
+            # STDOUT would mix its logs into the protocol.
+            raise ValueError("stderr may be None, a file or subprocess.DEVNULL, not a pipe")
 
     @property
     def display(self) -> str:
