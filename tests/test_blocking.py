@@ -225,3 +225,25 @@ def test_unclosed_client_warns(server: ReferenceServer) -> None:
     with pytest.warns(ResourceWarning, match="unclosed"):
         client.__del__()
     engine.close()
+
+
+def test_handlers_run_on_the_clients_own_threads_and_async_ones_are_awaited(
+    server: ReferenceServer,
+) -> None:
+    threads: list[str] = []
+
+    def sample(params: CreateMessageRequestParams) -> CreateMessageResult:
+        threads.append(threading.current_thread().name)
+        return CreateMessageResult(role="assistant", content=TextContent(text="plain"), model="m")
+
+    async def sample_async(params: CreateMessageRequestParams) -> CreateMessageResult:
+        await asyncio.sleep(0)
+        return CreateMessageResult(role="assistant", content=TextContent(text="awaited"), model="m")
+
+    with Client(server.url, timeout=10, sampling_handler=sample) as client:
+        assert "plain" in str(client.call_tool("sample", {"prompt": "x"}).content)
+    # Never the loop's default executor (aiohttp's DNS needs it): a pool of the client's.
+    assert threads and all(name.startswith("duomcp-handler") for name in threads)
+    with Client(server.url, timeout=10, sampling_handler=sample_async) as client:  # type: ignore[arg-type]
+        result = client.call_tool("sample", {"prompt": "x"})
+    assert not result.is_error and "awaited" in str(result.content)
