@@ -7,8 +7,9 @@ Against the Node benchmark server (benchmarks/server.mjs, SSE replies), each fla
 fresh process: a warm-up, then the calls from 16 concurrent callers (tasks for
 `AsyncClient`, threads sharing one `Client`), then open/close cycles (4 at a time, each a
 new client, one call, close). Before and after each phase it reads the process's RSS, open
-file descriptors, asyncio tasks and threads, after a garbage collection. Flat means: RSS
-within 10 MiB of the warm start, and the same descriptors, tasks and threads. Writes
+file descriptors, asyncio tasks and threads, after a garbage collection; the warm-up has
+the same shapes (concurrent calls, cycles), so the start is warm. Flat means: RSS within
+10 MiB of the warm start, and no more descriptors, tasks or threads. Writes
 benchmarks/SOAK.md.
 """
 
@@ -61,32 +62,39 @@ async def _soak_async(url: str, calls: int, cycles: int) -> dict[str, Any]:
 
     loop = asyncio.get_running_loop()
     out: dict[str, Any] = {}
-    async with AsyncClient(url, timeout=30) as client:
-        for i in range(500):
-            await client.call_tool("echo", {"text": str(i)})
-        out["start"] = _snapshot(loop)
-        queue = iter(range(calls))
-        started = time.perf_counter()
+
+    async def run_calls(client: AsyncClient, count: int) -> float:
+        queue = iter(range(count))
 
         async def caller() -> None:
             for i in queue:
                 await client.call_tool("echo", {"text": str(i)})
 
+        started = time.perf_counter()
         await asyncio.gather(*(caller() for _ in range(CONCURRENCY)))
-        out["calls_s"] = time.perf_counter() - started
+        return time.perf_counter() - started
+
+    async def run_cycles(count: int) -> float:
+        rounds = iter(range(count))
+
+        async def cycler() -> None:
+            for _ in rounds:
+                async with AsyncClient(url, timeout=30) as fresh:
+                    await fresh.call_tool("echo", {"text": "cycle"})
+
+        started = time.perf_counter()
+        await asyncio.gather(*(cycler() for _ in range(CYCLE_CONCURRENCY)))
+        await asyncio.sleep(0.5)  # let closed connections finish closing
+        return time.perf_counter() - started
+
+    async with AsyncClient(url, timeout=30) as client:
+        await run_calls(client, 1000)  # warm-up: the same shapes as the timed phases
+        await run_cycles(2 * CYCLE_CONCURRENCY)
+        out["start"] = _snapshot(loop)
+        out["calls_s"] = await run_calls(client, calls)
         out["after_calls"] = _snapshot(loop)
-    rounds = iter(range(cycles))
-
-    async def cycler() -> None:
-        for _ in rounds:
-            async with AsyncClient(url, timeout=30) as fresh:
-                await fresh.call_tool("echo", {"text": "cycle"})
-
-    started = time.perf_counter()
-    await asyncio.gather(*(cycler() for _ in range(CYCLE_CONCURRENCY)))
-    out["cycles_s"] = time.perf_counter() - started
-    await asyncio.sleep(0.5)  # let closed connections finish closing
-    out["end"] = _snapshot(loop)
+        out["cycles_s"] = await run_cycles(cycles)
+        out["end"] = _snapshot(loop)
     return out
 
 
@@ -95,12 +103,17 @@ def _soak_sync(url: str, calls: int, cycles: int) -> dict[str, Any]:
     from duomcp._portal import portal
 
     out: dict[str, Any] = {}
-    with Client(url, timeout=30) as client:
-        for i in range(500):
-            client.call_tool("echo", {"text": str(i)})
-        out["start"] = _snapshot(portal.loop())
+
+    def in_threads(work: Any, threads: int) -> float:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(threads) as pool:
+            for future in [pool.submit(work) for _ in range(threads)]:
+                future.result()
+        return time.perf_counter() - started
+
+    def run_calls(client: Client, count: int) -> float:
         lock = threading.Lock()
-        queue = iter(range(calls))
+        queue = iter(range(count))
 
         def caller() -> None:
             while True:
@@ -110,30 +123,32 @@ def _soak_sync(url: str, calls: int, cycles: int) -> dict[str, Any]:
                     return
                 client.call_tool("echo", {"text": str(i)})
 
-        started = time.perf_counter()
-        with ThreadPoolExecutor(CONCURRENCY) as pool:
-            for future in [pool.submit(caller) for _ in range(CONCURRENCY)]:
-                future.result()
-        out["calls_s"] = time.perf_counter() - started
+        return in_threads(caller, CONCURRENCY)
+
+    def run_cycles(count: int) -> float:
+        lock = threading.Lock()
+        rounds = iter(range(count))
+
+        def cycler() -> None:
+            while True:
+                with lock:
+                    if next(rounds, None) is None:
+                        return
+                with Client(url, timeout=30) as fresh:
+                    fresh.call_tool("echo", {"text": "cycle"})
+
+        elapsed = in_threads(cycler, CYCLE_CONCURRENCY)
+        time.sleep(0.5)  # let closed connections finish closing
+        return elapsed
+
+    with Client(url, timeout=30) as client:
+        run_calls(client, 1000)  # warm-up: the same shapes as the timed phases
+        run_cycles(2 * CYCLE_CONCURRENCY)
+        out["start"] = _snapshot(portal.loop())
+        out["calls_s"] = run_calls(client, calls)
         out["after_calls"] = _snapshot(portal.loop())
-    rounds = iter(range(cycles))
-    rounds_lock = threading.Lock()
-
-    def cycler() -> None:
-        while True:
-            with rounds_lock:
-                if next(rounds, None) is None:
-                    return
-            with Client(url, timeout=30) as fresh:
-                fresh.call_tool("echo", {"text": "cycle"})
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(CYCLE_CONCURRENCY) as pool:
-        for future in [pool.submit(cycler) for _ in range(CYCLE_CONCURRENCY)]:
-            future.result()
-    out["cycles_s"] = time.perf_counter() - started
-    time.sleep(0.5)
-    out["end"] = _snapshot(portal.loop())
+        out["cycles_s"] = run_cycles(cycles)
+        out["end"] = _snapshot(portal.loop())
     return out
 
 

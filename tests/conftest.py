@@ -103,3 +103,20 @@ def dual_server(faults: ServerFaults) -> Iterator[ReferenceServer]:
     """A running reference server that speaks both eras."""
     with ServerThread.running(faults, era="dual") as st:
         yield st.server
+
+
+_NEEDS = {
+    "conformance": "node",  # the official conformance suite runs on Node 22
+    "test_benchmarks_smoke.py": "node",  # the benchmark server is a Node program
+    "interop": "peers",  # the official SDK's servers (mcp 2.x, and 1.x in .ci-cache)
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that need Node or the peer SDKs, so the rest can run alone
+    (``pytest -m "not node and not peers"``); the full command runs them all."""
+    for item in items:
+        parts = item.path.parts
+        for name, marker in _NEEDS.items():
+            if name in parts:
+                item.add_marker(getattr(pytest.mark, marker))
