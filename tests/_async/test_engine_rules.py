@@ -4,6 +4,7 @@ sign-in's), and server requests run within the handler cap."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from duomcp.testing import AuthServerSettings, ReferenceServer, ServerFaults
 from duomcp.types import Root, TextContent
 
 from .._signin import SlowBrowser
-from .._waits import async_pause
+from .._waits import async_pause, async_wait_until
 from ..conftest import ServerThread
 
 REDIRECT = "http://127.0.0.1:1/callback"
@@ -186,3 +187,20 @@ async def test_a_callback_may_call_the_client(era_server: ReferenceServer) -> No
         await client.call_tool("progress", {"steps": 2, "delay": 0}, on_progress=on_progress)
         assert time.monotonic() - started < 4
     assert listed and listed[0] > 0
+
+
+async def test_server_logs_go_to_the_duomcp_server_logger_without_a_callback(
+    era_server: ReferenceServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="duomcp.server")
+    async with AsyncClient(era_server.url, timeout=10) as client:
+        await client.set_logging_level("debug")
+        await client.call_tool("log", {"message": "disk nearly full", "level": "warning"})
+        await client.call_tool("log", {"message": "all good", "level": "notice"})
+        await client.ping()  # a legacy server's messages may come on the GET stream
+        await async_wait_until(lambda: "all good" in caplog.text)
+    records = [r for r in caplog.records if r.name == "duomcp.server"]
+    full = [r.levelno for r in records if "disk nearly full" in r.getMessage()]
+    good = [r.levelno for r in records if "all good" in r.getMessage()]
+    assert full == [logging.WARNING] and good == [logging.INFO]
+    assert all(era_server.url in r.getMessage() for r in records)

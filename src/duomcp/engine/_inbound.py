@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,20 @@ if TYPE_CHECKING:
 __all__ = ["IN_CALLBACK", "Inbound"]
 
 log = logging.getLogger("duomcp")
+server_log = logging.getLogger("duomcp.server")
+"""Where servers' log messages go when the client was given no ``on_logging_message``."""
+
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "notice": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+    "alert": logging.CRITICAL,
+    "emergency": logging.CRITICAL,
+}
+_MAX_LOGGED = 4096  # characters of a server's log message passed on
 
 IN_CALLBACK: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "duomcp_in_callback", default=False
@@ -164,13 +179,16 @@ class Inbound:
             if callback is not None:
                 args = (params.get("progress", 0), params.get("total"), params.get("message"))
                 self.queue(callback, *args)
-        elif method == "notifications/message" and handlers.on_logging_message is not None:
+        elif method == "notifications/message":
             try:
                 entry = from_wire(params, LoggingMessageNotificationParams)
             except InvalidResponseError as exc:
                 log.warning("ignored a malformed log message: %s", exc)
             else:
-                self.queue(handlers.on_logging_message, entry)
+                if handlers.on_logging_message is not None:
+                    self.queue(handlers.on_logging_message, entry)
+                else:
+                    self._log_server_message(entry)
         elif method == "notifications/cancelled":
             task = self._server_requests.get(params.get("requestId"))
             if task is not None:
@@ -197,6 +215,18 @@ class Inbound:
             subscriptions.acknowledged(params)
         if handlers.on_notification is not None:
             self.queue(handlers.on_notification, method, params)
+
+    def _log_server_message(self, entry: LoggingMessageNotificationParams) -> None:
+        """With no callback, a server's log message goes to the ``duomcp.server`` logger at
+        the matching level (``notice`` is INFO, ``alert`` and ``emergency`` CRITICAL)."""
+        level = _LEVELS.get(entry.level, logging.INFO)
+        if not server_log.isEnabledFor(level):
+            return
+        data = entry.data if isinstance(entry.data, str) else json.dumps(entry.data)
+        if len(data) > _MAX_LOGGED:
+            data = data[:_MAX_LOGGED] + f"... ({len(data)} characters)"
+        name = f" [{entry.logger}]" if entry.logger else ""
+        server_log.log(level, "%s%s: %s", self.state.endpoint, name, data)
 
     def queue(self, callback: Callable[..., Any], *args: Any) -> None:
         """Run a user callback after those queued before it (bounded; dropped when full)."""
