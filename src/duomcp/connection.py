@@ -133,6 +133,7 @@ class ConnectionState:
         *,
         stream: str | None = None,
         message: Mapping[str, Any] | None = None,
+        url: str | None = None,
     ) -> dict[str, str]:
         """Build the complete headers of one HTTP request of the given kind.
 
@@ -144,6 +145,8 @@ class ConnectionState:
                 target, protocol version and annotated tool arguments are mirrored into
                 ``Mcp-Method``, ``Mcp-Name``, ``MCP-Protocol-Version`` and
                 ``Mcp-Param-*``.
+            url: the URL the request goes to, when it is not the endpoint (the HTTP+SSE
+                transport's POST URL); a credential bound to each request signs it.
 
         Raises:
             ValueError: a tool argument cannot be mirrored into its declared header.
@@ -165,7 +168,8 @@ class ConnectionState:
             if last_id:
                 headers["Last-Event-ID"] = last_id
         if self.auth is not None:
-            headers.update(await self.auth.auth_headers())
+            method = "DELETE" if kind == "delete" else ("POST" if kind == "post" else "GET")
+            headers.update(await self.auth.request_headers(method, url or self.endpoint))
         return headers
 
     def _modern_headers(self, message: Mapping[str, Any]) -> dict[str, str]:

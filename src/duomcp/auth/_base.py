@@ -53,10 +53,18 @@ class AuthChallenge:
     """The challenge's scheme, lower-cased (``"bearer"``)."""
     params: Mapping[str, str] = attrs.field(factory=dict)
     """The challenge's auth-params: ``error``, ``scope``, ``resource_metadata``, ..."""
+    dpop_nonce: str | None = None
+    """The ``DPoP-Nonce`` header of the reply (RFC 9449), if the server sent one."""
 
     @classmethod
     def from_response(
-        cls, *, status: int, url: str, request_kind: RequestKind, www_authenticate: str | None
+        cls,
+        *,
+        status: int,
+        url: str,
+        request_kind: RequestKind,
+        www_authenticate: str | None,
+        dpop_nonce: str | None = None,
     ) -> AuthChallenge:
         """Build a challenge from the parts of an HTTP reply."""
         scheme, params = parse_www_authenticate(www_authenticate)
@@ -67,6 +75,7 @@ class AuthChallenge:
             www_authenticate=www_authenticate,
             scheme=scheme,
             params=params,
+            dpop_nonce=dpop_nonce,
         )
 
     @property
@@ -97,6 +106,15 @@ class Auth:
     async def auth_headers(self) -> Mapping[str, str]:
         """Return the headers that authenticate the next request (e.g. ``Authorization``)."""
         return {}
+
+    async def request_headers(self, method: str, url: str) -> Mapping[str, str]:
+        """The headers that authenticate one HTTP request to ``url`` with ``method``.
+
+        This is what the client calls for every request; the default is
+        :meth:`auth_headers`. Override it for credentials bound to each request (a DPoP
+        proof, RFC 9449, names the method and URL it is for).
+        """
+        return await self.auth_headers()
 
     async def handle_challenge(self, challenge: AuthChallenge) -> bool:
         """React to a 401 or 403; return ``True`` when the request should be retried once.

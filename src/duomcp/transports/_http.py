@@ -162,7 +162,7 @@ class HTTPSender:
         url = url or self.state.endpoint
         for attempt in range(2):
             try:
-                headers = await self.state.headers(kind, stream=stream, message=message)
+                headers = await self.state.headers(kind, stream=stream, message=message, url=url)
             except ValueError as exc:
                 raise InvalidRequestError(f"{method} {url}: {exc}") from exc
             sent_session = "Mcp-Session-Id" in headers
@@ -193,6 +193,7 @@ class HTTPSender:
                     url=self.state.endpoint,  # the protected resource, whatever URL was hit
                     request_kind=kind,
                     www_authenticate=resp.headers.get("WWW-Authenticate"),
+                    dpop_nonce=resp.headers.get("DPoP-Nonce"),
                 )
                 if attempt == 0 and await self._sign_in(challenge, headers):
                     continue
