@@ -84,7 +84,9 @@ class Inbound:
         self._notifications: asyncio.Queue[tuple[Callable[..., Any], tuple[Any, ...]]] | None = None
         self._notifier: asyncio.Task[None] | None = None
         self._queued = 0  # callbacks queued so far ...
-        self._ran = 0  # ... and run (or dropped)
+        self._ran = 0  # ... and run
+        self.dropped = 0
+        """User callbacks not run because their queue was full (logged every 1,000)."""
         self._drained: list[tuple[int, asyncio.Future[None]]] = []
         correlator.barrier = self
 
@@ -236,7 +238,13 @@ class Inbound:
         try:
             self._notifications.put_nowait((callback, args))
         except asyncio.QueueFull:
-            log.warning("notification callbacks are %d behind; dropped one", _NOTIFICATION_QUEUE)
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:  # not a line per drop
+                log.warning(
+                    "notification callbacks are %d behind; %d dropped so far",
+                    _NOTIFICATION_QUEUE,
+                    self.dropped,
+                )
             return
         self._queued += 1
 

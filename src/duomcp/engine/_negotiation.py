@@ -192,8 +192,12 @@ class Negotiator:
                 if exc.status not in _REFUSED:
                     raise
                 return await self._not_modern(exc, fallback)
-            except (InvalidResponseError, RequestTimeoutError, ReplyLostError) as exc:
+            except InvalidResponseError as exc:
                 return await self._not_modern(exc, fallback)
+            except (RequestTimeoutError, ReplyLostError) as exc:
+                if not fallback:
+                    raise  # pinned modern: the failure itself says most
+                return await self._fall_back(exc)
             break
         try:
             result = from_wire(raw, DiscoverResult)

@@ -11,6 +11,7 @@ its own bound), and turns a 404 on a request that carried a session into
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     import aiohttp
 else:
     aiohttp = LazyModule("aiohttp")  # imported when the first transport is made
+
+log = logging.getLogger("duomcp.transport")
 
 _METHODS: dict[RequestKind, str] = {
     "post": "POST",
@@ -160,7 +163,9 @@ class HTTPSender:
         """
         method = _METHODS[kind]
         url = url or self.state.endpoint
-        for attempt in range(2):
+        resent = False
+        attempt = 0
+        while attempt < 2:
             try:
                 headers = await self.state.headers(kind, stream=stream, message=message, url=url)
             except ValueError as exc:
@@ -183,6 +188,12 @@ class HTTPSender:
             except aiohttp.ClientConnectorError as exc:
                 raise TransportError(f"{method} {url} failed: {exc or type(exc).__name__}") from exc
             except (aiohttp.ClientError, OSError) as exc:
+                if _not_sent(exc) and not resent:
+                    # A pooled connection the server had closed: the request never left;
+                    # it goes once more, on a fresh connection.
+                    resent = True
+                    log.debug("%s %s: %s; sending it on a new connection", method, url, exc)
+                    continue
                 raise ReplyLostError(
                     f"{method} {url} failed after it was sent: {exc or type(exc).__name__}"
                 ) from exc
@@ -196,6 +207,7 @@ class HTTPSender:
                     dpop_nonce=resp.headers.get("DPoP-Nonce"),
                 )
                 if attempt == 0 and await self._sign_in(challenge, headers):
+                    attempt += 1
                     continue
                 raise_auth(challenge, method)
             if resp.status == 404 and sent_session:
@@ -271,6 +283,17 @@ class HTTPSender:
             url=str(resp.url),
             body=text,
         )
+
+
+def _not_sent(exc: BaseException) -> bool:
+    """Whether aiohttp failed while writing the request (a connection the server had
+    already closed), so the server cannot have received a whole request."""
+    if isinstance(exc, aiohttp.ClientConnectionResetError):
+        return "Cannot write to closing transport" in str(exc)
+    text = str(exc)  # ClientOSError's text starts with its errno: "[Errno None] Can not..."
+    return "Can not write request body" in text or text.startswith(
+        "Failed to send bytes into the underlying connection"
+    )
 
 
 def raise_auth(challenge: AuthChallenge, method: str) -> NoReturn:

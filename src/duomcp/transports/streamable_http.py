@@ -161,7 +161,7 @@ class StreamableHTTPTransport:
                     f"POST {url} accepted a request ({resp.status}) but sent no response"
                 )
             if ctype == "application/json":
-                self._deliver_json(await self._read_body(resp, url), url)
+                self._deliver_json(await self._read_body(resp, url), url, request_id)
                 return
             if ctype != "text/event-stream":
                 raise InvalidResponseError(
@@ -189,9 +189,16 @@ class StreamableHTTPTransport:
         finally:
             self.state.last_event_ids.pop(stream_key, None)
 
-    def _deliver_json(self, raw: bytes, url: str) -> None:
+    def _deliver_json(self, raw: bytes, url: str, request_id: str | int) -> None:
+        answered = False
         for message in loads_messages(raw, source=f"reply of {url}"):
+            if message.get("id") == request_id and ("result" in message or "error" in message):
+                answered = True
             self._on_message(message)
+        if not answered:
+            raise InvalidResponseError(
+                f"the JSON reply of {url} holds no response to request {request_id}"
+            )
 
     async def _read_body(self, resp: aiohttp.ClientResponse, url: str) -> bytes:
         cap = self.options.max_message_bytes
@@ -212,6 +219,8 @@ class StreamableHTTPTransport:
                         f"reply of {url} exceeds the {cap}-byte cap (raise max_message_bytes)"
                     )
             return bytes(body)
+        except MCPError:
+            raise  # the size cap (a TransportError is an OSError too)
         except (aiohttp.ClientError, OSError) as exc:
             raise ReplyLostError(f"reply of {url} broke off: {exc}") from exc
 
@@ -380,6 +389,9 @@ class StreamableHTTPTransport:
                     log.warning("GET stream of %s stopped: %s", url, exc)
                     return
                 except HTTPStatusError as exc:
+                    if 300 <= exc.status < 400:
+                        log.warning("GET stream of %s stopped: %s", url, exc)
+                        return  # never followed: the session would go to another URL
                     if 400 <= exc.status < 500 and exc.status not in (408, 429):
                         log.debug("%s offers no GET stream (%d)", url, exc.status)
                         return
