@@ -15,6 +15,9 @@ Left out on purpose: JSON-RPC envelopes (``*Request``, ``*Notification``,
 requests. What envelopes define inline does become classes (``GetTaskRequestParams``,
 ``UnsupportedProtocolVersionErrorData``...). Scalar aliases (``Cursor``, ``Role``,
 ``LoggingLevel``...) become plain ``str``/``int`` fields; ``EmptyResult`` is ``Result``.
+
+The models in ``DISPLAY`` inherit a mixin of ``duomcp.types._display`` (``str``, IPython
+and notebook display, ``.text`` on results); base64 fields get a short ``repr``.
 """
 
 from __future__ import annotations
@@ -54,6 +57,26 @@ INLINE_NAMES = {
     ("TitledSingleSelectEnumSchema", "oneOf"): "TitledEnumOption",
     ("TitledMultiSelectEnumSchemaItems", "anyOf"): "TitledEnumOption",
 }
+# Models that show themselves readably (str, IPython, notebook HTML): each inherits
+# ``<Name>Display`` from ``duomcp.types._display``; the fields stay here.
+DISPLAY = {
+    "AudioContent",
+    "BlobResourceContents",
+    "CallToolResult",
+    "EmbeddedResource",
+    "GetPromptResult",
+    "ImageContent",
+    "Prompt",
+    "ReadResourceResult",
+    "Resource",
+    "ResourceLink",
+    "ResourceTemplate",
+    "TextContent",
+    "TextResourceContents",
+    "Tool",
+}
+# Base64 fields: their repr shows the first characters and the size, not megabytes.
+SHORT_REPR = {("AudioContent", "data"), ("BlobResourceContents", "blob"), ("ImageContent", "data")}
 # Names under the reserved `io.modelcontextprotocol/` prefix; the converter adds it back.
 META_PREFIX = "io.modelcontextprotocol/"
 
@@ -396,6 +419,7 @@ class Generator:
         return [*self.unions, *self.maps]  # unions first: the maps refer to them
 
     def render(self) -> str:
+        assert not DISPLAY - self.classes.keys() and {c for c, _ in SHORT_REPR} <= DISPLAY
         missing = sorted(self.classes.keys() - DOCS.keys())
         missing += sorted(set(self.aliases()) - ALIAS_DOCS.keys())
         if missing:
@@ -413,6 +437,11 @@ class Generator:
             "from typing import Any, Literal, TypeAlias",
             "",
             "import attrs",
+            "",
+            "from ._display import (",
+            *[f"    {n}Display," for n in sorted(DISPLAY)],
+            "    short_base64,",
+            ")",
             "",
             "__all__ = [",
             *[f"    {n!r}," for n in names],
@@ -457,7 +486,13 @@ class Generator:
     def render_class(self, name: str) -> list[str]:
         info = self.classes[name]
         required = set(info["required"])
-        lines = ["@attrs.frozen(kw_only=True)", f"class {name}:", f'    """{DOCS[name]}"""', ""]
+        base = f"({name}Display)" if name in DISPLAY else ""
+        lines = ["@attrs.frozen(kw_only=True)", f"class {name}{base}:", f'    """{DOCS[name]}"""']
+        lines.append("")
+        if name in DISPLAY:
+            # IPython takes, class by class along the MRO, a `_repr_pretty_` or else a
+            # `__repr__` defined there: attrs' `__repr__` here would hide the mixin's.
+            lines += [f"    _repr_pretty_ = {name}Display._repr_pretty_", ""]
         consts, plain, optional, meta = [], [], [], []
         for wire, typ in info["properties"].items():
             attr = snake(wire)
@@ -465,6 +500,9 @@ class Generator:
                 meta.append(f"    meta: {typ} | None = None")
             elif wire in required and typ.startswith("Literal["):
                 consts.append(f"    {attr}: {typ} = {typ[len('Literal[') : -1]}")
+            elif (name, wire) in SHORT_REPR:
+                assert wire in required and typ == "str", (name, wire)
+                plain.append(f"    {attr}: {typ} = attrs.field(repr=short_base64)")
             elif wire in required:
                 plain.append(f"    {attr}: {typ}")
             else:

@@ -10,6 +10,24 @@ from typing import Any, Literal, TypeAlias
 
 import attrs
 
+from ._display import (
+    AudioContentDisplay,
+    BlobResourceContentsDisplay,
+    CallToolResultDisplay,
+    EmbeddedResourceDisplay,
+    GetPromptResultDisplay,
+    ImageContentDisplay,
+    PromptDisplay,
+    ReadResourceResultDisplay,
+    ResourceDisplay,
+    ResourceLinkDisplay,
+    ResourceTemplateDisplay,
+    TextContentDisplay,
+    TextResourceContentsDisplay,
+    ToolDisplay,
+    short_base64,
+)
+
 __all__ = [
     "Annotations",
     "AudioContent",
@@ -179,11 +197,13 @@ class Annotations:
 
 
 @attrs.frozen(kw_only=True)
-class AudioContent:
+class AudioContent(AudioContentDisplay):
     """Audio passed to or from a model, base64-encoded."""
 
+    _repr_pretty_ = AudioContentDisplay._repr_pretty_
+
     type: Literal["audio"] = "audio"
-    data: str
+    data: str = attrs.field(repr=short_base64)
     mime_type: str
     annotations: Annotations | None = None
     meta: Mapping[str, Any] | None = None
@@ -200,10 +220,12 @@ class BaseMetadata:
 
 
 @attrs.frozen(kw_only=True)
-class BlobResourceContents:
+class BlobResourceContents(BlobResourceContentsDisplay):
     """Binary resource contents, base64-encoded."""
 
-    blob: str
+    _repr_pretty_ = BlobResourceContentsDisplay._repr_pretty_
+
+    blob: str = attrs.field(repr=short_base64)
     uri: str
     mime_type: str | None = None
     meta: Mapping[str, Any] | None = None
@@ -246,8 +268,10 @@ class CallToolRequestParams:
 
 
 @attrs.frozen(kw_only=True)
-class CallToolResult:
+class CallToolResult(CallToolResultDisplay):
     """What a tool call returned: content blocks and optional structured data."""
+
+    _repr_pretty_ = CallToolResultDisplay._repr_pretty_
 
     content: tuple[ContentBlock, ...]
     is_error: bool | None = None
@@ -529,8 +553,10 @@ class ElicitationCompleteNotificationParams:
 
 
 @attrs.frozen(kw_only=True)
-class EmbeddedResource:
+class EmbeddedResource(EmbeddedResourceDisplay):
     """A resource's contents embedded in a message."""
+
+    _repr_pretty_ = EmbeddedResourceDisplay._repr_pretty_
 
     type: Literal["resource"] = "resource"
     resource: TextResourceContents | BlobResourceContents
@@ -562,8 +588,10 @@ class GetPromptRequestParams:
 
 
 @attrs.frozen(kw_only=True)
-class GetPromptResult:
+class GetPromptResult(GetPromptResultDisplay):
     """A prompt rendered into messages."""
+
+    _repr_pretty_ = GetPromptResultDisplay._repr_pretty_
 
     messages: tuple[PromptMessage, ...]
     description: str | None = None
@@ -632,11 +660,13 @@ class Icons:
 
 
 @attrs.frozen(kw_only=True)
-class ImageContent:
+class ImageContent(ImageContentDisplay):
     """An image passed to or from a model, base64-encoded."""
 
+    _repr_pretty_ = ImageContentDisplay._repr_pretty_
+
     type: Literal["image"] = "image"
-    data: str
+    data: str = attrs.field(repr=short_base64)
     mime_type: str
     annotations: Annotations | None = None
     meta: Mapping[str, Any] | None = None
@@ -950,8 +980,10 @@ class ProgressNotificationParams:
 
 
 @attrs.frozen(kw_only=True)
-class Prompt:
+class Prompt(PromptDisplay):
     """A prompt or prompt template a server offers."""
+
+    _repr_pretty_ = PromptDisplay._repr_pretty_
 
     name: str
     arguments: tuple[PromptArgument, ...] | None = None
@@ -1004,8 +1036,10 @@ class ReadResourceRequestParams:
 
 
 @attrs.frozen(kw_only=True)
-class ReadResourceResult:
+class ReadResourceResult(ReadResourceResultDisplay):
     """The contents of a resource."""
+
+    _repr_pretty_ = ReadResourceResultDisplay._repr_pretty_
 
     contents: tuple[TextResourceContents | BlobResourceContents, ...]
     cache_scope: str | None = None
@@ -1044,8 +1078,10 @@ class RequestParams:
 
 
 @attrs.frozen(kw_only=True)
-class Resource:
+class Resource(ResourceDisplay):
     """A resource a server can read."""
+
+    _repr_pretty_ = ResourceDisplay._repr_pretty_
 
     name: str
     uri: str
@@ -1070,8 +1106,10 @@ class ResourceContents:
 
 
 @attrs.frozen(kw_only=True)
-class ResourceLink:
+class ResourceLink(ResourceLinkDisplay):
     """A link to a resource, returned by a tool or a prompt."""
+
+    _repr_pretty_ = ResourceLinkDisplay._repr_pretty_
 
     type: Literal["resource_link"] = "resource_link"
     name: str
@@ -1096,8 +1134,10 @@ class ResourceRequestParams:
 
 
 @attrs.frozen(kw_only=True)
-class ResourceTemplate:
+class ResourceTemplate(ResourceTemplateDisplay):
     """A URI template naming a family of resources."""
+
+    _repr_pretty_ = ResourceTemplateDisplay._repr_pretty_
 
     name: str
     uri_template: str
@@ -1357,8 +1397,10 @@ class TaskStatusNotificationParams:
 
 
 @attrs.frozen(kw_only=True)
-class TextContent:
+class TextContent(TextContentDisplay):
     """Text passed to or from a model."""
+
+    _repr_pretty_ = TextContentDisplay._repr_pretty_
 
     type: Literal["text"] = "text"
     text: str
@@ -1368,8 +1410,10 @@ class TextContent:
 
 
 @attrs.frozen(kw_only=True)
-class TextResourceContents:
+class TextResourceContents(TextResourceContentsDisplay):
     """Text resource contents."""
+
+    _repr_pretty_ = TextResourceContentsDisplay._repr_pretty_
 
     text: str
     uri: str
@@ -1422,8 +1466,10 @@ class TitledSingleSelectEnumSchema:
 
 
 @attrs.frozen(kw_only=True)
-class Tool:
+class Tool(ToolDisplay):
     """A tool a server offers: its name, input schema and hints."""
+
+    _repr_pretty_ = ToolDisplay._repr_pretty_
 
     input_schema: Mapping[str, Any]
     name: str
