@@ -229,3 +229,23 @@ async def test_sign_in_time_does_not_count_against_a_call() -> None:
     elapsed = loop.time() - started
     assert 0.65 <= elapsed < 1.5  # 0.2 s of the call's own time, plus the sign-in
     await correlator.close()
+
+
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+async def test_concurrent_first_calls_list_the_tools_once(era: str) -> None:
+    from duomcp.testing import ServerFaults
+
+    from .conftest import ServerThread
+
+    def listed(server: ReferenceServer) -> int:
+        return sum(1 for r in server.requests if r.body and r.body.get("method") == "tools/list")
+
+    with ServerThread.running(ServerFaults(), era=era) as st:
+        async with AsyncClient(st.server.url, timeout=10, cache=False) as client:
+            results = await asyncio.gather(
+                *(client.call_tool("add", {"a": i, "b": 1}) for i in range(20))
+            )
+            assert [r.structured_content for r in results] == [{"result": i + 1} for i in range(20)]
+            first = listed(st.server)
+            await client.list_tools()
+            assert listed(st.server) == 2 * first  # twenty calls cost one walk of the pages

@@ -392,10 +392,7 @@ class AsyncClient:
         )
         result = from_wire(raw, CallToolResult)
         if self._validate and not result.is_error:
-            schemas = self._engine.tool_output_schemas
-            if name not in schemas:
-                await self.list_tools(timeout=timeout)
-            schema = schemas.get(name)
+            schema = await self._engine.output_schema(name, timeout)
             if schema is not None:
                 validate_structured_content(name, schema, result.structured_content)
         return result

@@ -396,10 +396,7 @@ class Client:
         raw = self._engine.request("tools/call", params, timeout=timeout, on_progress=on_progress)
         result = from_wire(raw, CallToolResult)
         if self._validate and not result.is_error:
-            schemas = self._engine.tool_output_schemas
-            if name not in schemas:
-                self.list_tools(timeout=timeout)
-            schema = schemas.get(name)
+            schema = self._engine.output_schema(name, timeout)
             if schema is not None:
                 validate_structured_content(name, schema, result.structured_content)
         return result

@@ -147,6 +147,15 @@ class BlockingEngine:
             return  # the common case costs no trip to the loop
         portal.call(_called_from, IN_CALLBACK.get(), engine.prepare_tool_call, name, timeout)
 
+    def output_schema(self, name: str, timeout: float | None) -> Any:
+        """The output schema of tool ``name``, listing the tools once if it is unknown."""
+        schemas = self._engine.tools.output_schemas
+        if name in schemas:
+            return schemas[name]  # the common case costs no trip to the loop
+        return portal.call(
+            _called_from, IN_CALLBACK.get(), self._engine.output_schema, name, timeout
+        )
+
     def request(
         self,
         method: str,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +26,6 @@ from ..errors import CapabilityNotSupportedError, OutcomeUnknownError, Transport
 from ..transports._base import Transport, make_transport
 from ..transports._http import HTTPOptions
 from ..types import DiscoverResult, Implementation, InitializeResult, ServerCapabilities
-from . import _versions as versions
 from ._correlation import Correlator, ProgressCallback
 from ._inbound import Inbound
 from ._legacy import LegacySession
@@ -36,7 +34,14 @@ from ._negotiation import Negotiated, Negotiator
 from ._responder import Handlers, Responder
 from ._subscriptions import Subscriptions
 from ._tools import ToolRegistry, lost_reply, paginate
-from ._versions import DEFAULT_ERA_MEMORY, EraMemory, EraPreference, TransportPreference
+from ._trace import trace_fields
+from ._versions import (
+    DEFAULT_ERA_MEMORY,
+    EraMemory,
+    EraPreference,
+    TransportPreference,
+    check_preferences,
+)
 
 __all__ = ["Engine"]
 
@@ -46,48 +51,6 @@ if TYPE_CHECKING:
     from ..transports.stdio import StdioServer
 
 log = logging.getLogger("duomcp")
-
-_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
-
-
-def _trace_fields(fields: Mapping[str, str]) -> dict[str, str]:
-    """The W3C trace context entries for ``_meta``, checked so a bad hook cannot send junk."""
-    out: dict[str, str] = {}
-    traceparent = fields.get("traceparent")
-    if traceparent is not None:
-        if not isinstance(traceparent, str) or not _TRACEPARENT.match(traceparent):
-            raise ValueError(f"trace_context returned an invalid traceparent {traceparent!r}")
-        out["traceparent"] = traceparent
-    for key in ("tracestate", "baggage"):
-        value = fields.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, str) or len(value) > 8192 or not value.isascii():
-            raise ValueError(f"trace_context returned an invalid {key}")
-        out[key] = value
-    return out
-
-
-def _check_preferences(
-    era: EraPreference, protocol_version: str | None, transport: TransportPreference
-) -> EraPreference:
-    if transport not in ("auto", "streamable-http", "sse"):
-        raise ValueError(f"transport must be 'auto', 'streamable-http' or 'sse', not {transport!r}")
-    if era not in ("auto", "legacy", "modern"):
-        raise ValueError(f"era must be 'auto', 'legacy' or 'modern', not {era!r}")
-    if protocol_version is None:
-        return era
-    if protocol_version not in versions.SUPPORTED_PROTOCOL_VERSIONS:
-        raise ValueError(
-            f"protocol_version {protocol_version!r} is not one of "
-            f"{versions.SUPPORTED_PROTOCOL_VERSIONS}"
-        )
-    implied: EraPreference = (
-        "modern" if protocol_version in versions.MODERN_PROTOCOL_VERSIONS else "legacy"
-    )
-    if era not in ("auto", implied):
-        raise ValueError(f"protocol_version {protocol_version!r} is not of the {era} era")
-    return implied
 
 
 class Engine:
@@ -116,7 +79,7 @@ class Engine:
         transport: TransportPreference = "auto",
         era_memory: EraMemory | None = None,
     ) -> None:
-        era = _check_preferences(era, protocol_version, transport)
+        era = check_preferences(era, protocol_version, transport)
         if max_input_rounds < 1:
             raise ValueError("max_input_rounds must be at least 1")
         memory = DEFAULT_ERA_MEMORY if era_memory is None else era_memory
@@ -152,7 +115,7 @@ class Engine:
         )
         self._inbound = Inbound(state, c, responder, invalidate=self._invalidate)
         self._dispatch_to = self._inbound.dispatch
-        trace = None if trace_context is None else (lambda: _trace_fields(trace_context()))
+        trace = None if trace_context is None else (lambda: trace_fields(trace_context()))
         self._negotiator = Negotiator(
             c,
             handlers=handlers,
@@ -183,6 +146,7 @@ class Engine:
         self.negotiated: Negotiated | None = None
         """What the connection agreed on with the server, once connected."""
         self._lock: asyncio.Lock | None = None
+        self._listing: asyncio.Future[None] | None = None  # a tools/list walk under way
 
     # -- parts and state ----------------------------------------------------------------
 
@@ -280,6 +244,8 @@ class Engine:
         if self.closed:
             return
         others = [self.legacy.stop(), self.subscriptions.task, *self._inbound.cancel_all()]
+        if self._listing is not None:
+            others.append(self._listing)  # type: ignore[arg-type]
         await self._correlator.close(*others)
         try:
             await self.transport.delete_session()
@@ -362,9 +328,23 @@ class Engine:
             yield page
 
     async def _relist_tools(self, timeout: float | None) -> None:
+        """List the tools again; concurrent callers share one listing."""
+        listing = self._listing
+        if listing is None or listing.done():
+            listing = self._listing = asyncio.ensure_future(self._list_tools(timeout))
+        await asyncio.shield(listing)
+
+    async def _list_tools(self, timeout: float | None) -> None:
         self._invalidate("tools/list")
         async for _ in self.pages("tools/list", timeout):
             pass
+
+    async def output_schema(self, name: str, timeout: float | None) -> Any:
+        """The output schema of tool ``name`` (``None``: it declares none), listing the
+        tools once if it is not known yet."""
+        if name not in self.tools.output_schemas:
+            await self._relist_tools(timeout)
+        return self.tools.output_schemas.get(name)
 
     def tool_call_prepared(self, name: str) -> bool:
         """Whether a call of ``name`` may go at once (connected; its headers known)."""

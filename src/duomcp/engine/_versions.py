@@ -19,6 +19,7 @@ __all__ = [
     "EraMemory",
     "EraPreference",
     "TransportPreference",
+    "check_preferences",
     "forget_eras",
 ]
 
@@ -108,3 +109,27 @@ def forget_eras() -> None:
     """Forget which endpoints were found to be legacy or modern, or to use the HTTP+SSE
     transport (they are probed again)."""
     DEFAULT_ERA_MEMORY.clear()
+
+
+def check_preferences(
+    era: EraPreference, protocol_version: str | None, transport: TransportPreference
+) -> EraPreference:
+    """The era a client's options pin (``protocol_version`` implies one).
+
+    Raises:
+        ValueError: an unknown era, transport or version, or a version of another era.
+    """
+    if transport not in ("auto", "streamable-http", "sse"):
+        raise ValueError(f"transport must be 'auto', 'streamable-http' or 'sse', not {transport!r}")
+    if era not in ("auto", "legacy", "modern"):
+        raise ValueError(f"era must be 'auto', 'legacy' or 'modern', not {era!r}")
+    if protocol_version is None:
+        return era
+    if protocol_version not in SUPPORTED_PROTOCOL_VERSIONS:
+        raise ValueError(
+            f"protocol_version {protocol_version!r} is not one of {SUPPORTED_PROTOCOL_VERSIONS}"
+        )
+    implied: EraPreference = "modern" if protocol_version in MODERN_PROTOCOL_VERSIONS else "legacy"
+    if era not in ("auto", implied):
+        raise ValueError(f"protocol_version {protocol_version!r} is not of the {era} era")
+    return implied
