@@ -387,3 +387,40 @@ def test_a_blocking_client_signs_in_with_a_plain_function(oauth_server: Referenc
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: object, **kwargs: object) -> None:
         return None
+
+
+async def test_short_tokens_are_refreshed_early_and_once_per_lifetime(
+    faults: ServerFaults,
+) -> None:
+    settings = AuthServerSettings(access_token_lifetime=5.0)
+    with ServerThread.running(faults, oauth=settings) as st:
+        auth = oauth(Browser())
+        async with AsyncClient(st.server.url, auth=auth, timeout=10) as client:
+            await client.ping()
+            started = asyncio.get_running_loop().time()
+            while asyncio.get_running_loop().time() - started < 8.0:
+                await asyncio.gather(*(client.ping() for _ in range(5)))
+                await asyncio.sleep(0.05)
+        server = st.server.auth_server
+        assert server is not None
+        # refreshed 1.25 s (a quarter of 5 s) before each expiry: 2 in 8 s, never more
+        assert server.token_requests["refresh_token"] == 2
+        refused = [r for r in st.server.requests if r.status == 401]
+        assert len(refused) == 1  # only the very first request: proactive, never late
+
+
+def test_many_threads_at_expiry_share_one_refresh(oauth_server: ReferenceServer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with Client(oauth_server.url, auth=oauth(Browser()), timeout=20) as client:
+        client.ping()
+        authz(oauth_server).expire_all()
+        with ThreadPoolExecutor(50) as pool:
+            texts = list(
+                pool.map(
+                    lambda i: client.call_tool("echo", {"text": str(i)}).content[0].text,  # type: ignore[union-attr]
+                    range(50),
+                )
+            )
+    assert texts == [str(i) for i in range(50)]
+    assert authz(oauth_server).token_requests["refresh_token"] == 1

@@ -20,8 +20,12 @@ from .conftest import ServerThread
 REDIRECT = "http://127.0.0.1:1/callback"
 
 
+@pytest.mark.parametrize("dpop", [False, True])
 async def test_no_secret_in_logs_reprs_or_errors(
-    faults: ServerFaults, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    faults: ServerFaults,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    dpop: bool,
 ) -> None:
     caplog.set_level(logging.DEBUG)  # every logger: duomcp, aiohttp, asyncio...
     verifiers: list[str] = []
@@ -35,7 +39,7 @@ async def test_no_secret_in_logs_reprs_or_errors(
     monkeypatch.setattr(WebApplicationClient, "create_code_verifier", spy)
     secrets: set[str] = {"hdr-secret-1", "stdio-secret-9", "env-secret-7"}
     seen: list[str] = []  # reprs and error messages
-    with ServerThread.running(faults, oauth=AuthServerSettings()) as st:
+    with ServerThread.running(faults, oauth=AuthServerSettings(dpop=dpop)) as st:
         authz = st.server.auth_server
         assert authz is not None
 
@@ -63,6 +67,10 @@ async def test_no_secret_in_logs_reprs_or_errors(
                 await client.call_tool("echo", {"text": "lost"})
             seen.append(str(lost.value))
             seen += [repr(client._engine.state), repr(auth), repr(auth.tokens)]
+            assert (auth.dpop_key is not None) == dpop
+            if auth.dpop_key is not None:  # a DPoP-bound client: its private key too
+                secrets.add(auth.dpop_key.private_jwk()["d"])
+                seen.append(repr(auth.dpop_key))
         faults.require_bearer = "not-what-the-client-has"
         refused = AsyncClient(st.server.url, headers=headers, timeout=5)
         with pytest.raises(MCPError) as denied:

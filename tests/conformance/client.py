@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 
 from duomcp import AsyncClient
-from duomcp.auth import Auth, ClientCredentials, CrossAppAccess, OAuth
+from duomcp.auth import Auth, ClientCredentials, CrossAppAccess, OAuth, WorkloadIdentity
 from duomcp.types import ElicitRequestFormParams, ElicitRequestURLParams, ElicitResult
 
 REDIRECT_URI = "http://localhost:3000/callback"
@@ -63,7 +63,11 @@ def oauth_for(scenario: str) -> Auth | None:
             private_key_pem=context["private_key_pem"],
             signing_algorithm=context["signing_algorithm"],
         )
-    if scenario == "auth/cross-app-access-complete-flow":
+    if scenario == "auth/wif-jwt-bearer":
+        # workload identity federation: the platform's token is the JWT bearer assertion
+        return WorkloadIdentity(client_id=context["client_id"], assertion=context["valid_jwt"])
+    # SEP-990: the released suite's name, then the pre-release suite's
+    if scenario in ("auth/cross-app-access-complete-flow", "auth/enterprise-managed-authorization"):
         return CrossAppAccess(
             client_id=context["client_id"],
             client_secret=context["client_secret"],

@@ -124,6 +124,11 @@ class Auth:
         """
         return False
 
+    async def aclose(self) -> None:
+        """Release what the credential holds open (an OAuth object's connection pool to the
+        authorization servers). Idempotent; the object stays usable (a later request
+        opens again). The base class holds nothing."""
+
 
 class BearerToken(Auth):
     """A fixed bearer token sent as ``Authorization: Bearer <token>`` on every request.

@@ -19,6 +19,8 @@ import attrs
 
 from .._lazy import LazyModule
 from ..errors import AuthError
+from ._errors import IssuerMismatchError, ResourceMismatchError
+from ._session import AuthHTTP
 
 __all__ = [
     "MAX_BODY",
@@ -59,6 +61,10 @@ class Discovery:
     client_id_metadata_document_supported: bool = False
     iss_parameter_supported: bool = False
     """RFC 9207: the authorization response must then carry ``iss``."""
+    dpop_signing_alg_values_supported: tuple[str, ...] = ()
+    """RFC 9449: the DPoP proof algorithms the authorization server accepts."""
+    revocation_endpoint: str | None = None
+    """RFC 7009: where tokens are revoked at sign-out, if anywhere."""
 
     @property
     def issuer_identifier(self) -> str:
@@ -128,7 +134,7 @@ def _strings(value: Any) -> tuple[str, ...]:
     return ()
 
 
-async def _get_json(http: aiohttp.ClientSession, url: str) -> dict[str, Any] | None:
+async def _get_json(http: AuthHTTP, url: str) -> dict[str, Any] | None:
     try:
         async with http.get(url, allow_redirects=False) as resp:
             if resp.status != 200 or "json" not in resp.content_type:
@@ -146,7 +152,7 @@ async def _get_json(http: aiohttp.ClientSession, url: str) -> dict[str, Any] | N
 
 
 async def _resource_metadata(
-    http: aiohttp.ClientSession, server_url: str, challenge_url: str | None
+    http: AuthHTTP, server_url: str, challenge_url: str | None
 ) -> dict[str, Any] | None:
     """The first protected-resource metadata naming an authorization server, if any."""
     for url in protected_resource_metadata_urls(server_url, challenge_url):
@@ -158,7 +164,7 @@ async def _resource_metadata(
         ):
             resource = str(prm.get("resource") or server_url)
             if not _resource_matches(resource, server_url):
-                raise AuthError(
+                raise ResourceMismatchError(
                     f"{url} names resource {resource!r}, which is not {server_url}: "
                     "refusing to send credentials for another resource"
                 )
@@ -167,14 +173,14 @@ async def _resource_metadata(
 
 
 async def _authorization_server_metadata(
-    http: aiohttp.ClientSession, issuer: str, *, check_issuer: bool
+    http: AuthHTTP, issuer: str, *, check_issuer: bool
 ) -> dict[str, Any] | None:
     """The first authorization-server metadata with a token endpoint, checked, if any."""
     for url in authorization_server_metadata_urls(issuer):
         metadata = await _get_json(http, url)
         if metadata and "token_endpoint" in metadata:
             if check_issuer and metadata.get("issuer", "").rstrip("/") != issuer.rstrip("/"):
-                raise AuthError(
+                raise IssuerMismatchError(
                     f"{url} says issuer {metadata.get('issuer')!r}, expected {issuer!r}"
                 )
             methods = metadata.get("code_challenge_methods_supported")
@@ -184,9 +190,7 @@ async def _authorization_server_metadata(
     return None
 
 
-async def discover(
-    http: aiohttp.ClientSession, server_url: str, resource_metadata_url: str | None
-) -> Discovery:
+async def discover(http: AuthHTTP, server_url: str, resource_metadata_url: str | None) -> Discovery:
     """Find the authorization server for the MCP server at ``server_url``.
 
     ``resource_metadata_url`` is the one the server's challenge named, tried first.
@@ -213,6 +217,9 @@ async def discover(
         endpoints[key] = str(metadata.get(key, ""))
         require_secure(endpoints[key], key.replace("_", " "))
     registration = metadata.get("registration_endpoint")
+    revocation = metadata.get("revocation_endpoint")
+    if revocation:
+        require_secure(str(revocation), "revocation endpoint")
     return Discovery(
         issuer=issuer,
         resource=resource,
@@ -230,4 +237,8 @@ async def discover(
         iss_parameter_supported=bool(
             metadata.get("authorization_response_iss_parameter_supported")
         ),
+        dpop_signing_alg_values_supported=_strings(
+            metadata.get("dpop_signing_alg_values_supported")
+        ),
+        revocation_endpoint=str(revocation) if revocation else None,
     )

@@ -18,6 +18,7 @@ import attrs
 from .._lazy import LazyModule
 from ..errors import AuthError
 from ._discovery import MAX_BODY, Discovery, is_loopback, require_secure
+from ._session import AuthHTTP
 from ._storage import TokenStorage
 
 __all__ = ["OAuthClientInfo", "forget_client", "load_client", "register"]
@@ -60,7 +61,7 @@ async def forget_client(storage: TokenStorage, issuer: str) -> None:
 
 
 async def register(
-    http: aiohttp.ClientSession,
+    http: AuthHTTP,
     found: Discovery,
     *,
     storage: TokenStorage,

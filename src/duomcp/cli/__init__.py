@@ -760,7 +760,11 @@ def _logout(args: argparse.Namespace, out: TextIO) -> int:
             client.connect()
     except MCPError:
         pass  # refused: the tokens had expired, or the server is down; discovery may be done
-    if portal.call(auth.sign_out):
+    try:
+        signed_out = portal.call(auth.sign_out)
+    finally:
+        portal.call(auth.aclose)  # the revocation's connections
+    if signed_out:
         print(f"signed out of {args.url}: its tokens are forgotten", file=out)
     else:
         print(f"no tokens were kept for {args.url}", file=out)

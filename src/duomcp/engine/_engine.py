@@ -251,6 +251,8 @@ class Engine:
             await self.transport.delete_session()
         finally:
             await self.transport.close()
+            if self.state.auth is not None:
+                await self.state.auth.aclose()  # its own HTTP session (opened again if shared)
 
     # -- requests -----------------------------------------------------------------------
 

@@ -3,8 +3,10 @@
 Metadata (RFC 9728 protected resource, RFC 8414), dynamic registration (RFC 7591),
 Client ID Metadata Documents,
 authorize (auto-approving) and token (authorization code with PKCE S256, refresh with
-rotation, client credentials), with configurable lifetimes, scopes and faults. It shares
-the MCP server's origin and is its issuer.
+rotation, client credentials, JWT bearer assertions, RFC 7523), revocation (RFC 7009) and
+DPoP (RFC 9449: bound tokens, proofs checked at the token endpoint and, by a middleware,
+at the MCP endpoint, optional nonces), with configurable lifetimes, scopes and faults. It
+shares the MCP server's origin and is its issuer.
 """
 
 from __future__ import annotations
@@ -13,16 +15,20 @@ import asyncio
 import base64
 import collections
 import hashlib
+import json
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import unquote, urlencode
+from urllib.parse import unquote, urlencode, urlsplit
 
 import aiohttp
 import attrs
 from aiohttp import web
 
 __all__ = ["AuthServerSettings", "AuthorizationServer"]
+
+_JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
 @attrs.define
@@ -42,6 +48,16 @@ class AuthServerSettings:
     """False: the user declines, /authorize redirects with ``error=access_denied``."""
     client_metadata_documents: bool = True
     """Accept URL client ids (Client ID Metadata Documents), fetched on first use."""
+    dpop: bool = False
+    """Offer DPoP (ES256): a token request with a proof gets a token bound to its key,
+    which the MCP endpoint then accepts only as ``DPoP`` with a valid proof."""
+    dpop_nonce: str | None = None
+    """With ``dpop``: proofs must carry this nonce, at the token and the MCP endpoint."""
+    revocation: bool = True
+    """Offer a revocation endpoint (RFC 7009)."""
+    jwt_bearer_key: str | None = None
+    """A public key (PEM): the JWT bearer grant accepts assertions it signed, for this
+    issuer as audience."""
 
 
 @attrs.define
@@ -50,6 +66,7 @@ class _Grant:
     scope: str
     resource: str
     expires_at: float
+    jkt: str | None = None  # the thumbprint of the DPoP key the token is bound to
 
 
 class AuthorizationServer:
@@ -63,6 +80,16 @@ class AuthorizationServer:
         self.token_requests: collections.Counter[str] = collections.Counter()
         self.authorize_requests = 0
         self.registrations = 0
+        self.revoked: list[str] = []
+        """The ``token_type_hint`` of every token revoked."""
+        self.dpop_proofs: list[dict[str, Any]] = []
+        """The claims of every DPoP proof accepted (token and MCP endpoints)."""
+        self.dpop_refusals: list[str] = []
+        """Why each refused DPoP proof was refused (``use_dpop_nonce``...)."""
+        self.assertions: list[dict[str, Any]] = []
+        """The claims of every JWT bearer assertion accepted."""
+        self._jtis: set[str] = set()
+        self._mcp_path = ""
         self._codes: dict[str, dict[str, Any]] = {}
         self._access: dict[str, _Grant] = {}
         self._refresh: dict[str, _Grant] = {}
@@ -74,6 +101,17 @@ class AuthorizationServer:
         app.router.add_post("/register", self._register)
         app.router.add_get("/authorize", self._authorize)
         app.router.add_post("/token", self._token)
+        app.router.add_post("/revoke", self._revoke)
+        self._mcp_path = mcp_path
+
+        @web.middleware
+        async def dpop_guard(
+            request: web.Request,
+            handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+        ) -> web.StreamResponse:
+            return await self._dpop_guard(request, handler)
+
+        app.middlewares.append(dpop_guard)
 
     def bind(self, origin: str, resource: str) -> None:
         """Set the issuer (the server's origin) and the protected resource URL."""
@@ -135,6 +173,12 @@ class AuthorizationServer:
                 "scopes_supported": list(self.settings.scopes_supported),
                 "authorization_response_iss_parameter_supported": True,
                 "client_id_metadata_document_supported": self.settings.client_metadata_documents,
+                **({"dpop_signing_alg_values_supported": ["ES256"]} if self.settings.dpop else {}),
+                **(
+                    {"revocation_endpoint": f"{self.issuer}/revoke"}
+                    if self.settings.revocation
+                    else {}
+                ),
             }
         )
 
@@ -226,7 +270,7 @@ class AuthorizationServer:
         self._access[token] = grant
         body: dict[str, Any] = {
             "access_token": token,
-            "token_type": "Bearer",
+            "token_type": "DPoP" if grant.jkt else "Bearer",
             "expires_in": self.settings.access_token_lifetime,
             "scope": grant.scope,
         }
@@ -250,6 +294,12 @@ class AuthorizationServer:
         client = await self._client_of(request, form)
         if client is None:
             return web.json_response({"error": "invalid_client"}, status=401)
+        jkt: str | None = None
+        if self.settings.dpop and "DPoP" in request.headers:
+            checked = self._check_proof(request, None)
+            if isinstance(checked, web.Response):
+                return checked
+            jkt = checked
         if grant_type == "authorization_code":
             entry = self._codes.pop(str(form.get("code", "")), None)
             verifier = str(form.get("code_verifier", ""))
@@ -261,12 +311,14 @@ class AuthorizationServer:
                 or digest.rstrip(b"=").decode() != entry["challenge"]
             ):
                 return web.json_response({"error": "invalid_grant"}, status=400)
-            grant = _Grant(client["client_id"], entry["scope"], entry["resource"], 0)
+            grant = _Grant(client["client_id"], entry["scope"], entry["resource"], 0, jkt)
             return web.json_response(self._issue(grant, refresh=True))
         if grant_type == "refresh_token":
             token = str(form.get("refresh_token", ""))
             previous = self._refresh.get(token)
             if previous is None or previous.client_id != client["client_id"]:
+                return web.json_response({"error": "invalid_grant"}, status=400)
+            if previous.jkt is not None and previous.jkt != jkt:  # bound to the DPoP key
                 return web.json_response({"error": "invalid_grant"}, status=400)
             if self.settings.rotate_refresh_tokens:
                 del self._refresh[token]
@@ -274,6 +326,110 @@ class AuthorizationServer:
             return web.json_response(self._issue(previous, refresh=rotate))
         if grant_type == "client_credentials":
             scope = str(form.get("scope", ""))
-            grant = _Grant(client["client_id"], scope, str(form.get("resource", "")), 0)
+            grant = _Grant(client["client_id"], scope, str(form.get("resource", "")), 0, jkt)
+            return web.json_response(self._issue(grant, refresh=False))
+        if grant_type == _JWT_BEARER and self.settings.jwt_bearer_key:
+            claims = self._assertion(str(form.get("assertion", "")))
+            if claims is None:
+                return web.json_response({"error": "invalid_grant"}, status=400)
+            self.assertions.append(claims)
+            scope = str(form.get("scope", ""))
+            grant = _Grant(client["client_id"], scope, str(form.get("resource", "")), 0, jkt)
             return web.json_response(self._issue(grant, refresh=False))
         return web.json_response({"error": "unsupported_grant_type"}, status=400)
+
+    def _assertion(self, assertion: str) -> dict[str, Any] | None:
+        import jwt
+
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                assertion,
+                self.settings.jwt_bearer_key or "",
+                algorithms=["ES256", "RS256"],
+                audience=[self.issuer, f"{self.issuer}/"],
+                options={"require": ["exp", "sub"]},
+            )
+        except jwt.PyJWTError:
+            return None
+        return claims
+
+    async def _revoke(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        if await self._client_of(request, form) is None:
+            return web.json_response({"error": "invalid_client"}, status=401)
+        token = str(form.get("token", ""))
+        found = self._access.pop(token, None) or self._refresh.pop(token, None)
+        if found is not None:
+            self.revoked.append(str(form.get("token_type_hint", "")))
+        return web.Response(status=200)
+
+    # -- DPoP (RFC 9449) ------------------------------------------------------------------
+
+    def _dpop_refusal(self, error: str, *, resource: bool) -> web.Response:
+        self.dpop_refusals.append(error)
+        headers = {"DPoP-Nonce": self.settings.dpop_nonce} if self.settings.dpop_nonce else {}
+        if resource:
+            headers["WWW-Authenticate"] = f'DPoP error="{error}", algs="ES256"'
+            return web.json_response({"error": error}, status=401, headers=headers)
+        return web.json_response({"error": error}, status=400, headers=headers)
+
+    def _check_proof(self, request: web.Request, token: str | None) -> str | web.Response:
+        """The thumbprint of a valid proof's key, else the refusal (``token``: at the
+        MCP endpoint, the access token the proof must name)."""
+        import jwt
+
+        resource = token is not None
+        proof = request.headers.get("DPoP", "")
+        try:
+            header = jwt.get_unverified_header(proof)
+            jwk = header.get("jwk")
+            if header.get("typ") != "dpop+jwt" or not isinstance(jwk, dict) or "d" in jwk:
+                raise ValueError("not a DPoP proof")
+            key = jwt.PyJWK(jwk, algorithm="ES256")
+            claims = jwt.decode(proof, key.key, algorithms=["ES256"])
+        except (jwt.PyJWTError, ValueError, TypeError):
+            return self._dpop_refusal("invalid_dpop_proof", resource=resource)
+        url = urlsplit(str(request.url))
+        expected = f"{url.scheme}://{url.netloc}{url.path}"
+        ath = token and base64.urlsafe_b64encode(hashlib.sha256(token.encode()).digest())
+        if (
+            claims.get("htm") != request.method
+            or claims.get("htu") != expected
+            or abs(time.time() - float(claims.get("iat", 0))) > 60
+            or not claims.get("jti")
+            or claims["jti"] in self._jtis
+            or (ath and claims.get("ath") != ath.rstrip(b"=").decode())
+        ):
+            return self._dpop_refusal("invalid_dpop_proof", resource=resource)
+        if self.settings.dpop_nonce and claims.get("nonce") != self.settings.dpop_nonce:
+            return self._dpop_refusal("use_dpop_nonce", resource=resource)
+        self._jtis.add(claims["jti"])
+        self.dpop_proofs.append(claims)
+        members = {k: jwk[k] for k in ("crv", "kty", "x", "y")}
+        digest = hashlib.sha256(json.dumps(members, separators=(",", ":"), sort_keys=True).encode())
+        return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
+
+    async def _dpop_guard(
+        self,
+        request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
+        """At the MCP endpoint: a DPoP-bound token needs ``DPoP`` and a proof by its key;
+        the request then goes on as a bearer request (what the token check knows)."""
+        if request.path != self._mcp_path:
+            return await handler(request)
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        token = token.strip()
+        grant = self._access.get(token)
+        if scheme.lower() == "dpop":
+            checked = self._check_proof(request, token)
+            if isinstance(checked, web.Response):
+                return checked
+            if grant is not None and grant.jkt != checked:
+                return self._dpop_refusal("invalid_token", resource=True)
+            headers = request.headers.copy()
+            headers["Authorization"] = f"Bearer {token}"
+            return await handler(request.clone(headers=headers))
+        if grant is not None and grant.jkt is not None:  # a bound token sent as a bearer
+            return self._dpop_refusal("invalid_token", resource=True)
+        return await handler(request)

@@ -165,7 +165,7 @@ class HTTPSender:
         url = url or self.state.endpoint
         resent = False
         attempt = 0
-        while attempt < 2:
+        while attempt < 3:
             try:
                 headers = await self.state.headers(kind, stream=stream, message=message, url=url)
             except ValueError as exc:
@@ -206,7 +206,12 @@ class HTTPSender:
                     www_authenticate=resp.headers.get("WWW-Authenticate"),
                     dpop_nonce=resp.headers.get("DPoP-Nonce"),
                 )
-                if attempt == 0 and await self._sign_in(challenge, headers):
+                # Once for any challenge; once more when the retry after a sign-in is
+                # asked for a DPoP nonce (RFC 9449 section 9): a new proof, nothing else.
+                nonce = challenge.error == "use_dpop_nonce" and challenge.dpop_nonce
+                if (attempt == 0 or (attempt == 1 and nonce)) and await self._sign_in(
+                    challenge, headers
+                ):
                     attempt += 1
                     continue
                 raise_auth(challenge, method)

@@ -1,0 +1,106 @@
+"""The one aiohttp session of an :class:`~duomcp.auth.OAuth` object.
+
+Discovery, registration, the token endpoint, the identity provider and revocation all
+go through one :class:`AuthHTTP`: one connection pool, bounded in time, made on first
+use, shared by every request of one flow (and by flows that overlap) and closed when
+the last of them ends, or, with ``keep_open``, only by ``aclose()``. Like the MCP transport,
+it takes the proxy from the environment (``HTTPS_PROXY``, ``NO_PROXY``...) per URL and
+does not read ``~/.netrc``, whose credentials could clash with client authentication.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from .._lazy import LazyModule
+
+__all__ = ["AuthHTTP", "env_proxy"]
+
+if TYPE_CHECKING:
+    import aiohttp
+else:
+    aiohttp = LazyModule("aiohttp")
+
+TIMEOUT_SECONDS = 30.0
+
+
+def env_proxy(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (as the MCP transport resolves it)."""
+    import aiohttp.helpers
+    import yarl
+
+    try:
+        proxy, _ = aiohttp.helpers.get_env_proxy_for_url(yarl.URL(url))
+    except LookupError:
+        return None
+    return str(proxy)
+
+
+class AuthHTTP:
+    """A lazily made, shared aiohttp session for authorization-server requests."""
+
+    def __init__(self, timeout: float = TIMEOUT_SECONDS, *, keep_open: bool = False) -> None:
+        self._timeout = timeout
+        self.keep_open = keep_open
+        """Keep the session between flows until :meth:`aclose` (for an owner that calls it)."""
+        self._users = 0
+        self._close_when_idle = False
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._proxies: dict[str, str | None] = {}
+        self.sessions_made = 0
+        """How many sessions were made (one, unless closed or used from another loop)."""
+
+    def session(self) -> aiohttp.ClientSession:
+        """The session, made now if there is none for the running event loop."""
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._loop is not loop:
+            # A session belongs to one event loop; one made in another is left behind.
+            self._session = aiohttp.ClientSession(
+                trust_env=False, timeout=aiohttp.ClientTimeout(total=self._timeout)
+            )
+            self._loop = loop
+            self.sessions_made += 1
+        return self._session
+
+    @contextlib.asynccontextmanager
+    async def use(self) -> AsyncIterator[AuthHTTP]:
+        """One flow's use of the session; the last to end closes it (unless ``keep_open``)."""
+        self._users += 1
+        try:
+            yield self
+        finally:
+            self._users -= 1
+            if self._users == 0 and (not self.keep_open or self._close_when_idle):
+                await self.aclose()
+
+    def _proxy(self, url: str) -> str | None:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if origin not in self._proxies:
+            self._proxies[origin] = env_proxy(url)
+        return self._proxies[origin]
+
+    def get(self, url: str, **kwargs: Any) -> Any:
+        """``session.get`` through the environment's proxy (use with ``async with``)."""
+        return self.session().get(url, proxy=self._proxy(url), **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> Any:
+        """``session.post`` through the environment's proxy (use with ``async with``)."""
+        return self.session().post(url, proxy=self._proxy(url), **kwargs)
+
+    async def aclose(self) -> None:
+        """Close the session (idempotent); a later request makes a new one. While a flow
+        is using it (another client sharing this credential), it closes when that ends."""
+        if self._users > 0:
+            self._close_when_idle = True
+            return
+        self._close_when_idle = False
+        session, self._session = self._session, None
+        if session is not None and not session.closed and self._loop is asyncio.get_running_loop():
+            await session.close()
+        self._loop = None
