@@ -18,6 +18,7 @@ import aiohttp
 
 from duomcp import AsyncClient
 from duomcp.auth import Auth, ClientCredentials, CrossAppAccess, OAuth, WorkloadIdentity
+from duomcp.skills import SkillVerificationError
 from duomcp.types import ElicitRequestFormParams, ElicitRequestURLParams, ElicitResult
 
 REDIRECT_URI = "http://localhost:3000/callback"
@@ -144,6 +145,20 @@ async def run_modern(client: AsyncClient, scenario: str) -> bool:
         await client.call_tool("json_schema_echo", {"schema": dict(focal.input_schema)})
     elif scenario in ("request-metadata", "json-schema-ref-no-deref"):
         await client.list_tools()
+    elif scenario == "sep-2640-client-no-prefetch":
+        skills = await client.list_skills()  # listed, approved: nothing is read yet
+        print(f"skills offered: {[skill.name for skill in skills]}")
+    elif scenario.startswith("sep-2640-client-verify-"):
+        for skill in await client.list_skills():
+            try:
+                loaded = await client.load_skill(skill)
+            except SkillVerificationError as exc:
+                print(f"refused skill {skill.name!r}: {exc.check} check failed")
+                continue  # its other files are never read
+            for entry in skill.files:
+                if entry.uri != skill.uri:
+                    await client.read_skill_file(skill, entry.uri)
+            print(f"loaded skill {loaded.skill.name!r}")
     else:
         return False
     return True

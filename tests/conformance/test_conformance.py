@@ -42,6 +42,12 @@ EXTENSION_SCENARIOS: dict[str, list[str]] = {
         "complete-flow-jwt-bearer",
         "valid-bearer-token",
     ],
+    # Skills (SEP-2640): listed without reading any file; a tampered SKILL.md is read,
+    # refused, and the skill's other files are never read.
+    "sep-2640-client-no-prefetch": ["sep-2640-host-no-prefetch"],
+    "sep-2640-client-verify-digest": ["sep-2640-host-verify-digest"],
+    "sep-2640-client-verify-size": ["sep-2640-host-size-mismatch-failure"],
+    "sep-2640-client-verify-frontmatter": ["sep-2640-host-frontmatter-comparison"],
 }
 # Modern auth scenarios whose client must refuse and exit with an error.
 MODERN_CLIENT_MUST_FAIL = {
@@ -210,7 +216,8 @@ EXTENSION_KNOWN_GAPS: dict[str, set[str]] = {}
 @pytest.mark.parametrize("scenario", sorted(EXTENSION_SCENARIOS))
 def test_extension_conformance_scenario(scenario: str, tmp_path: Path) -> None:
     """The pre-release suite's extension scenarios (not on the spec timeline, so run
-    without ``--spec-version``): DPoP, workload identity, enterprise-managed auth."""
+    without ``--spec-version``): DPoP, workload identity, enterprise-managed auth,
+    skills."""
     proc, status, report = _run_suite(NEXT_SUITE, scenario, tmp_path)
     gaps = EXTENSION_KNOWN_GAPS.get(scenario, set())
     for check_id in EXTENSION_SCENARIOS[scenario]:

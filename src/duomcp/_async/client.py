@@ -16,7 +16,16 @@ from ..engine import Engine, EraMemory, Handlers
 from ..engine._correlation import ProgressCallback
 from ..engine._responder import ElicitationHandler, RootsHandler, SamplingHandler
 from ..engine._versions import EraPreference, TransportPreference
-from ..errors import CapabilityNotSupportedError
+from ..errors import CapabilityNotSupportedError, InvalidResponseError
+from ..skills import (
+    LoadedSkill,
+    Skill,
+    SkillVerificationError,
+    content_bytes,
+    parse_skills,
+    verify,
+    verify_frontmatter,
+)
 from ..transports._http import HTTPOptions
 from ..types import (
     CallToolResult,
@@ -456,6 +465,57 @@ class AsyncClient:
     async def unsubscribe_resource(self, uri: str, *, timeout: float | None = None) -> None:
         """Stop updates about a resource."""
         await self._engine.subscribe(uri, False, timeout)
+
+    # -- skills (io.modelcontextprotocol/skills) ----------------------------------------
+
+    async def list_skills(self, *, timeout: float | None = None) -> list[Skill]:
+        """The skills the server offers (``skills/list``, SEP-2640). None of their files is
+        read: load one with :meth:`load_skill` when it is needed.
+
+        Raises:
+            InvalidResponseError: the listing is malformed.
+        """
+        return parse_skills(await self._engine.request("skills/list", None, timeout=timeout))
+
+    async def load_skill(self, skill: Skill, *, timeout: float | None = None) -> LoadedSkill:
+        """Read a skill's ``SKILL.md``, verified against the listing (size, digest and
+        frontmatter) before it is returned.
+
+        Raises:
+            SkillVerificationError: the file does not match its entry; its content is not
+                returned.
+            InvalidResponseError: the listing has no entry to verify ``SKILL.md`` against.
+        """
+        try:
+            skill.file(skill.uri)
+        except KeyError:
+            raise InvalidResponseError(
+                f"skill {skill.name!r} lists no entry for {skill.uri}: it cannot be verified"
+            ) from None
+        data = await self.read_skill_file(skill, skill.uri, timeout=timeout)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SkillVerificationError(
+                f"skill file {skill.uri} is not UTF-8 text", uri=skill.uri, check="frontmatter"
+            ) from None
+        verify_frontmatter(skill, text)
+        return LoadedSkill(skill=skill, text=text)
+
+    async def read_skill_file(
+        self, skill: Skill, uri: str, *, timeout: float | None = None
+    ) -> bytes:
+        """Read one file a skill lists, verified against its entry (size and digest).
+
+        Raises:
+            KeyError: the skill lists no such file.
+            SkillVerificationError: the content does not match; it is not returned.
+        """
+        entry = skill.file(uri)
+        raw = await self._engine.request("resources/read", {"uri": uri}, timeout=timeout)
+        data = content_bytes(raw, uri)
+        verify(entry, data)
+        return data
 
     # -- prompts ------------------------------------------------------------------------
 

@@ -166,14 +166,24 @@ class BlockingEngine:
         use_cache: bool = True,
     ) -> Any:
         """Send a request and block until its result."""
+        progress = _in_pool(on_progress, self._pool)
+        if IN_CALLBACK.get():  # a callback's call: its task must know (see IN_CALLBACK)
+            return portal.call(
+                _called_from,
+                True,
+                self._engine.request,
+                method,
+                params,
+                timeout=timeout,
+                on_progress=progress,
+                use_cache=use_cache,
+            )
         return portal.call(
-            _called_from,
-            IN_CALLBACK.get(),
             self._engine.request,
             method,
             params,
             timeout=timeout,
-            on_progress=_in_pool(on_progress, self._pool),
+            on_progress=progress,
             use_cache=use_cache,
         )
 
