@@ -21,6 +21,12 @@ TIMEOUT = 60.0
 
 # Lines (or parts of lines) each example must print. A new example gets an entry here.
 EXPECTED: dict[str, list[str]] = {
+    "many_servers.py": [
+        "not connected: ['gone']",
+        "OpenAI tool definitions:",
+        'tool message for a: {"result": 5}',
+        "tool message for b: hi",
+    ],
     "quickstart.py": [
         "connected to http://127.0.0.1:",
         "tool add:",
