@@ -17,15 +17,6 @@ from ..engine._correlation import ProgressCallback
 from ..engine._responder import ElicitationHandler, RootsHandler, SamplingHandler
 from ..engine._versions import EraPreference, TransportPreference
 from ..errors import CapabilityNotSupportedError, InvalidResponseError
-from ..skills import (
-    LoadedSkill,
-    Skill,
-    SkillVerificationError,
-    content_bytes,
-    parse_skills,
-    verify,
-    verify_frontmatter,
-)
 from ..transports._http import HTTPOptions
 from ..types import (
     CallToolResult,
@@ -53,6 +44,7 @@ from ..types import (
 __all__ = ["AsyncClient"]
 
 if TYPE_CHECKING:
+    from ..skills import LoadedSkill, Skill
     from ..transports.stdio import StdioServer
 
 _T = TypeVar("_T")
@@ -475,6 +467,8 @@ class AsyncClient:
         Raises:
             InvalidResponseError: the listing is malformed.
         """
+        from ..skills import parse_skills  # imported on first use, as few servers have skills
+
         return parse_skills(await self._engine.request("skills/list", None, timeout=timeout))
 
     async def load_skill(self, skill: Skill, *, timeout: float | None = None) -> LoadedSkill:
@@ -486,6 +480,8 @@ class AsyncClient:
                 returned.
             InvalidResponseError: the listing has no entry to verify ``SKILL.md`` against.
         """
+        from ..skills import LoadedSkill, SkillVerificationError, verify_frontmatter
+
         try:
             skill.file(skill.uri)
         except KeyError:
@@ -511,6 +507,8 @@ class AsyncClient:
             KeyError: the skill lists no such file.
             SkillVerificationError: the content does not match; it is not returned.
         """
+        from ..skills import content_bytes, verify
+
         entry = skill.file(uri)
         raw = await self._engine.request("resources/read", {"uri": uri}, timeout=timeout)
         data = content_bytes(raw, uri)
