@@ -5,9 +5,10 @@ for the tests that need Node):
     python3 dev.py test     # everything the tests need, then the checks and every test
 
 `test` is what CI runs (.ci/run): the venv with the test, lint, codegen and docs tools,
-Node 22 with the official conformance suite and the legacy official SDK in .ci-cache/
-(bash .ci/install-node.sh, bash .ci/install-mcp-legacy.sh), then ruff, mypy, the codegen
-checks and pytest (which also builds the docs site with mkdocs --strict and runs every
+Node 22 with the official conformance suite, node-oidc-provider (a real authorization
+server for the auth tests) and the legacy official SDK in .ci-cache/
+(.ci/install-node.sh, .ci/install-oidc.sh, .ci/install-mcp-legacy.sh), then ruff, mypy,
+the codegen checks and pytest (which also builds the docs site with mkdocs --strict and runs every
 example). Extra arguments go to pytest: `python3 dev.py test -x
 tests/test_cli.py`. Each step is skipped when it is already done, so a second run starts
 the tests at once.
@@ -57,6 +58,7 @@ def test(pytest_args: list[str]) -> int:
     _venv(("test", "lint", "codegen", "docs"))
     env_python = {"PYTHON": str(PYTHON)}
     subprocess.run(["bash", ".ci/install-node.sh"], cwd=ROOT, check=True)
+    subprocess.run(["bash", ".ci/install-oidc.sh"], cwd=ROOT, check=True)
     subprocess.run(
         ["bash", ".ci/install-mcp-legacy.sh"],
         cwd=ROOT,
