@@ -21,6 +21,12 @@ TIMEOUT = 60.0
 
 # Lines (or parts of lines) each example must print. A new example gets an entry here.
 EXPECTED: dict[str, list[str]] = {
+    "machine_auth.py": [
+        "client credentials -> as a service",
+        "workload identity -> as a workload",
+        "enterprise-managed -> for Ada, via her company",
+        "'client_credentials': 1, 'urn:ietf:params:oauth:grant-type:jwt-bearer': 2",
+    ],
     "many_servers.py": [
         "not connected: ['gone']",
         "OpenAI tool definitions:",

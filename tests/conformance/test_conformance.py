@@ -42,6 +42,8 @@ EXTENSION_SCENARIOS: dict[str, list[str]] = {
         "complete-flow-jwt-bearer",
         "valid-bearer-token",
     ],
+    "auth/client-credentials-basic": ["client-credentials-basic-auth", "valid-bearer-token"],
+    "auth/client-credentials-jwt": ["client-credentials-jwt-verified", "valid-bearer-token"],
     # Skills (SEP-2640): listed without reading any file; a tampered SKILL.md is read,
     # refused, and the skill's other files are never read.
     "sep-2640-client-no-prefetch": ["sep-2640-host-no-prefetch"],
