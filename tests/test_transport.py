@@ -4,6 +4,7 @@ sessions, GET stream, resumption, retry, faults, connection reuse, timeouts."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
@@ -20,12 +21,14 @@ from duomcp import (
     ConnectionClosedError,
     HTTPOptions,
     InvalidResponseError,
+    OutcomeUnknownError,
     RequestTimeoutError,
     TransportError,
     UnsupportedProtocolVersionError,
 )
 from duomcp.testing import RecordedRequest, ReferenceServer, ServerFaults
 
+from ._waits import async_wait_until
 from .conftest import ServerThread
 
 FAST = HTTPOptions(reconnect_delay=0.05, max_reconnect_attempts=2)
@@ -557,3 +560,153 @@ def test_an_absurd_server_retry_is_clamped() -> None:
     transport = StreamableHTTPTransport(state, on_message=lambda message: None)
     assert transport._reconnect_delay(0) == 3600.0
     assert transport._reconnect_delay(3) <= 30.0
+
+
+async def test_a_reply_lost_with_its_session_is_not_sent_again(
+    raw_server: Callable[[Any], Any],
+) -> None:
+    # The POST was taken and its stream gave an event id, then broke; the server forgot the
+    # session, so resuming gets 404. The call ran: it must not go again in a new session.
+    calls: list[tuple[str | None, Any]] = []
+    known: set[str] = set()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        sid = request.headers.get("Mcp-Session-Id")
+        if request.method == "GET":
+            return web.Response(status=404 if sid not in known else 405)
+        if request.method != "POST":
+            return web.Response(status=405)
+        body = await request.json()
+        if body.get("method") == "initialize":
+            known.add(new := f"s{len(known) + 1}")
+            result = {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {"tools": {}},
+                "serverInfo": {"name": "x", "version": "1"},
+            }
+            reply = {"jsonrpc": "2.0", "id": body["id"], "result": result}
+            return web.json_response(reply, headers={"Mcp-Session-Id": new})
+        if sid not in known:
+            return web.Response(status=404)
+        if "id" not in body:
+            return web.Response(status=202)
+        if body["method"] == "tools/call":
+            calls.append((sid, body["id"]))
+            resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+            await resp.prepare(request)
+            await resp.write(b"id: e1\ndata:\n\n")
+            await asyncio.sleep(0.05)
+            known.discard(sid)  # the server forgets the session...
+            assert request.transport is not None
+            request.transport.abort()  # ... and the reply breaks
+            return resp
+        tools = {"tools": [{"name": "transfer", "inputSchema": {"type": "object"}}]}
+        return web.json_response({"jsonrpc": "2.0", "id": body["id"], "result": tools})
+
+    url = await raw_server(handler)
+    async with AsyncClient(url, era="legacy", timeout=10) as client:
+        with pytest.raises(OutcomeUnknownError, match="may or may not have run"):
+            await client.call_tool("transfer", {"amount": 100})
+    assert len(calls) == 1
+
+
+async def test_a_message_with_a_strange_id_is_dropped_not_fatal(
+    raw_server: Callable[[Any], Any],
+) -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if request.method != "POST":
+            return web.Response(status=405)
+        body = await request.json()
+        if "id" not in body:
+            return web.Response(status=202)
+        if body["method"] == "initialize":
+            result = {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {"tools": {}},
+                "serverInfo": {"name": "x", "version": "1"},
+            }
+            return web.json_response({"jsonrpc": "2.0", "id": body["id"], "result": result})
+        weird = {"jsonrpc": "2.0", "id": {"weird": 1}, "method": "ping"}
+        answer = {"jsonrpc": "2.0", "id": body["id"], "result": {"content": [], "tools": []}}
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        for message in (weird, answer):
+            await resp.write(b"data: " + json.dumps(message).encode() + b"\n\n")
+        await resp.write_eof()
+        return resp
+
+    url = await raw_server(handler)
+    async with AsyncClient(url, era="legacy", timeout=5) as client:
+        for _ in range(3):  # the stream, and the client, go on
+            await client.ping()
+
+
+async def test_close_from_a_callback_frees_everything(server: ReferenceServer) -> None:
+    holder: list[AsyncClient] = []
+
+    async def on_progress(progress: float, total: float | None, message: Any) -> None:
+        await holder[0].close()
+
+    client = AsyncClient(server.url, timeout=5)
+    holder.append(client)
+    await client.connect()
+    with pytest.raises((ConnectionClosedError, asyncio.CancelledError)):
+        await client.call_tool("progress", {"steps": 3, "delay": 0.05}, on_progress=on_progress)
+    await client.close()  # waits for the closing the callback began
+    sender = client._engine.transport.sender  # type: ignore[attr-defined]
+    assert sender._users == 0 and sender._http is not None and sender._http.closed
+    assert any(r.method == "DELETE" for r in server.requests)
+
+
+async def test_a_callback_calling_during_the_shared_tool_listing_does_not_stall(
+    raw_server: Callable[[Any], Any],
+) -> None:
+    # The tools/list reply carries a log message; its callback calls a tool, which joins
+    # the listing under way. Neither may wait for the other (it used to: the timeout).
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if request.method != "POST":
+            return web.Response(status=405)
+        body = await request.json()
+        if "id" not in body:
+            return web.Response(status=202)
+        method = body["method"]
+        if method == "initialize":
+            result: dict[str, Any] = {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {"tools": {}, "logging": {}},
+                "serverInfo": {"name": "x", "version": "1"},
+            }
+        elif method == "tools/list":
+            result = {"tools": [{"name": n, "inputSchema": {"type": "object"}} for n in "ab"]}
+            resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+            await resp.prepare(request)
+            note = {"level": "info", "data": "listing"}
+            for message in (
+                {"jsonrpc": "2.0", "method": "notifications/message", "params": note},
+                {"jsonrpc": "2.0", "id": body["id"], "result": result},
+            ):
+                await resp.write(b"data: " + json.dumps(message).encode() + b"\n\n")
+                await asyncio.sleep(0.05)
+            await resp.write_eof()
+            return resp
+        else:
+            result = {"content": []}
+        return web.json_response({"jsonrpc": "2.0", "id": body["id"], "result": result})
+
+    url = await raw_server(handler)
+    holder: list[AsyncClient] = []
+    took: list[float] = []
+
+    async def on_log(entry: Any) -> None:
+        if not took:
+            started = time.monotonic()
+            await holder[0].call_tool("b")
+            took.append(time.monotonic() - started)
+
+    async with AsyncClient(url, era="legacy", timeout=5, on_logging_message=on_log) as client:
+        holder.append(client)
+        started = time.monotonic()
+        await client.call_tool("a")
+        assert time.monotonic() - started < 2
+        await async_wait_until(lambda: bool(took))
+    assert took[0] < 2

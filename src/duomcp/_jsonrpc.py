@@ -93,6 +93,8 @@ def classify(message: dict[str, Any]) -> Kind:
     Raises:
         InvalidResponseError: it is none of request, notification, response, error.
     """
+    if "id" in message and not _valid_id(message["id"], "method" not in message):
+        raise InvalidResponseError(f"message has an invalid id: {message!r:.200}")
     if "method" in message:
         if not isinstance(message["method"], str):
             raise InvalidResponseError(f"message has a non-string method: {message!r:.200}")
@@ -102,3 +104,10 @@ def classify(message: dict[str, Any]) -> Kind:
     if isinstance(message.get("error"), dict):
         return "error"
     raise InvalidResponseError(f"not a JSON-RPC 2.0 message: {message!r:.200}")
+
+
+def _valid_id(value: Any, reply: bool) -> bool:
+    """A JSON-RPC id is a string or an integer; an error reply's may be null."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, (str, int)) or (reply and value is None)

@@ -27,7 +27,7 @@ from ..transports._base import Transport, make_transport
 from ..transports._http import HTTPOptions
 from ..types import DiscoverResult, Implementation, InitializeResult, ServerCapabilities
 from ._correlation import Correlator, ProgressCallback
-from ._inbound import Inbound
+from ._inbound import IN_CALLBACK, Inbound
 from ._legacy import LegacySession
 from ._modern import ModernPath
 from ._negotiation import Negotiated, Negotiator
@@ -147,6 +147,7 @@ class Engine:
         """What the connection agreed on with the server, once connected."""
         self._lock: asyncio.Lock | None = None
         self._listing: asyncio.Future[None] | None = None  # a tools/list walk under way
+        self._closing: asyncio.Future[None] | None = None
 
     # -- parts and state ----------------------------------------------------------------
 
@@ -165,7 +166,7 @@ class Engine:
     @property
     def closed(self) -> bool:
         """Whether :meth:`close` was called."""
-        return self._correlator.closed
+        return self._closing is not None or self._correlator.closed
 
     @property
     def connected(self) -> bool:
@@ -239,10 +240,14 @@ class Engine:
     async def close(self) -> None:
         """Fail pending calls, stop streams, end the session (DELETE), free connections.
 
-        Idempotent.
+        Idempotent, and safe from a callback or a handler of this client: the closing runs
+        once, in a task of its own that cancelling the caller does not interrupt.
         """
-        if self.closed:
-            return
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(self._close())
+        await asyncio.shield(self._closing)
+
+    async def _close(self) -> None:
         others = [self.legacy.stop(), self.subscriptions.task, *self._inbound.cancel_all()]
         if self._listing is not None:
             others.append(self._listing)  # type: ignore[arg-type]
@@ -337,6 +342,9 @@ class Engine:
         await asyncio.shield(listing)
 
     async def _list_tools(self, timeout: float | None) -> None:
+        # Shared by callers of all kinds, a callback among them maybe: it must not wait
+        # for callbacks to run (that callback would wait for it). Its own task's context.
+        IN_CALLBACK.set(True)
         self._invalidate("tools/list")
         async for _ in self.pages("tools/list", timeout):
             pass

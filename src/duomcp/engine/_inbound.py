@@ -55,6 +55,7 @@ does not wait for the callbacks queued before its result, the callback among the
 
 _NOTIFICATION_QUEUE = 1024
 _MAX_SERVER_REQUESTS = 1024  # in flight (running or waiting for a handler slot) at once
+_MAX_REFUSALS = 64  # refusals being sent at once; beyond, requests are dropped
 _META_SUBSCRIPTION = "io.modelcontextprotocol/subscriptionId"
 _LIST_CHANGED = {
     "notifications/tools/list_changed": ("tools/list",),
@@ -81,6 +82,8 @@ class Inbound:
         self.tools: ToolRegistry | None = None
         self.subscriptions: Subscriptions | None = None
         self._server_requests: dict[Any, asyncio.Task[Any]] = {}
+        self._refused = 0  # requests refused (repeated id, too many)
+        self._refusing = 0  # refusals being sent
         self._notifications: asyncio.Queue[tuple[Callable[..., Any], tuple[Any, ...]]] | None = None
         self._notifier: asyncio.Task[None] | None = None
         self._queued = 0  # callbacks queued so far ...
@@ -97,12 +100,16 @@ class Inbound:
         except InvalidResponseError as exc:
             log.warning("ignored a message from %s: %s", self.state.endpoint, exc)
             return
-        if kind == "response" or kind == "error":
-            self._correlator.resolve(message, error=kind == "error")
-        elif kind == "request":
-            self._request(message)
-        else:
-            self._notification(message["method"], message.get("params") or {})
+        try:
+            if kind == "response" or kind == "error":
+                self._correlator.resolve(message, error=kind == "error")
+            elif kind == "request":
+                self._request(message)
+            else:
+                params = message.get("params")
+                self._notification(message["method"], params if isinstance(params, dict) else {})
+        except Exception:  # one bad message must never end the stream it came on
+            log.exception("bug: a message from %s could not be routed", self.state.endpoint)
 
     # -- server requests ----------------------------------------------------------------
 
@@ -132,9 +139,22 @@ class Inbound:
             del self._server_requests[request_id]
 
     def _refuse(self, request_id: Any, why: str) -> None:
-        log.warning("refused request %r of %s: %s", request_id, self.state.endpoint, why)
+        self._refused += 1
+        if self._refusing >= _MAX_REFUSALS:  # a flood: not even a refusal each
+            if self._refused % 1000 == 1:
+                log.warning(
+                    "%s floods the client with requests; dropping them", self.state.endpoint
+                )
+            return
+        if self._refused % 1000 == 1:
+            log.warning("refused request %r of %s: %s", request_id, self.state.endpoint, why)
         reply = rpc.error_response(request_id, rpc.INVALID_REQUEST, why)
-        self._correlator.spawn(self._send(reply, "a refusal"))
+        self._refusing += 1
+        task = self._correlator.spawn(self._send(reply, "a refusal"))
+        task.add_done_callback(self._refusal_sent)
+
+    def _refusal_sent(self, _: asyncio.Task[Any]) -> None:
+        self._refusing -= 1
 
     async def _answer(self, message: dict[str, Any]) -> None:
         request_id = message["id"]

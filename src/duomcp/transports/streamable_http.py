@@ -327,8 +327,12 @@ class StreamableHTTPTransport:
                         return
                 finally:
                     resp.release()
-            except SessionExpiredError:
-                raise
+            except SessionExpiredError as exc:
+                # The POST was taken; only its reply is gone with the session. Not a
+                # refusal: the request may have run, so it must not be sent again as one.
+                raise ReplyLostError(
+                    f"the session ended while resuming the reply of request {request_id}: {exc}"
+                ) from exc
             except HTTPStatusError as exc:
                 if 400 <= exc.status < 500 and exc.status not in (408, 429):
                     raise ReplyLostError(
