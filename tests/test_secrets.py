@@ -12,7 +12,7 @@ from oauthlib.oauth2 import WebApplicationClient
 
 from duomcp import AsyncClient, MCPError, StdioServer
 from duomcp.auth import OAuth
-from duomcp.testing import AuthServerSettings, ServerFaults
+from duomcp.testing import AuthServerSettings, ReferenceServer, ServerFaults
 
 from ._signin import SlowBrowser
 from .conftest import ServerThread
@@ -93,3 +93,22 @@ async def test_no_secret_in_logs_reprs_or_errors(
     captured = caplog.text + "\n".join(seen)
     leaked = sorted(s for s in secrets if s and s in captured)
     assert not leaked, f"secrets found: {len(leaked)}"
+
+
+async def test_credentials_in_the_url_never_reach_logs_or_errors(
+    server: ReferenceServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    url = f"{server.url}?api_key=url-secret-1&v=2"
+    async with AsyncClient(url, timeout=5) as client:  # the query reaches the server as given
+        await client.call_tool("echo", {"text": "x"})
+    port = server.url.split(":")[2].split("/")[0]
+    bad = f"http://someone:url-secret-2@127.0.0.1:{port}/nope?token=url-secret-3"
+    client = AsyncClient(bad, timeout=5)
+    with pytest.raises(MCPError) as failed:
+        await client.connect()
+    await client.close()
+    shown = caplog.text + str(failed.value)
+    assert "127.0.0.1" in shown and "***" in shown
+    for secret in ("url-secret-1", "url-secret-2", "url-secret-3"):
+        assert secret not in shown

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._redact import redact
+
 __all__ = [
     "AuthError",
     "AuthorizationRequiredError",
@@ -36,7 +38,11 @@ __all__ = [
 
 
 class MCPError(Exception):
-    """Root of every error raised by duomcp."""
+    """Root of every error raised by duomcp. Its message never shows a credential held in
+    a URL (userinfo, secret-looking query parameters): see ``duomcp._redact``."""
+
+    def __str__(self) -> str:
+        return redact(super().__str__())
 
 
 # -- transport ---------------------------------------------------------------------------
