@@ -16,9 +16,9 @@ import attrs
 import pytest
 from aiohttp import web
 
-from duomcp import AsyncClient, BearerToken, RequestTimeoutError
+from duomcp import AsyncClient, BearerToken, HTTPOptions, OutcomeUnknownError, RequestTimeoutError
 from duomcp.auth import Auth, AuthChallenge
-from duomcp.errors import MCPError
+from duomcp.errors import MCPError, MessageTooLargeError
 from duomcp.transports.streamable_http import StreamableHTTPTransport
 from duomcp.types import TextContent
 
@@ -38,6 +38,8 @@ class SSEServer:
     refuse_next_post: bool = False  # one 401 on a message POST (a token that just expired)
     posts: list[tuple[Mapping[str, str], dict[str, Any]]] = attrs.field(factory=list)
     queues: dict[str, asyncio.Queue[dict[str, Any] | None]] = attrs.field(factory=dict)
+    fault: str | None = None  # on tools/call: "cut", "comments", "huge"
+    calls_run: int = 0  # tools/call the server acted on
 
     def refused(self, request: web.Request) -> web.Response | None:
         if self.refuse_next_post and request.method == "POST":
@@ -60,6 +62,19 @@ class SSEServer:
         data = self.endpoint_data.format(session=session)
         await resp.write(f"event: endpoint\ndata: {data}\n\n".encode())
         while (message := await queue.get()) is not None:
+            fault = message.pop("_fault", None)
+            if fault == "cut":
+                assert request.transport is not None
+                request.transport.abort()  # the call ran; its response never comes
+                return resp
+            if fault == "comments":
+                while True:  # keep-alives, forever: not an answer
+                    await resp.write(b": still here\n\n")
+                    await asyncio.sleep(0.05)
+            if fault == "huge":
+                blob = "x" * (2 << 20)
+                await resp.write(f"event: message\ndata: {blob}\n\n".encode())
+                continue
             await resp.write(f"event: message\ndata: {json.dumps(message)}\n\n".encode())
         return resp
 
@@ -77,6 +92,10 @@ class SSEServer:
         if queue is None:
             return web.Response(status=404)
         reply = self.answer(body)
+        if body.get("method") == "tools/call":
+            self.calls_run += 1
+            if self.fault is not None and reply is not None:
+                reply["_fault"] = self.fault
         if reply is not None:
             await queue.put(reply)
             if body.get("method") == self.end_stream_after:
@@ -231,3 +250,71 @@ async def test_a_timeout_is_cancelled_with_a_notification(sse_server: SSEServer)
 
         await async_wait_until(lambda: bool(cancelled()))
         assert cancelled() == [call["id"]]
+
+
+# -- faults of the HTTP+SSE stream (the fault suite's cases that apply to this transport) --
+
+
+async def test_a_call_whose_stream_breaks_is_not_sent_again(sse_server: SSEServer) -> None:
+    async with AsyncClient(sse_server.url, timeout=5) as client:
+        sse_server.fault = "cut"
+        with pytest.raises(OutcomeUnknownError, match="may or may not have run"):
+            await client.call_tool("echo", {"text": "once"})
+        assert sse_server.calls_run == 1
+        sse_server.fault = None
+        assert text_of(await client.call_tool("echo", {"text": "again"})) == "again"
+    assert sse_server.calls_run == 2  # the second call, in a new session; nothing twice
+
+
+async def test_a_stream_of_keepalives_only_times_out(sse_server: SSEServer) -> None:
+    async with AsyncClient(sse_server.url, timeout=0.5) as client:
+        sse_server.fault = "comments"
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(RequestTimeoutError):
+            await client.call_tool("echo", {"text": "x"})
+        assert asyncio.get_running_loop().time() - started < 1.5
+
+
+async def test_an_event_over_the_cap_is_refused_by_size(sse_server: SSEServer) -> None:
+    options = HTTPOptions(max_message_bytes=1 << 20, max_sse_line_bytes=1 << 20)
+    async with AsyncClient(sse_server.url, timeout=5, http_options=options) as client:
+        sse_server.fault = "huge"
+        with pytest.raises(MessageTooLargeError):
+            await client.call_tool("echo", {"text": "x"})
+
+
+async def test_a_redirected_stream_goes_nowhere_else() -> None:
+    hits: list[str] = []
+
+    async def elsewhere(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        return web.Response(status=200)
+
+    async def redirect(request: web.Request) -> web.Response:
+        if request.method == "POST":
+            return web.Response(status=405)
+        return web.Response(status=307, headers={"Location": other + "/sse"})
+
+    runners = []
+    urls = []
+    for handler in (elsewhere, redirect):
+        app = web.Application()
+        app.router.add_route("*", "/sse", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.2" if handler is elsewhere else "127.0.0.1", 0)
+        await site.start()
+        runners.append(runner)
+        host = "127.0.0.2" if handler is elsewhere else "127.0.0.1"
+        urls.append(f"http://{host}:{runner.addresses[0][1]}")
+        if handler is elsewhere:
+            other = urls[0]
+    try:
+        client = AsyncClient(urls[1] + "/sse", timeout=5, transport="sse", auth=BearerToken("t"))
+        with pytest.raises(MCPError, match="redirect"):
+            await client.connect()
+        await client.close()
+    finally:
+        for runner in runners:
+            await runner.cleanup()
+    assert hits == []

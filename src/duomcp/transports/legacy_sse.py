@@ -22,6 +22,7 @@ from ..errors import (
     MCPError,
     ReplyLostError,
     SessionExpiredError,
+    SSEDecodeError,
     TransportError,
 )
 from ._http import HTTPOptions, HTTPSender
@@ -216,8 +217,12 @@ class LegacySSETransport:
             self._ended = error  # the session was up: it ended with the stream
         elif not endpoint.done():
             endpoint.set_exception(error)
-        # Requests posted on this stream got no response: they may or may not have run.
-        self._awaited.fail(ReplyLostError(f"{error} before the response"))
+        # Requests posted on this stream got no response: they may or may not have run. A
+        # stream refused for its content (over a size cap) says so itself.
+        if isinstance(error, SSEDecodeError):
+            self._awaited.fail(error)
+        else:
+            self._awaited.fail(ReplyLostError(f"{error} before the response"))
 
     async def _close_stream(self) -> None:
         stream = self._stream
