@@ -710,3 +710,45 @@ async def test_a_callback_calling_during_the_shared_tool_listing_does_not_stall(
         assert time.monotonic() - started < 2
         await async_wait_until(lambda: bool(took))
     assert took[0] < 2
+
+
+async def test_a_reply_whose_resumption_is_refused_is_not_sent_again(
+    raw_server: Callable[[Any], Any],
+) -> None:
+    # The call was taken and its stream broke; resuming is refused (401). It may have run:
+    # the caller hears so, and the call is not sent again.
+    calls: list[Any] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if request.method == "GET":
+            if request.headers.get("Last-Event-ID"):
+                return web.Response(status=401, headers={"WWW-Authenticate": "Bearer"})
+            return web.Response(status=405)
+        if request.method != "POST":
+            return web.Response(status=405)
+        body = await request.json()
+        if "id" not in body:
+            return web.Response(status=202)
+        if body["method"] == "initialize":
+            result = {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {"tools": {}},
+                "serverInfo": {"name": "x", "version": "1"},
+            }
+            return web.json_response({"jsonrpc": "2.0", "id": body["id"], "result": result})
+        if body["method"] == "tools/call":
+            calls.append(body["id"])
+            resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+            await resp.prepare(request)
+            await resp.write(b"id: e1\ndata:\n\n")
+            assert request.transport is not None
+            request.transport.abort()
+            return resp
+        tools = {"tools": [{"name": "transfer", "inputSchema": {"type": "object"}}]}
+        return web.json_response({"jsonrpc": "2.0", "id": body["id"], "result": tools})
+
+    url = await raw_server(handler)
+    async with AsyncClient(url, era="legacy", timeout=10, auth=BearerToken("t")) as client:
+        with pytest.raises(OutcomeUnknownError, match="could not be resumed"):
+            await client.call_tool("transfer", {})
+    assert len(calls) == 1

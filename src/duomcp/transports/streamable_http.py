@@ -186,6 +186,11 @@ class StreamableHTTPTransport:
             )
         try:
             await self._resume(stream_key, request_id)
+        except (AuthError, InvalidResponseError) as exc:
+            # The POST was taken: whatever stopped its resumption, the request may have run.
+            raise ReplyLostError(
+                f"the reply of request {request_id} to {url} could not be resumed: {exc}"
+            ) from exc
         finally:
             self.state.last_event_ids.pop(stream_key, None)
 
