@@ -61,6 +61,15 @@ class RotatingToken(Auth):
         return True
 
 
+def legacy_initialize_result(capabilities: dict[str, Any]) -> dict[str, Any]:
+    """What a small 2025-11-25 test server answers to ``initialize``."""
+    return {
+        "protocolVersion": "2025-11-25",
+        "capabilities": capabilities,
+        "serverInfo": {"name": "x", "version": "1"},
+    }
+
+
 def kinds(requests: list[RecordedRequest]) -> list[str]:
     out = []
     for r in requests:
@@ -579,11 +588,7 @@ async def test_a_reply_lost_with_its_session_is_not_sent_again(
         body = await request.json()
         if body.get("method") == "initialize":
             known.add(new := f"s{len(known) + 1}")
-            result = {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {"tools": {}},
-                "serverInfo": {"name": "x", "version": "1"},
-            }
+            result = legacy_initialize_result({"tools": {}})
             reply = {"jsonrpc": "2.0", "id": body["id"], "result": result}
             return web.json_response(reply, headers={"Mcp-Session-Id": new})
         if sid not in known:
@@ -620,11 +625,7 @@ async def test_a_message_with_a_strange_id_is_dropped_not_fatal(
         if "id" not in body:
             return web.Response(status=202)
         if body["method"] == "initialize":
-            result = {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {"tools": {}},
-                "serverInfo": {"name": "x", "version": "1"},
-            }
+            result = legacy_initialize_result({"tools": {}})
             return web.json_response({"jsonrpc": "2.0", "id": body["id"], "result": result})
         weird = {"jsonrpc": "2.0", "id": {"weird": 1}, "method": "ping"}
         answer = {"jsonrpc": "2.0", "id": body["id"], "result": {"content": [], "tools": []}}
@@ -671,11 +672,7 @@ async def test_a_callback_calling_during_the_shared_tool_listing_does_not_stall(
             return web.Response(status=202)
         method = body["method"]
         if method == "initialize":
-            result: dict[str, Any] = {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {"tools": {}, "logging": {}},
-                "serverInfo": {"name": "x", "version": "1"},
-            }
+            result: dict[str, Any] = legacy_initialize_result({"tools": {}, "logging": {}})
         elif method == "tools/list":
             result = {"tools": [{"name": n, "inputSchema": {"type": "object"}} for n in "ab"]}
             resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
@@ -730,11 +727,7 @@ async def test_a_reply_whose_resumption_is_refused_is_not_sent_again(
         if "id" not in body:
             return web.Response(status=202)
         if body["method"] == "initialize":
-            result = {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {"tools": {}},
-                "serverInfo": {"name": "x", "version": "1"},
-            }
+            result = legacy_initialize_result({"tools": {}})
             return web.json_response({"jsonrpc": "2.0", "id": body["id"], "result": result})
         if body["method"] == "tools/call":
             calls.append(body["id"])
