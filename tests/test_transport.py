@@ -512,14 +512,14 @@ async def test_batch_replies_are_accepted(raw_server: Callable[[Any], Any]) -> N
 
 
 def test_proxy_comes_from_the_environment_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    from duomcp.transports._http import _env_proxy
+    from duomcp._net import env_proxy
 
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.test:3128")
     monkeypatch.setenv("NO_PROXY", "internal.test")
-    assert _env_proxy("https://mcp.example/mcp") == "http://proxy.test:3128"
-    assert _env_proxy("https://internal.test/mcp") is None
+    assert env_proxy("https://mcp.example/mcp") == "http://proxy.test:3128"
+    assert env_proxy("https://internal.test/mcp") is None
     monkeypatch.delenv("HTTPS_PROXY")
-    assert _env_proxy("https://mcp.example/mcp") is None
+    assert env_proxy("https://mcp.example/mcp") is None
 
 
 async def test_netrc_never_adds_credentials(

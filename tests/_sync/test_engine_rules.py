@@ -149,8 +149,9 @@ def test_server_requests_run_within_the_handler_cap(
 def test_callbacks_of_what_came_before_a_result_have_run_when_it_returns(
     era_server: ReferenceServer, faults: ServerFaults, reply_mode: str
 ) -> None:
-    if era_server.era == "modern" and reply_mode == "json":
-        pytest.skip("a modern JSON reply has no room for notifications: nothing to order")
+    # A modern JSON reply has no room for notifications: there is nothing to order, and
+    # nothing may arrive late either.
+    carried = not (era_server.era == "modern" and reply_mode == "json")
     faults.reply_mode = reply_mode  # type: ignore[assignment]
     logged: list[str] = []
 
@@ -168,9 +169,9 @@ def test_callbacks_of_what_came_before_a_result_have_run_when_it_returns(
                 seen.append(progress)  # noqa: B023 - this run's list
 
             client.call_tool("progress", {"steps": 4, "delay": 0}, on_progress=on_progress)
-            assert seen == [1, 2, 3, 4]
+            assert seen == ([1, 2, 3, 4] if carried else [])
             client.call_tool("log", {"message": f"m{run}", "level": "warning"})
-            assert logged[-1] == f"m{run}"
+            assert logged[-1:] == ([f"m{run}"] if carried else [])
 
 
 def test_a_callback_may_call_the_client(era_server: ReferenceServer) -> None:

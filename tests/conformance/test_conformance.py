@@ -210,10 +210,6 @@ def test_modern_conformance_scenario(scenario: str, tmp_path: Path) -> None:
         assert "Traceback" not in proc.stderr, report
 
 
-# Checks known to fail, and why: once one passes, the test fails to have it removed here.
-EXTENSION_KNOWN_GAPS: dict[str, set[str]] = {}
-
-
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("scenario", sorted(EXTENSION_SCENARIOS))
 def test_extension_conformance_scenario(scenario: str, tmp_path: Path) -> None:
@@ -221,16 +217,9 @@ def test_extension_conformance_scenario(scenario: str, tmp_path: Path) -> None:
     without ``--spec-version``): DPoP, workload identity, enterprise-managed auth,
     skills."""
     proc, status, report = _run_suite(NEXT_SUITE, scenario, tmp_path)
-    gaps = EXTENSION_KNOWN_GAPS.get(scenario, set())
     for check_id in EXTENSION_SCENARIOS[scenario]:
-        if check_id not in gaps:
-            assert status.get(check_id) == "SUCCESS", (
-                f"{check_id}: {status.get(check_id)}\n{report}"
-            )
+        assert status.get(check_id) == "SUCCESS", f"{check_id}: {status.get(check_id)}\n{report}"
     bad = {k: v for k, v in status.items() if v in ("FAILURE", "WARNING")}
-    if gaps:
-        assert set(bad) == gaps, f"known gaps {gaps} changed: {bad}\n{report}"
-        pytest.xfail(f"known gap: {sorted(gaps)}")
     assert not bad, f"{bad}\n{report}"
     assert proc.returncode == 0, report
     assert "Traceback" not in proc.stderr, report

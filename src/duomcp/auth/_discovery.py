@@ -72,7 +72,8 @@ class Discovery:
         return self.metadata_issuer or self.issuer
 
 
-def _origin(url: str) -> str:
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
 
@@ -92,7 +93,7 @@ def require_secure(url: str, what: str) -> None:
 def protected_resource_metadata_urls(server_url: str, challenge_url: str | None) -> list[str]:
     """RFC 9728 candidates in order: the challenge's URL, path-aware, then root."""
     path = urlsplit(server_url).path.rstrip("/")
-    origin = _origin(server_url)
+    origin = origin_of(server_url)
     urls = [challenge_url] if challenge_url else []
     if path:
         urls.append(f"{origin}/.well-known/oauth-protected-resource{path}")
@@ -103,7 +104,7 @@ def protected_resource_metadata_urls(server_url: str, challenge_url: str | None)
 def authorization_server_metadata_urls(issuer: str) -> list[str]:
     """RFC 8414 and OpenID discovery candidates in the order the MCP spec gives."""
     path = urlsplit(issuer).path.rstrip("/")
-    origin = _origin(issuer)
+    origin = origin_of(issuer)
     if path:
         return [
             f"{origin}/.well-known/oauth-authorization-server{path}",
@@ -118,7 +119,7 @@ def authorization_server_metadata_urls(issuer: str) -> list[str]:
 
 def _resource_matches(resource: str, server_url: str) -> bool:
     """The metadata's resource must be the server URL or a parent of it, same origin."""
-    if _origin(resource) != _origin(server_url):
+    if origin_of(resource) != origin_of(server_url):
         return False
     parent = urlsplit(resource).path.rstrip("/")
     path = urlsplit(server_url).path.rstrip("/")
@@ -201,12 +202,12 @@ async def discover(http: AuthHTTP, server_url: str, resource_metadata_url: str |
         issuer = str(prm["authorization_servers"][0])
     else:
         resource = server_url
-        issuer = _origin(server_url)  # 2025-03-26: the MCP server is the AS
+        issuer = origin_of(server_url)  # 2025-03-26: the MCP server is the AS
     metadata = await _authorization_server_metadata(http, issuer, check_issuer=prm is not None)
     if metadata is None:
         if prm is not None:
             raise AuthError(f"no authorization server metadata found for {issuer}")
-        origin = _origin(server_url)
+        origin = origin_of(server_url)
         metadata = {
             "authorization_endpoint": f"{origin}/authorize",
             "token_endpoint": f"{origin}/token",

@@ -15,13 +15,12 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from ..errors import AuthError
 from ._base import Auth, AuthChallenge
 from ._browser import LoopbackLogin
 from ._codeflow import Interaction, authorize_with_code
-from ._discovery import Discovery, discover
+from ._discovery import Discovery, discover, origin_of
 from ._discovery import (  # re-exported: they were defined here
     authorization_server_metadata_urls as authorization_server_metadata_urls,
 )
@@ -44,11 +43,6 @@ log = logging.getLogger("duomcp.auth")
 _MAX_AUTHORIZATIONS = 3  # within _AUTHORIZATION_WINDOW seconds: no endless loops
 _AUTHORIZATION_WINDOW = 60.0
 _NONCE_REFUSALS = 3  # the same resource-server nonce refused this often: give up
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 class OAuth(Auth):
@@ -208,14 +202,17 @@ class OAuth(Auth):
             if key is None:
                 raise DPoPError("a DPoP-bound token without its key")
             headers["DPoP"] = key.proof(
-                method, url, access_token=tokens.access_token, nonce=self._nonces.get(_origin(url))
+                method,
+                url,
+                access_token=tokens.access_token,
+                nonce=self._nonces.get(origin_of(url)),
             )
         return headers
 
     async def handle_challenge(self, challenge: AuthChallenge) -> bool:
         """Run discovery, registration and authorization (or refresh, or step-up)."""
         if challenge.dpop_nonce and self._dpop_key is not None:
-            origin = _origin(challenge.url)
+            origin = origin_of(challenge.url)
             if challenge.status == 401 and challenge.error == "use_dpop_nonce":
                 return self._take_nonce(origin, challenge.dpop_nonce)
             self._nonces[origin] = challenge.dpop_nonce

@@ -18,26 +18,16 @@ from urllib.parse import urlsplit
 
 from .._lazy import LazyModule
 
-__all__ = ["AuthHTTP", "env_proxy"]
+__all__ = ["AuthHTTP"]
 
 if TYPE_CHECKING:
     import aiohttp
 else:
     aiohttp = LazyModule("aiohttp")
 
+from .._net import env_proxy
+
 TIMEOUT_SECONDS = 30.0
-
-
-def env_proxy(url: str) -> str | None:
-    """The proxy the environment names for ``url`` (as the MCP transport resolves it)."""
-    import aiohttp.helpers
-    import yarl
-
-    try:
-        proxy, _ = aiohttp.helpers.get_env_proxy_for_url(yarl.URL(url))
-    except LookupError:
-        return None
-    return str(proxy)
 
 
 class AuthHTTP:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from ..errors import AuthError
+from ._discovery import origin_of
 from ._dpop import DPOP_ALGORITHM, DPoPKey
 from ._errors import DPoPError, DPoPNonceError
 from ._tokens import OAuthTokens, post_form, raise_refusal
@@ -20,11 +20,6 @@ if TYPE_CHECKING:
     from ._oauth import OAuth
 
 __all__ = ["request_tokens", "use_dpop"]
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 def use_dpop(oauth: OAuth) -> bool:
@@ -51,7 +46,7 @@ async def request_tokens(
     assert oauth._discovery is not None and oauth._client is not None
     endpoint = oauth._discovery.token_endpoint
     dpop = use_dpop(oauth)
-    origin = _origin(endpoint)
+    origin = origin_of(endpoint)
     for attempt in range(2):
         body = dict(form)
         headers = {"Accept": "application/json"}

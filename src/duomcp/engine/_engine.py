@@ -114,7 +114,6 @@ class Engine:
             progress_resets_timeout=progress_resets_timeout,
         )
         self._inbound = Inbound(state, c, responder, invalidate=self._invalidate)
-        self._dispatch_to = self._inbound.dispatch
         trace = None if trace_context is None else (lambda: trace_fields(trace_context()))
         self._negotiator = Negotiator(
             c,
@@ -152,7 +151,9 @@ class Engine:
     # -- parts and state ----------------------------------------------------------------
 
     def _dispatch(self, message: dict[str, Any]) -> None:
-        self._dispatch_to(message)
+        # The transport is made before the router (which needs the correlator, which
+        # needs the transport); no message arrives before both exist.
+        self._inbound.dispatch(message)
 
     def _invalidate(self, method: str, *, uri: str | None = None) -> None:
         if self._cache is not None:

@@ -57,10 +57,14 @@ _NOTIFICATION_QUEUE = 1024
 _MAX_SERVER_REQUESTS = 1024  # in flight (running or waiting for a handler slot) at once
 _MAX_REFUSALS = 64  # refusals being sent at once; beyond, requests are dropped
 _META_SUBSCRIPTION = "io.modelcontextprotocol/subscriptionId"
+# A list-changed notification: the cached lists it makes stale, and the handler it calls.
 _LIST_CHANGED = {
-    "notifications/tools/list_changed": ("tools/list",),
-    "notifications/prompts/list_changed": ("prompts/list",),
-    "notifications/resources/list_changed": ("resources/list", "resources/templates/list"),
+    "notifications/tools/list_changed": (("tools/list",), "on_tools_changed"),
+    "notifications/prompts/list_changed": (("prompts/list",), "on_prompts_changed"),
+    "notifications/resources/list_changed": (
+        ("resources/list", "resources/templates/list"),
+        "on_resources_changed",
+    ),
 }
 
 
@@ -216,13 +220,10 @@ class Inbound:
             if task is not None:
                 task.cancel()
         elif method in _LIST_CHANGED:
-            for listed in _LIST_CHANGED[method]:
+            stale, handler = _LIST_CHANGED[method]
+            for listed in stale:
                 self._invalidate(listed)
-            changed = {
-                "notifications/tools/list_changed": handlers.on_tools_changed,
-                "notifications/prompts/list_changed": handlers.on_prompts_changed,
-                "notifications/resources/list_changed": handlers.on_resources_changed,
-            }[method]
+            changed = getattr(handlers, handler)
             if method == "notifications/tools/list_changed" and self.tools is not None:
                 self.tools.forget_schemas()
             if changed is not None:

@@ -19,6 +19,7 @@ import attrs
 
 from .._jsonrpc import loads_messages
 from .._lazy import LazyModule
+from .._net import env_proxy
 from ..auth import AuthChallenge, RequestKind
 from ..connection import ConnectionState
 from ..errors import (
@@ -83,18 +84,6 @@ class HTTPOptions:
     in the browser, the token request). It does not count against call timeouts."""
 
 
-def _env_proxy(url: str) -> str | None:
-    """The proxy the environment (``HTTPS_PROXY``, ``NO_PROXY``...) names for ``url``."""
-    import aiohttp.helpers
-    import yarl
-
-    try:
-        proxy, _ = aiohttp.helpers.get_env_proxy_for_url(yarl.URL(url))
-    except LookupError:
-        return None
-    return str(proxy)
-
-
 class HTTPSender:
     """Sends the HTTP requests of one connection; shared, by reference count, between a
     transport and the one it falls back to."""
@@ -112,7 +101,7 @@ class HTTPSender:
         self._owns_http = http is None
         self._users = 0
         self.timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.options.connect_timeout)
-        self._proxy = _env_proxy(state.endpoint)
+        self._proxy = env_proxy(state.endpoint)
 
     def acquire(self) -> HTTPSender:
         """Count one more transport using this sender (each calls :meth:`release`)."""

@@ -50,6 +50,13 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 class LegacySSETransport:
     """Talks to a 2024-11-05 server over its GET stream and the POST URL the stream names."""
 
+    probe_timeout: float | None = None
+    """No era probe on this transport: it is of the legacy era."""
+    remembers_era = False
+    """The endpoint is remembered as an HTTP+SSE one instead (by the negotiation)."""
+    generation = 0
+    """Never restarted."""
+
     def __init__(
         self,
         state: ConnectionState,
@@ -67,9 +74,6 @@ class LegacySSETransport:
         """The connection state every request takes its headers from."""
         self.options = self.sender.options
         """The limits and timings in force."""
-        self.probe_timeout: float | None = None  # an HTTP server answers the probe or fails
-        self.remembers_era = False
-        self.generation = 0  # never restarted
         self._stream: asyncio.Task[None] | None = None
         self._endpoint: asyncio.Future[str] | None = None
         self._opening: asyncio.Lock | None = None

@@ -65,6 +65,13 @@ class StreamableHTTPTransport:
     interprets them beyond noticing the response it is waiting for.
     """
 
+    probe_timeout: float | None = None
+    """No bound of its own on the era probe: an HTTP server answers it or fails."""
+    remembers_era = True
+    """An endpoint URL's era is worth remembering for later clients."""
+    generation = 0
+    """Never restarted."""
+
     def __init__(
         self,
         state: ConnectionState,
@@ -82,9 +89,6 @@ class StreamableHTTPTransport:
         """The connection state every request takes its headers from."""
         self.options = self.sender.options
         """The limits and timings in force."""
-        self.probe_timeout: float | None = None  # an HTTP server answers the probe or fails
-        self.remembers_era = True
-        self.generation = 0  # never restarted
 
     async def revive(self, generation: int) -> bool:
         """Nothing to start again over HTTP: ``False``."""
@@ -110,19 +114,6 @@ class StreamableHTTPTransport:
             self._closed = True
             await self.sender.release()
 
-    async def _send(
-        self,
-        kind: RequestKind,
-        *,
-        body: bytes | None = None,
-        stream: str | None = None,
-        message: dict[str, Any] | None = None,
-    ) -> aiohttp.ClientResponse:
-        return await self.sender.send(kind, body=body, stream=stream, message=message)
-
-    async def _raise_for_status(self, resp: aiohttp.ClientResponse, what: str) -> Any:
-        await self.sender.raise_for_status(resp, what)
-
     # -- POST ---------------------------------------------------------------------------
 
     async def post(
@@ -143,18 +134,18 @@ class StreamableHTTPTransport:
             JSONRPCError: the server refused the message with a JSON-RPC error body.
         """
         url = self.state.endpoint
-        resp = await self._send("post", body=dumps(message), message=message)
+        resp = await self.sender.send("post", body=dumps(message), message=message)
         stream_key = f"post:{request_id}"
         modern = self.state.era == "modern"
         try:
             if initialize:
                 self.state.set_session_id(resp.headers.get("Mcp-Session-Id"))
             if not _is_success(resp.status):
-                await self._raise_for_status(resp, f"POST {url}")
+                await self.sender.raise_for_status(resp, f"POST {url}")
             ctype = resp.content_type
             if request_id is None:
                 if resp.status not in (200, 202, 204):
-                    await self._raise_for_status(resp, f"POST {url}")
+                    await self.sender.raise_for_status(resp, f"POST {url}")
                 return
             if resp.status in (202, 204):
                 raise InvalidResponseError(
@@ -320,10 +311,10 @@ class StreamableHTTPTransport:
             await asyncio.sleep(self._reconnect_delay(failures))
             before = self.state.last_event_ids.get(stream_key)
             try:
-                resp = await self._send("resume", stream=stream_key)
+                resp = await self.sender.send("resume", stream=stream_key)
                 try:
                     if not _is_success(resp.status):
-                        await self._raise_for_status(resp, f"GET {url} (resuming)")
+                        await self.sender.raise_for_status(resp, f"GET {url} (resuming)")
                     if resp.content_type != "text/event-stream":
                         raise InvalidResponseError(
                             f"GET {url} (resuming) answered {resp.content_type!r}, not SSE"
@@ -377,13 +368,13 @@ class StreamableHTTPTransport:
                 before = self.state.last_event_ids.get(GET_STREAM)
                 kind: RequestKind = "resume" if before else "get"
                 try:
-                    resp = await self._send(kind, stream=GET_STREAM)
+                    resp = await self.sender.send(kind, stream=GET_STREAM)
                     try:
                         if resp.status == 405:
                             log.debug("%s offers no GET stream (405)", url)
                             return
                         if not _is_success(resp.status):
-                            await self._raise_for_status(resp, f"GET {url}")
+                            await self.sender.raise_for_status(resp, f"GET {url}")
                         if resp.content_type != "text/event-stream":
                             raise InvalidResponseError(
                                 f"GET {url} answered {resp.content_type!r}, not an SSE stream"
@@ -430,7 +421,7 @@ class StreamableHTTPTransport:
             return
         url = self.state.endpoint
         try:
-            resp = await asyncio.wait_for(self._send("delete"), self.options.delete_timeout)
+            resp = await asyncio.wait_for(self.sender.send("delete"), self.options.delete_timeout)
             resp.release()
             if resp.status not in (200, 202, 204, 404, 405):
                 log.debug("DELETE %s answered %d", url, resp.status)
