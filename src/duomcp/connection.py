@@ -42,8 +42,16 @@ _RESERVED = frozenset(
     }
 )
 PROTOCOL_VERSION_META = "io.modelcontextprotocol/protocolVersion"
-# Requests whose target (params.name or params.uri) goes into Mcp-Name.
-_NAME_PARAM = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
+# Requests whose target (params.name, params.uri, params.taskId) goes into Mcp-Name.
+_NAME_PARAM = {
+    "tools/call": "name",
+    "prompts/get": "name",
+    "resources/read": "uri",
+    # SEP-2663: the task's id, so that intermediaries route to the server that holds it.
+    "tasks/get": "taskId",
+    "tasks/update": "taskId",
+    "tasks/cancel": "taskId",
+}
 
 
 def _names_only(headers: Mapping[str, str]) -> str:

@@ -32,6 +32,9 @@ __all__ = [
     "SSEDecodeError",
     "SessionExpiredError",
     "StructuredContentError",
+    "TaskCancelledError",
+    "TaskFailedError",
+    "TaskNotFoundError",
     "TransportError",
     "UnsupportedProtocolVersionError",
 ]
@@ -157,6 +160,45 @@ class OutcomeUnknownError(ReplyLostError):
     def __init__(self, message: str, *, method: str) -> None:
         super().__init__(message)
         self.method = method
+
+
+class TaskFailedError(JSONRPCError):
+    """A task ended ``failed``: the request it ran failed with this JSON-RPC error.
+
+    Attributes:
+        task_id: the server's id of the task.
+    """
+
+    def __init__(self, task_id: str, code: int, message: str, data: Any = None) -> None:
+        super().__init__(code, message, data)
+        self.task_id = task_id
+
+
+class TaskCancelledError(MCPError):
+    """A task ended ``cancelled`` (by :meth:`~duomcp.AsyncClient.cancel_task`, by another
+    client, or by the server) before it produced a result.
+
+    Attributes:
+        task_id: the server's id of the task.
+    """
+
+    def __init__(self, message: str, *, task_id: str) -> None:
+        super().__init__(message)
+        self.task_id = task_id
+
+
+class TaskNotFoundError(OutcomeUnknownError):
+    """The server no longer knows a task it created (its time to live ran out, or the
+    server restarted without keeping it). The work may or may not have run; the client
+    never starts it again on its own.
+
+    Attributes:
+        task_id: the server's id of the task.
+    """
+
+    def __init__(self, message: str, *, task_id: str) -> None:
+        super().__init__(message, method="tasks/get")
+        self.task_id = task_id
 
 
 class InputRequiredLimitError(ProtocolError):

@@ -184,7 +184,9 @@ async def test_every_request_carries_meta_matching_its_headers(
         body, headers = record.body, record.headers
         meta = body["params"]["_meta"]
         assert meta[META_VERSION] == headers["mcp-protocol-version"] == "2026-07-28"
-        assert meta["io.modelcontextprotocol/clientCapabilities"] == {}
+        # no handlers: no sampling, elicitation or roots; call_tool follows tasks
+        tasks = {"extensions": {"io.modelcontextprotocol/tasks": {}}}
+        assert meta["io.modelcontextprotocol/clientCapabilities"] == tasks
         assert meta["io.modelcontextprotocol/clientInfo"]["name"] == "duomcp"
         assert headers["mcp-method"] == body["method"]
         target = body["params"].get("name") or body["params"].get("uri")
@@ -270,7 +272,8 @@ async def test_mrtr_elicitation_uses_the_legacy_handler(modern_server: Reference
     assert isinstance(retry["params"]["requestState"], str) and retry["params"]["requestState"]
     assert retry["params"]["arguments"] == first["params"]["arguments"]
     assert retry["params"]["_meta"]["io.modelcontextprotocol/clientCapabilities"] == {
-        "elicitation": {"form": {}, "url": {}}
+        "elicitation": {"form": {}, "url": {}},
+        "extensions": {"io.modelcontextprotocol/tasks": {}},
     }
 
 

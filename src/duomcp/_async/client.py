@@ -17,6 +17,7 @@ from ..engine._correlation import ProgressCallback
 from ..engine._responder import ElicitationHandler, RootsHandler, SamplingHandler
 from ..engine._versions import EraPreference, TransportPreference
 from ..errors import CapabilityNotSupportedError, InvalidResponseError
+from ..tasks import ToolTask
 from ..transports._http import HTTPOptions
 from ..types import (
     CallToolResult,
@@ -84,6 +85,8 @@ class AsyncClient:
         on_prompts_changed: called when the server's prompt list changed.
         on_resources_changed: called when the server's resource list changed.
         on_resource_updated: called with the URI of a subscribed resource that changed.
+        on_task_status: called with a :class:`~duomcp.tasks.ToolTask` whenever a task's
+            state changes, as a status notification or a poll shows.
         on_notification: receives every notification, as method and raw params.
         protocol_version: pin one protocol version (and so its era); by default the newest
             version the server supports is used.
@@ -127,6 +130,7 @@ class AsyncClient:
         on_prompts_changed: Callable[[], Any] | None = None,
         on_resources_changed: Callable[[], Any] | None = None,
         on_resource_updated: Callable[[str], Any] | None = None,
+        on_task_status: Callable[[ToolTask], Any] | None = None,
         on_notification: Callable[[str, Mapping[str, Any]], Any] | None = None,
         protocol_version: str | None = None,
         era: EraPreference = "auto",
@@ -157,6 +161,7 @@ class AsyncClient:
             on_prompts_changed=on_prompts_changed,
             on_resources_changed=on_resources_changed,
             on_resource_updated=on_resource_updated,
+            on_task_status=on_task_status,
             on_notification=on_notification,
         )
         self._engine = Engine(
@@ -367,36 +372,142 @@ class AsyncClient:
 
         A tool that fails returns a result with ``is_error`` set; it is not raised.
         When the tool declares an ``outputSchema``, ``structured_content`` is checked
-        against it.
+        against it. When the server runs the call as a task (a modern server's choice, or
+        a legacy tool that requires it), the task is followed to its end, answering the
+        input it asks for with the handlers, and its result returned the same way.
 
         Args:
             name: the tool's name.
             arguments: the tool's arguments.
-            timeout: seconds to wait for the result (restarted by progress).
+            timeout: seconds to wait for the result (restarted by progress, and by a
+                task's change of state).
             on_progress: called with ``(progress, total, message)`` as the server reports.
             meta: extra ``_meta`` entries for the request.
 
         Raises:
             JSONRPCError: the server refused the call (unknown tool, bad arguments).
             StructuredContentError: the structured result breaks the tool's outputSchema.
-            RequestTimeoutError: no result in time; the call was cancelled on the server.
+            RequestTimeoutError: no result in time; the call (or its task) was cancelled
+                on the server.
             InputRequiredLimitError: a modern server asked for input too many times.
             InvalidRequestError: the tool's definition is invalid, or an argument cannot
                 go into the header the tool declares for it.
+            TaskFailedError: the call ran as a task, which failed with a JSON-RPC error.
+            TaskCancelledError: the call ran as a task, which was cancelled.
+            TaskNotFoundError: the call ran as a task, which the server forgot.
         """
         params: dict[str, Any] = {"name": name, "arguments": dict(arguments or {})}
         if meta:
             params["_meta"] = dict(meta)
-        await self._engine.prepare_tool_call(name, timeout)
-        raw = await self._engine.request(
-            "tools/call", params, timeout=timeout, on_progress=on_progress
-        )
+        _, raw = await self._engine.call_tool(params, timeout=timeout, on_progress=on_progress)
+        return await self._tool_result(name, raw, timeout)
+
+    async def _tool_result(self, name: str, raw: Any, timeout: float | None) -> CallToolResult:
         result = from_wire(raw, CallToolResult)
         if self._validate and not result.is_error:
             schema = await self._engine.output_schema(name, timeout)
             if schema is not None:
                 validate_structured_content(name, schema, result.structured_content)
         return result
+
+    # -- tasks --------------------------------------------------------------------------
+
+    async def start_tool_task(
+        self,
+        name: str,
+        arguments: Mapping[str, Any] | None = None,
+        *,
+        ttl_ms: int | None = None,
+        timeout: float | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> ToolTask | CallToolResult:
+        """Call a tool as a task and return the task at once, to follow it later with
+        :meth:`get_task`, :meth:`task_result` and :meth:`cancel_task` (from this process
+        or another one: keep :attr:`ToolTask.task_id`).
+
+        A legacy (2025-11-25) server is asked for a task; a modern one decides alone, and
+        may answer with the result at once, which is then returned as it is.
+
+        Args:
+            name: the tool's name.
+            arguments: the tool's arguments.
+            ttl_ms: how long the server should keep the task, in milliseconds (legacy era;
+                the server may choose otherwise, see :attr:`ToolTask.ttl_ms`).
+            timeout: seconds to wait for the server to create the task.
+            meta: extra ``_meta`` entries for the request.
+
+        Raises:
+            CapabilityNotSupportedError: a legacy server or tool that runs no tasks.
+            JSONRPCError: the server refused the call.
+        """
+        params: dict[str, Any] = {"name": name, "arguments": dict(arguments or {})}
+        if meta:
+            params["_meta"] = dict(meta)
+        task, raw = await self._engine.call_tool(
+            params, timeout=timeout, on_progress=None, as_task=True, ttl_ms=ttl_ms
+        )
+        if task is not None:
+            return task
+        return await self._tool_result(name, raw, timeout)
+
+    async def get_task(self, task_id: str, *, timeout: float | None = None) -> ToolTask:
+        """Ask the server for a task's current state (``tasks/get``).
+
+        Raises:
+            TaskNotFoundError: the server does not know the task (any more).
+        """
+        return await self._engine.get_task(task_id, timeout)
+
+    async def task_result(self, task_id: str, *, timeout: float | None = None) -> CallToolResult:
+        """Wait for a task to end and return its tool result, answering the input it asks
+        for with the handlers (the poll interval the server asks for is honoured).
+
+        A timeout leaves the task running: ask again later, or :meth:`cancel_task`.
+        The result is not checked against an ``outputSchema`` (a task id does not name
+        its tool).
+
+        Args:
+            task_id: the id of a task this server created.
+            timeout: seconds to wait, restarted whenever the task changes state.
+
+        Raises:
+            TaskFailedError: the task failed with a JSON-RPC error.
+            TaskCancelledError: the task was cancelled.
+            TaskNotFoundError: the server does not know the task (any more).
+            RequestTimeoutError: the task did not end in time (it goes on).
+        """
+        raw = await self._engine.task_outcome(task_id, timeout)
+        return from_wire(raw, CallToolResult)
+
+    async def cancel_task(self, task_id: str, *, timeout: float | None = None) -> None:
+        """Ask the server to cancel a task (``tasks/cancel``). Cancelling is cooperative:
+        the task may still complete. Cancelling a task that already ended does nothing.
+
+        Raises:
+            TaskNotFoundError: the server does not know the task.
+        """
+        await self._engine.cancel_task(task_id, timeout)
+
+    async def iter_tasks(self, *, timeout: float | None = None) -> AsyncIterator[ToolTask]:
+        """Yield the tasks a 2025-11-25 server keeps for this session (``tasks/list``).
+
+        Raises:
+            CapabilityNotSupportedError: the server offers no task list (the tasks
+                extension of the modern era has none).
+        """
+        async for page in self._engine.task_pages(timeout):
+            tasks = page.get("tasks") if isinstance(page, Mapping) else None
+            if not isinstance(tasks, list):
+                raise InvalidResponseError("tasks/list returned no tasks array")
+            for task in tasks:
+                yield ToolTask.from_wire(task, what="a task of tasks/list")
+
+    async def list_tasks(self, *, timeout: float | None = None) -> list[ToolTask]:
+        """Return every task the server lists (:meth:`iter_tasks`, all pages gathered)."""
+        tasks = []
+        async for task in self.iter_tasks(timeout=timeout):
+            tasks.append(task)
+        return tasks
 
     # -- resources ----------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ import attrs
 from .._executors import Pool
 from .._portal import portal
 from ..connection import ConnectionState
+from ..tasks import ToolTask
 from ..types import DiscoverResult, InitializeResult, ServerCapabilities
 from ._correlation import ProgressCallback
 from ._engine import Engine
@@ -187,9 +188,42 @@ class BlockingEngine:
             use_cache=use_cache,
         )
 
+    def call_tool(
+        self,
+        params: dict[str, Any],
+        *,
+        timeout: float | None,
+        on_progress: ProgressCallback | None,
+        as_task: bool = False,
+        ttl_ms: int | None = None,
+    ) -> tuple[ToolTask | None, Any]:
+        """``tools/call`` (and the task it may start): see :meth:`Engine.call_tool`."""
+        return portal.call(  # type: ignore[no-any-return]
+            _called_from,
+            IN_CALLBACK.get(),
+            self._engine.call_tool,
+            params,
+            timeout=timeout,
+            on_progress=_in_pool(on_progress, self._pool),
+            as_task=as_task,
+            ttl_ms=ttl_ms,
+        )
+
+    def get_task(self, task_id: str, timeout: float | None) -> ToolTask:
+        """``tasks/get``: see :meth:`Engine.get_task`."""
+        return portal.call(  # type: ignore[no-any-return]
+            _called_from, IN_CALLBACK.get(), self._engine.get_task, task_id, timeout
+        )
+
+    def task_pages(self, timeout: float | None) -> Iterator[Any]:
+        """Yield the raw pages of ``tasks/list``, each fetched when needed."""
+        return self._iterate(self._engine.task_pages(timeout))
+
     def pages(self, method: str, timeout: float | None = None) -> Iterator[Any]:
         """Yield the raw pages of a list method, each fetched when needed."""
-        pages = self._engine.pages(method, timeout)
+        return self._iterate(self._engine.pages(method, timeout))
+
+    def _iterate(self, pages: AsyncGenerator[Any, None]) -> Iterator[Any]:
         try:
             while True:
                 try:

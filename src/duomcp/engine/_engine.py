@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -23,6 +23,7 @@ from .._wire import from_wire, to_wire
 from ..auth import Auth
 from ..connection import ConnectionState
 from ..errors import CapabilityNotSupportedError, OutcomeUnknownError, TransportError
+from ..tasks import ToolTask
 from ..transports._base import Transport, make_transport
 from ..transports._http import HTTPOptions
 from ..types import DiscoverResult, Implementation, InitializeResult, ServerCapabilities
@@ -33,6 +34,7 @@ from ._modern import ModernPath
 from ._negotiation import Negotiated, Negotiator
 from ._responder import Handlers, Responder
 from ._subscriptions import Subscriptions
+from ._tasks import TASKS_EXTENSION, TaskDriver
 from ._tools import ToolRegistry, lost_reply, paginate
 from ._trace import trace_fields
 from ._versions import (
@@ -125,12 +127,15 @@ class Engine:
             memory=memory,
             modern_params=lambda: self.modern.params(None),
         )
+        modern_capabilities = handlers.capabilities("modern")
+        # call_tool drives tasks the server chooses to start (SEP-2663).
+        modern_capabilities["extensions"] = {TASKS_EXTENSION: {}}
         self.modern = ModernPath(
             c,
             self._negotiator,
             responder,
             self.tools,
-            capabilities=handlers.capabilities("modern"),
+            capabilities=modern_capabilities,
             client_info=to_wire(client_info),
             trace_fields=trace,
             cache=cache,
@@ -141,6 +146,22 @@ class Engine:
         self.subscriptions = Subscriptions(c, handlers, modern_params=self.modern.params)
         self._inbound.tools = self.tools
         self._inbound.subscriptions = self.subscriptions
+        on_task_status = handlers.on_task_status
+
+        def report(task: ToolTask) -> None:
+            if on_task_status is not None:
+                self._inbound.queue(on_task_status, task)
+
+        self.tasks = TaskDriver(
+            state,
+            send=lambda method, params, timeout: self.request(method, params, timeout=timeout),
+            serve=responder.serve,
+            report=report,
+            default_timeout=lambda: c.timeout,
+            max_timeout=max_timeout,
+            restart_on_activity=progress_resets_timeout,
+        )
+        self._inbound.tasks = self.tasks
         self._max_pages = max_pages
         self.negotiated: Negotiated | None = None
         """What the connection agreed on with the server, once connected."""
@@ -322,7 +343,7 @@ class Engine:
         await self.connect()
         await self._correlator.notify(method, params)
 
-    async def pages(self, method: str, timeout: float | None = None) -> AsyncIterator[Any]:
+    async def pages(self, method: str, timeout: float | None = None) -> AsyncGenerator[Any, None]:
         """Yield the raw pages of a list method (at most ``max_pages``); ``tools/list``
         pages feed the tool registry and leave out tools that break the rules."""
 
@@ -375,6 +396,87 @@ class Engine:
         if self.tools.needs_listing(name):
             await self._relist_tools(timeout)
         self.tools.check_offered(name)
+
+    # -- tools and tasks ------------------------------------------------------------------
+
+    async def call_tool(
+        self,
+        params: dict[str, Any],
+        *,
+        timeout: float | None,
+        on_progress: ProgressCallback | None,
+        as_task: bool = False,
+        ttl_ms: int | None = None,
+    ) -> tuple[ToolTask | None, Any]:
+        """``tools/call``: the task it started (``None`` if none) and the raw result.
+
+        The legacy era asks for a task when the tool requires one or ``as_task`` is set
+        (``CapabilityNotSupportedError`` if the server or tool cannot); the modern server
+        decides alone. Without ``as_task``, a task is driven to its end here (cancelled
+        on the server if the wait times out or is cancelled) and its result returned.
+        """
+        name = params["name"]
+        await self.prepare_tool_call(name, timeout)
+        asked = False
+        if self.state.era != "modern":
+            caps = self.server_capabilities
+            tasks = caps.tasks if caps is not None else None
+            declared = bool(
+                tasks is not None
+                and tasks.requests is not None
+                and tasks.requests.tools is not None
+                and tasks.requests.tools.call is not None
+            )
+            if declared and name not in self.tools.task_support:
+                await self._relist_tools(timeout)
+            support = self.tools.task_support.get(name)
+            asked = self.tasks.legacy_mode(name, support, declared, as_task)
+            if asked:
+                params = {**params, "task": {} if ttl_ms is None else {"ttl": ttl_ms}}
+        raw = await self.request("tools/call", params, timeout=timeout, on_progress=on_progress)
+        task = self.tasks.created(raw, asked)
+        if task is None or as_task:
+            return task, raw
+        return task, await self.tasks.outcome(task, timeout, cancel_on_abort=True)
+
+    async def get_task(self, task_id: str, timeout: float | None) -> ToolTask:
+        """``tasks/get``: the task's state (``TaskNotFoundError`` if unknown)."""
+        await self.connect()
+        task, _ = await self.tasks.get(task_id, timeout)
+        return task
+
+    async def task_outcome(self, task_id: str, timeout: float | None) -> Any:
+        """Wait for a task to end; its raw result. A timeout leaves the task running."""
+        await self.connect()
+        task, _ = await self.tasks.get(task_id, timeout)
+        return await self.tasks.outcome(task, timeout, cancel_on_abort=False)
+
+    async def cancel_task(self, task_id: str, timeout: float | None) -> None:
+        """``tasks/cancel``; a task already over is left as it is."""
+        await self.connect()
+        await self.tasks.cancel(task_id, timeout)
+
+    def _tasks_listed(self) -> None:
+        if self.state.era == "modern":
+            raise CapabilityNotSupportedError(
+                f"{self.state.endpoint} speaks the tasks extension, which has no tasks/list"
+            )
+        caps = self.server_capabilities
+        if caps is None or caps.tasks is None or caps.tasks.list is None:
+            raise CapabilityNotSupportedError(
+                f"{self.state.endpoint} does not declare the tasks.list capability"
+            )
+
+    async def task_pages(self, timeout: float | None) -> AsyncGenerator[Any, None]:
+        """The raw pages of ``tasks/list`` (2025-11-25 servers that declare it).
+
+        Raises:
+            CapabilityNotSupportedError: the server offers no task list.
+        """
+        await self.connect()
+        self._tasks_listed()
+        async for page in self.pages("tasks/list", timeout):
+            yield page
 
     # -- what differs between eras ------------------------------------------------------
 

@@ -27,6 +27,7 @@ from ._responder import Responder, call
 
 if TYPE_CHECKING:
     from ._subscriptions import Subscriptions
+    from ._tasks import TaskDriver
     from ._tools import ToolRegistry
 
 __all__ = ["IN_CALLBACK", "Inbound"]
@@ -57,6 +58,8 @@ _NOTIFICATION_QUEUE = 1024
 _MAX_SERVER_REQUESTS = 1024  # in flight (running or waiting for a handler slot) at once
 _MAX_REFUSALS = 64  # refusals being sent at once; beyond, requests are dropped
 _META_SUBSCRIPTION = "io.modelcontextprotocol/subscriptionId"
+# A task's new state: 2025-11-25, and the tasks extension (SEP-2663).
+_TASK_STATUS = frozenset({"notifications/tasks/status", "notifications/tasks"})
 # A list-changed notification: the cached lists it makes stale, and the handler it calls.
 _LIST_CHANGED = {
     "notifications/tools/list_changed": (("tools/list",), "on_tools_changed"),
@@ -85,6 +88,7 @@ class Inbound:
         self._invalidate = invalidate
         self.tools: ToolRegistry | None = None
         self.subscriptions: Subscriptions | None = None
+        self.tasks: TaskDriver | None = None
         self._server_requests: dict[Any, asyncio.Task[Any]] = {}
         self._refused = 0  # requests refused (repeated id, too many)
         self._refusing = 0  # refusals being sent
@@ -236,6 +240,8 @@ class Inbound:
                     self.queue(handlers.on_resource_updated, uri)
         elif method == "notifications/subscriptions/acknowledged" and subscriptions is not None:
             subscriptions.acknowledged(params)
+        elif method in _TASK_STATUS and self.tasks is not None:
+            self.tasks.notified(params)
         if handlers.on_notification is not None:
             self.queue(handlers.on_notification, method, params)
 

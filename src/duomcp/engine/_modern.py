@@ -153,6 +153,8 @@ class ModernPath:
                 if cache is not None and key is not None and rounds == 0:
                     cache.put(key, await self._identity(), result)
                 return result
+            if kind == "task" and method == "tools/call":
+                return result  # the caller drives the task (SEP-2663)
             if kind != "input_required" or method not in _MRTR_METHODS:
                 raise InvalidResponseError(f"{method} on {endpoint} returned resultType {kind!r}")
             if rounds >= self._max_input_rounds:

@@ -20,6 +20,7 @@ import attrs
 from .. import _jsonrpc as rpc
 from .._wire import from_wire, to_wire
 from ..errors import InvalidResponseError, JSONRPCError
+from ..tasks import ToolTask
 from ..types import (
     CreateMessageRequestParams,
     CreateMessageResult,
@@ -74,6 +75,7 @@ class Handlers:
     on_prompts_changed: Callable[[], Any] | None = None
     on_resources_changed: Callable[[], Any] | None = None
     on_resource_updated: Callable[[str], Any] | None = None
+    on_task_status: Callable[[ToolTask], Any] | None = None
     on_notification: Callable[[str, Mapping[str, Any]], Any] | None = None
 
     def capabilities(self, era: str = "legacy") -> dict[str, Any]:

@@ -83,11 +83,14 @@ class ToolRegistry:
         self.rejected: dict[str, str] = {}
         """Tools dropped from listings because their definition breaks the spec, and why."""
         self._idempotent: set[str] = set()
+        self.task_support: dict[str, str] = {}
+        """``execution.taskSupport`` of the tools last listed (2025-11-25), by name."""
 
     def forget_schemas(self) -> None:
         """The tool list changed (or a new session began): forget what it said."""
         self.output_schemas.clear()
         self._idempotent.clear()
+        self.task_support.clear()
 
     def accept_page(self, page: dict[str, Any]) -> dict[str, Any]:
         """A ``tools/list`` page with the tools that break the rules left out."""
@@ -124,6 +127,9 @@ class ToolRegistry:
                 self._idempotent.add(name)
             else:
                 self._idempotent.discard(name)
+            execution = tool.get("execution")
+            support = execution.get("taskSupport") if isinstance(execution, Mapping) else None
+            self.task_support[name] = support if isinstance(support, str) else "forbidden"
             kept.append(tool)
         return kept
 

@@ -51,6 +51,13 @@ READS = frozenset(
         "resources/templates/list",
         "resources/read",
         "completion/complete",
+        "tasks/get",
+        "tasks/list",
+        "tasks/result",
+        # Not reads, but safe to send twice: cancelling is idempotent, and a server
+        # ignores the answers to input it already has (SEP-2663).
+        "tasks/cancel",
+        "tasks/update",
     }
 )
 """Requests a server does not act on: sent again when their reply is lost. Anything else

@@ -1,0 +1,421 @@
+"""Tasks in both eras: starting, polling, answering a task's input, the outcome, cancelling.
+
+Owns the rules of :mod:`duomcp.tasks`:
+
+- a deadline that means what the caller thinks: the call's timeout, restarted whenever the
+  task shows life (a new status, message or update time) like progress restarts a call's,
+  capped by ``max_timeout``;
+- the server's poll interval honoured (within 50 ms and the deadline), and a status
+  notification ends the wait at once;
+- input a modern task asks for (``inputRequests``) answered once per key by the same
+  responder as every other server request, and sent with ``tasks/update``; a legacy task's
+  input arrives as ordinary server requests on the ``tasks/result`` stream;
+- a task is never started again: a task the server forgot is :class:`TaskNotFoundError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from .. import _jsonrpc as rpc
+from ..connection import ConnectionState
+from ..errors import (
+    CapabilityNotSupportedError,
+    InvalidResponseError,
+    JSONRPCError,
+    RequestTimeoutError,
+    TaskCancelledError,
+    TaskFailedError,
+    TaskNotFoundError,
+)
+from ..tasks import ToolTask
+
+__all__ = ["TASKS_EXTENSION", "TaskDriver"]
+
+log = logging.getLogger("duomcp")
+
+TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
+_MIN_POLL = 0.05
+_DEFAULT_POLL = 0.5
+_MAX_INPUT_REQUESTS = 64
+_MAX_ANSWERED = 4096
+_CANCEL_TIMEOUT = 5.0
+_INPUT_KINDS = frozenset({"sampling/createMessage", "elicitation/create", "roots/list"})
+
+Send = Callable[[str, "dict[str, Any] | None", "float | None"], Awaitable[Any]]
+Serve = Callable[[str, Mapping[str, Any]], Awaitable[Any]]
+
+
+class _Deadline:
+    """A call's deadline: ``timeout`` after the last sign of life, never past ``cap``."""
+
+    def __init__(self, timeout: float, cap: float | None, restart: bool) -> None:
+        self._loop = asyncio.get_running_loop()
+        now = self._loop.time()
+        self._timeout = timeout
+        self._end = now + timeout
+        self._cap = None if cap is None else now + max(cap, timeout)
+        self._restart = restart
+
+    def alive(self) -> None:
+        if self._restart:
+            end = self._loop.time() + self._timeout
+            self._end = end if self._cap is None else min(end, self._cap)
+
+    def left(self) -> float:
+        return self._end - self._loop.time()
+
+
+def _seen(task: ToolTask) -> tuple[str, str | None, str | None]:
+    return task.status, task.status_message, task.last_updated_at
+
+
+class TaskDriver:
+    """Drives tasks to their outcome over one connection."""
+
+    def __init__(
+        self,
+        state: ConnectionState,
+        *,
+        send: Send,
+        serve: Serve,
+        report: Callable[[ToolTask], None],
+        default_timeout: Callable[[], float],
+        max_timeout: float | None,
+        restart_on_activity: bool,
+    ) -> None:
+        self._state = state
+        self._send = send
+        self._serve = serve
+        self._report = report
+        self._default_timeout = default_timeout
+        self._max_timeout = max_timeout
+        self._restart = restart_on_activity
+        self._wakers: dict[str, asyncio.Event] = {}
+        self._last_seen: dict[str, tuple[str, str | None, str | None]] = {}
+
+    # -- what the server says -----------------------------------------------------------
+
+    def created(self, raw: Any, asked: bool) -> ToolTask | None:
+        """The task a ``tools/call`` result announces, or ``None`` for a plain result.
+
+        Modern: ``resultType: "task"``; legacy: a ``task`` member, when one was asked for.
+        """
+        if not isinstance(raw, Mapping):
+            return None
+        if self._state.era == "modern":
+            if raw.get("resultType") != "task":
+                return None
+            task = ToolTask.from_wire(raw, what="the task created by tools/call")
+        else:
+            if not asked:
+                return None
+            if "task" not in raw:
+                raise InvalidResponseError(
+                    f"tools/call on {self._state.endpoint} was asked to run as a task and "
+                    "answered without one"
+                )
+            task = ToolTask.from_wire(raw["task"], what="the task created by tools/call")
+        self._observe(task)
+        return task
+
+    def notified(self, params: Mapping[str, Any]) -> None:
+        """A status notification (``notifications/tasks/status`` or ``notifications/tasks``):
+        report it and wake whoever waits on the task."""
+        try:
+            task = ToolTask.from_wire(params, what="a task status notification")
+        except InvalidResponseError as exc:
+            log.warning("ignored a task status notification from %s: %s", self._state.endpoint, exc)
+            return
+        self._observe(task)
+        waker = self._wakers.get(task.task_id)
+        if waker is not None:
+            waker.set()
+
+    def _observe(self, task: ToolTask) -> bool:
+        """Report ``task`` if it changed since last seen; whether it did."""
+        seen = _seen(task)
+        if self._last_seen.get(task.task_id) == seen:
+            return False
+        if task.terminal:
+            self._last_seen.pop(task.task_id, None)
+        else:
+            if len(self._last_seen) >= _MAX_ANSWERED:
+                self._last_seen.pop(next(iter(self._last_seen)))
+            self._last_seen[task.task_id] = seen
+        self._report(task)
+        return True
+
+    # -- requests -----------------------------------------------------------------------
+
+    async def get(self, task_id: str, timeout: float | None) -> tuple[ToolTask, dict[str, Any]]:
+        """``tasks/get``: the task and the raw result (the modern one carries the outcome).
+
+        Raises:
+            TaskNotFoundError: the server does not know the task.
+        """
+        try:
+            raw = await self._send("tasks/get", {"taskId": task_id}, timeout)
+        except JSONRPCError as exc:
+            raise self._not_found(task_id, exc) from exc
+        task = ToolTask.from_wire(raw, what=f"tasks/get of {task_id!r}")
+        if task.task_id != task_id:
+            raise InvalidResponseError(f"tasks/get of {task_id!r} described task {task.task_id!r}")
+        self._observe(task)
+        return task, raw
+
+    async def cancel(self, task_id: str, timeout: float | None) -> None:
+        """``tasks/cancel``. Cancelling a task that is already over is not an error.
+
+        Raises:
+            TaskNotFoundError: the server does not know the task.
+        """
+        try:
+            raw = await self._send("tasks/cancel", {"taskId": task_id}, timeout)
+        except JSONRPCError as exc:
+            if exc.code != rpc.INVALID_PARAMS or self._state.era == "modern":
+                raise self._not_found(task_id, exc) from exc
+            # 2025-11-25 refuses to cancel a terminal task with the code of an unknown one.
+            task, _ = await self.get(task_id, timeout)
+            if not task.terminal:
+                raise
+            return
+        if self._state.era != "modern" and isinstance(raw, Mapping) and "taskId" in raw:
+            self._observe(ToolTask.from_wire(raw, what=f"tasks/cancel of {task_id!r}"))
+
+    def _not_found(self, task_id: str, exc: JSONRPCError) -> Exception:
+        if exc.code != rpc.INVALID_PARAMS:
+            return exc
+        self._last_seen.pop(task_id, None)
+        return TaskNotFoundError(
+            f"{self._state.endpoint} no longer knows task {task_id!r} ({exc.message}): its "
+            "time to live ran out or the server restarted; the work may or may not have "
+            "run, and was not started again",
+            task_id=task_id,
+        )
+
+    # -- waiting for the outcome --------------------------------------------------------
+
+    async def outcome(
+        self, task: ToolTask, timeout: float | None, *, cancel_on_abort: bool
+    ) -> dict[str, Any]:
+        """Wait for ``task`` to end and return its raw result (a ``CallToolResult``).
+
+        With ``cancel_on_abort`` (the task stands for a plain ``call_tool``), a timeout or
+        cancellation of the wait cancels the task on the server too.
+
+        Raises:
+            TaskFailedError: the task failed with a JSON-RPC error.
+            TaskCancelledError: the task was cancelled.
+            TaskNotFoundError: the server forgot the task.
+            RequestTimeoutError: no outcome in time (the task goes on unless
+                ``cancel_on_abort``).
+        """
+        deadline = _Deadline(
+            self._default_timeout() if timeout is None else timeout,
+            self._max_timeout,
+            self._restart,
+        )
+        waker = self._wakers.setdefault(task.task_id, asyncio.Event())
+        try:
+            if self._state.era == "modern":
+                return await self._modern(task, deadline, waker)
+            return await self._legacy(task, deadline, waker)
+        except (asyncio.CancelledError, RequestTimeoutError):
+            if cancel_on_abort:
+                await self._abandon(task.task_id)
+            raise
+        finally:
+            if self._wakers.get(task.task_id) is waker:
+                del self._wakers[task.task_id]
+
+    async def _abandon(self, task_id: str) -> None:
+        """Cancel a task nobody waits for any more; best effort, bounded, never raises."""
+
+        async def cancel() -> None:
+            try:
+                await self.cancel(task_id, _CANCEL_TIMEOUT)
+            except Exception as exc:  # the caller's error matters more
+                log.info("could not cancel task %r on %s: %s", task_id, self._state.endpoint, exc)
+
+        job = asyncio.ensure_future(cancel())
+        try:
+            await asyncio.shield(job)
+        except asyncio.CancelledError:
+            await asyncio.wait([job], timeout=_CANCEL_TIMEOUT)
+            raise
+
+    async def _pause(self, task: ToolTask, deadline: _Deadline, waker: asyncio.Event) -> float:
+        """Sleep the poll interval (or until a notification); the time left after it.
+
+        Raises:
+            RequestTimeoutError: the deadline passed.
+        """
+        left = deadline.left()
+        if left <= 0:
+            raise self._timeout(task)
+        interval = (task.poll_interval_ms or _DEFAULT_POLL * 1000) / 1000
+        interval = min(max(interval, _MIN_POLL), left)
+        waker.clear()
+        try:
+            await asyncio.wait_for(waker.wait(), interval)
+        except asyncio.TimeoutError:
+            pass
+        left = deadline.left()
+        if left <= 0:
+            raise self._timeout(task)
+        return left
+
+    def _timeout(self, task: ToolTask) -> RequestTimeoutError:
+        return RequestTimeoutError(
+            f"task {task.task_id!r} on {self._state.endpoint} was still {task.status} when "
+            "the call's timeout ran out"
+        )
+
+    def _ended(self, task: ToolTask, raw: Mapping[str, Any]) -> Exception | None:
+        """The error for a task that ended without a result, if it did."""
+        if task.status == "cancelled":
+            return TaskCancelledError(
+                f"task {task.task_id!r} on {self._state.endpoint} was cancelled"
+                + (f": {task.status_message}" if task.status_message else ""),
+                task_id=task.task_id,
+            )
+        if task.status == "failed":
+            error = raw.get("error")
+            if isinstance(error, Mapping) and isinstance(error.get("code"), int):
+                message = error.get("message")
+                return TaskFailedError(
+                    task.task_id,
+                    error["code"],
+                    message if isinstance(message, str) else "",
+                    error.get("data"),
+                )
+            return TaskFailedError(
+                task.task_id, rpc.INTERNAL_ERROR, task.status_message or "the task failed"
+            )
+        return None
+
+    async def _modern(
+        self, task: ToolTask, deadline: _Deadline, waker: asyncio.Event
+    ) -> dict[str, Any]:
+        answered: set[str] = set()
+        raw: Mapping[str, Any] = {}
+        while True:
+            if task.terminal:
+                error = self._ended(task, raw)
+                if error is not None:
+                    raise error
+                result = raw.get("result")
+                if not isinstance(result, dict):
+                    raise InvalidResponseError(
+                        f"task {task.task_id!r} completed without a result object"
+                    )
+                return result
+            if task.status == "input_required":
+                await self._answer(task, raw.get("inputRequests"), answered, deadline)
+            left = await self._pause(task, deadline, waker)
+            before = _seen(task)
+            task, raw = await self.get(task.task_id, left)
+            if _seen(task) != before:
+                deadline.alive()
+
+    async def _answer(
+        self, task: ToolTask, requests: Any, answered: set[str], deadline: _Deadline
+    ) -> None:
+        """Answer the input requests not answered yet and send them with ``tasks/update``."""
+        if requests is None:
+            return
+        if not isinstance(requests, Mapping) or len(requests) > _MAX_INPUT_REQUESTS:
+            raise InvalidResponseError(
+                f"task {task.task_id!r}: inputRequests must be an object of at most "
+                f"{_MAX_INPUT_REQUESTS}"
+            )
+        fresh = {key: value for key, value in requests.items() if key not in answered}
+        if not fresh:
+            return
+        if len(answered) + len(fresh) > _MAX_ANSWERED:
+            raise InvalidResponseError(
+                f"task {task.task_id!r} asked for input more than {_MAX_ANSWERED} times"
+            )
+
+        async def answer(key: str, request: Any) -> tuple[str, Any]:
+            if not isinstance(request, Mapping) or request.get("method") not in _INPUT_KINDS:
+                raise InvalidResponseError(
+                    f"task {task.task_id!r}: input request {key!r} is malformed or of an "
+                    "unknown kind"
+                )
+            try:
+                return key, await self._serve(request["method"], request.get("params") or {})
+            except JSONRPCError as exc:
+                if exc.code == rpc.METHOD_NOT_FOUND:
+                    raise CapabilityNotSupportedError(
+                        f"task {task.task_id!r} on {self._state.endpoint} asks for "
+                        f"{request['method']}, which this client has no handler for"
+                    ) from exc
+                raise
+
+        responses = dict(await asyncio.gather(*(answer(k, r) for k, r in fresh.items())))
+        params = {"taskId": task.task_id, "inputResponses": responses}
+        try:
+            await self._send("tasks/update", params, max(deadline.left(), _MIN_POLL))
+        except JSONRPCError as exc:
+            raise self._not_found(task.task_id, exc) from exc
+        answered.update(responses)
+        deadline.alive()
+
+    async def _legacy(
+        self, task: ToolTask, deadline: _Deadline, waker: asyncio.Event
+    ) -> dict[str, Any]:
+        while task.status == "working":
+            left = await self._pause(task, deadline, waker)
+            before = _seen(task)
+            task, _ = await self.get(task.task_id, left)
+            if _seen(task) != before:
+                deadline.alive()
+        error = self._ended(task, {}) if task.status == "cancelled" else None
+        if error is not None:
+            raise error
+        # Completed, failed, or waiting for input: tasks/result answers with the outcome,
+        # and carries the server's requests for input (answered by the usual handlers).
+        try:
+            raw = await self._send("tasks/result", {"taskId": task.task_id}, deadline.left())
+        except JSONRPCError as exc:
+            if exc.code == rpc.INVALID_PARAMS:
+                try:
+                    task, _ = await self.get(task.task_id, max(deadline.left(), _MIN_POLL))
+                except TaskNotFoundError:
+                    raise self._not_found(task.task_id, exc) from exc
+                if task.status == "cancelled":
+                    raise self._ended(task, {}) or exc from exc
+            raise TaskFailedError(task.task_id, exc.code, exc.message, exc.data) from exc
+        if not isinstance(raw, dict):
+            raise InvalidResponseError(f"tasks/result of {task.task_id!r} is not an object")
+        return raw
+
+    # -- the 2025-11-25 capability checks -------------------------------------------------
+
+    def legacy_mode(self, name: str, support: str | None, declared: bool, asked: bool) -> bool:
+        """Whether a legacy ``tools/call`` of ``name`` goes as a task: when the tool
+        requires it, or when asked and allowed.
+
+        Raises:
+            CapabilityNotSupportedError: asked for a task the server or tool does not offer.
+        """
+        if not declared:
+            if asked:
+                raise CapabilityNotSupportedError(
+                    f"{self._state.endpoint} does not run tools/call as tasks (no "
+                    "tasks.requests.tools.call capability)"
+                )
+            return False
+        if support == "required":
+            return True
+        if asked and support != "optional":
+            raise CapabilityNotSupportedError(
+                f"tool {name!r} of {self._state.endpoint} does not run as a task "
+                f"(execution.taskSupport: {support or 'forbidden'})"
+            )
+        return asked
