@@ -7,7 +7,8 @@ for the tests that need Node):
 `test` is what CI runs (.ci/run): the venv with the test, lint, codegen and docs tools,
 Node 22 with the official conformance suite, node-oidc-provider (a real authorization
 server for the auth tests) and the legacy official SDK in .ci-cache/
-(.ci/install-node.sh, .ci/install-oidc.sh, .ci/install-mcp-legacy.sh), then ruff, mypy,
+(.ci/install-node.sh, .ci/install-npm-pinned.sh for node-oidc-provider and
+server-everything, .ci/install-mcp-legacy.sh), then ruff, mypy,
 the codegen checks and pytest (which also builds the docs site with mkdocs --strict and runs every
 example). Extra arguments go to pytest: `python3 dev.py test -x
 tests/test_cli.py`. Each step is skipped when it is already done, so a second run starts
@@ -58,7 +59,13 @@ def test(pytest_args: list[str]) -> int:
     _venv(("test", "lint", "codegen", "docs"))
     env_python = {"PYTHON": str(PYTHON)}
     subprocess.run(["bash", ".ci/install-node.sh"], cwd=ROOT, check=True)
-    subprocess.run(["bash", ".ci/install-oidc.sh"], cwd=ROOT, check=True)
+    for source, name, package in (
+        ("tests/oidc", "oidc", "oidc-provider"),
+        ("tests/interop/everything", "everything", "@modelcontextprotocol/server-everything"),
+    ):
+        subprocess.run(
+            ["bash", ".ci/install-npm-pinned.sh", source, name, package], cwd=ROOT, check=True
+        )
     subprocess.run(
         ["bash", ".ci/install-mcp-legacy.sh"],
         cwd=ROOT,

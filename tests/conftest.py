@@ -108,6 +108,7 @@ def dual_server(faults: ServerFaults) -> Iterator[ReferenceServer]:
 _NEEDS = {
     "conformance": "node",  # the official conformance suite runs on Node 22
     "test_benchmarks_smoke.py": "node",  # the benchmark server is a Node program
+    "test_everything_tasks.py": "node",  # the official everything server runs on Node
     "interop": "peers",  # the official SDK's servers (mcp 2.x, and 1.x in .ci-cache)
 }
 

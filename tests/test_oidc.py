@@ -11,7 +11,8 @@ JWKS (signature, issuer, audience, expiry) and, for DPoP-bound ones, the proof (
 ``htm``, ``htu``, ``ath``, ``iat``, fresh ``jti``, key thumbprint = the token's
 ``cnf.jkt``). It records every request with its verdict.
 
-Needs ``.ci-cache/oidc`` (``bash .ci/install-oidc.sh``); the module is skipped without it.
+Needs ``.ci-cache/oidc`` (``bash .ci/install-npm-pinned.sh tests/oidc oidc oidc-provider``);
+the module is skipped without it.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ NODE_22 = ROOT / ".ci-cache" / "node" / "node_modules" / ".bin" / "node"
 
 if not (PREFIX / "node_modules" / "oidc-provider" / "package.json").is_file():
     pytest.skip(
-        "node-oidc-provider is not installed in .ci-cache/oidc (run: bash .ci/install-oidc.sh)",
+        "node-oidc-provider is not installed in .ci-cache/oidc "
+        "(run: bash .ci/install-npm-pinned.sh tests/oidc oidc oidc-provider)",
         allow_module_level=True,
     )
 

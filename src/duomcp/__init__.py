@@ -40,9 +40,13 @@ from .errors import (
     RequestTimeoutError,
     SessionExpiredError,
     StructuredContentError,
+    TaskCancelledError,
+    TaskFailedError,
+    TaskNotFoundError,
     TransportError,
     UnsupportedProtocolVersionError,
 )
+from .tasks import ToolTask
 from .transports._http import HTTPOptions
 
 __all__ = [
@@ -76,6 +80,10 @@ __all__ = [
     "SessionExpiredError",
     "StdioServer",
     "StructuredContentError",
+    "TaskCancelledError",
+    "TaskFailedError",
+    "TaskNotFoundError",
+    "ToolTask",
     "TransportError",
     "UnsupportedProtocolVersionError",
     "__version__",
