@@ -9,12 +9,16 @@ receives is recorded for assertions (:class:`RecordedRequest`).
 With ``ReferenceServer(era="modern")`` (or ``"dual"``) it also speaks the modern era,
 protocol 2026-07-28: stateless POSTs with per-request ``_meta`` and routing headers,
 ``server/discover``, caching hints, multi round-trip requests and ``subscriptions/listen``.
+
+With ``ReferenceServer(tasks=True)`` (or a shared :class:`TaskStore`) it also runs tool
+calls as tasks: the 2025-11-25 tasks utility and the 2026-07-28 tasks extension.
 """
 
 from __future__ import annotations
 
 from ._authserver import AuthorizationServer, AuthServerSettings
 from ._server import RecordedRequest, ReferenceServer, ServerFaults
+from ._tasks import TaskStore
 
 __all__ = [
     "AuthServerSettings",
@@ -22,4 +26,5 @@ __all__ = [
     "RecordedRequest",
     "ReferenceServer",
     "ServerFaults",
+    "TaskStore",
 ]

@@ -30,6 +30,8 @@ from ._http import (
 from ._legacy_sessions import LegacySessions
 from ._session import VERSIONS, CallContext, ProtocolFault, Session
 from ._streams import Event, EventStream
+from ._task_methods import LEGACY_CAPABILITY, legacy_tasks_request
+from ._tasks import TaskManager
 
 __all__ = ["LegacyEndpoint"]
 
@@ -58,11 +60,14 @@ class LegacyEndpoint:
         sessions: LegacySessions,
         server_info: dict[str, Any],
         instructions: str,
+        tasks: TaskManager | None = None,
     ) -> None:
         self.host = host
         self.sessions = sessions
         self.server_info = server_info
         self.instructions = instructions
+        self.tasks = tasks
+        """Runs the tasks of 2025-11-25 sessions; None: no tasks offered."""
 
     async def handle(
         self, request: web.Request, body: Any, too_large: bool, invalid: bool
@@ -163,9 +168,12 @@ class LegacyEndpoint:
         version = offered if offered in VERSIONS else VERSIONS[0]
         session, session_id = self.sessions.open(version, params["capabilities"])
         headers = {"Mcp-Session-Id": session_id} if session_id is not None else {}
+        capabilities = server_capabilities()
+        if self.tasks is not None and session.at_least("2025-11-25"):
+            capabilities["tasks"] = LEGACY_CAPABILITY
         result = {
             "protocolVersion": version,
-            "capabilities": server_capabilities(),
+            "capabilities": capabilities,
             "serverInfo": self.server_info,
             "instructions": self.instructions,
         }
@@ -290,6 +298,12 @@ class LegacyEndpoint:
         async def work() -> dict[str, Any]:
             if not isinstance(params, dict):
                 raise ProtocolFault(-32602, "Invalid params: params must be an object")
+            if self.tasks is not None and session.at_least("2025-11-25"):
+                answer = await legacy_tasks_request(
+                    self.tasks, self.host.tool_runs, session, method, params, ctx
+                )
+                if answer is not None:
+                    return answer
             return await handle_request(self.host, session, method, params, ctx)
 
         return await respond(message["id"], method, work())

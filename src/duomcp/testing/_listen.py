@@ -61,6 +61,8 @@ class Listener:
             return self.honoured.get(flag) is True
         if method == "notifications/resources/updated":
             return params.get("uri") in self.honoured.get("resourceSubscriptions", ())
+        if method == "notifications/tasks":
+            return params.get("taskId") in self.honoured.get("taskIds", ())
         return False
 
 

@@ -24,6 +24,7 @@ from ._fixtures import (
     RESOURCES_PAGE,
     TEMPLATES,
     TOOLS_PAGE,
+    Tool,
     _object,
     _page,
     _string,
@@ -64,6 +65,16 @@ from ._modern_fixtures import (
 )
 from ._session import LEVELS, ProtocolFault, Session
 from ._streams import Event, EventStream
+from ._task_methods import (
+    MODERN_TASK_METHODS,
+    declares_tasks,
+    listen_task_ids,
+    modern_call,
+    modern_requirement,
+    modern_tasks_request,
+)
+from ._task_tools import MODERN_TASK_TOOLS
+from ._tasks import TASKS_EXTENSION, TaskManager
 
 __all__ = [
     "CACHEABLE_METHODS",
@@ -96,7 +107,12 @@ MODERN_METHODS = frozenset(
     (*CACHEABLE_METHODS, "tools/call", "prompts/get", "completion/complete", "subscriptions/listen")
 )
 """Every method the modern era answers; others get HTTP 404 with -32601."""
-_NAME_PARAM = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
+_NAME_PARAM = {
+    "tools/call": "name",
+    "prompts/get": "name",
+    "resources/read": "uri",
+    **{method: "taskId" for method in MODERN_TASK_METHODS},
+}
 _KIND = {"tools/call": "tool", "prompts/get": "prompt", "resources/read": "resource"}
 
 
@@ -125,10 +141,18 @@ class Prepared:
 class ModernEndpoint:
     """The modern-era request handling of a :class:`ReferenceServer`."""
 
-    def __init__(self, server: ModernHost, server_info: dict[str, Any], instructions: str) -> None:
+    def __init__(
+        self,
+        server: ModernHost,
+        server_info: dict[str, Any],
+        instructions: str,
+        task_manager: TaskManager | None = None,
+    ) -> None:
         self.server = server
         self.server_info = server_info
         self.instructions = instructions
+        self.task_manager = task_manager
+        """Runs the tasks of the tasks extension; None: the extension is not offered."""
         self.signer = StateSigner(secrets.token_bytes(32))
         self.subscriptions = Subscriptions({META_SERVER_INFO: server_info})
         """The open ``subscriptions/listen`` streams."""
@@ -211,7 +235,8 @@ class ModernEndpoint:
                 f"Unsupported protocol version: {version}",
                 {"supported": list(self.server.modern_versions), "requested": version},
             )
-        if method not in MODERN_METHODS:
+        tasks_method = method in MODERN_TASK_METHODS and self.task_manager is not None
+        if method not in MODERN_METHODS and not tasks_method:
             raise Reject(404, -32601, f"Method not found: {method}")
         log_level = meta.get(META_LOG_LEVEL)
         if log_level is not None and log_level not in LEVELS:
@@ -225,7 +250,11 @@ class ModernEndpoint:
             if state is None or (state.get("kind"), state.get("name")) != binding:
                 raise Reject(400, -32602, "Invalid params: requestState is not valid here")
         needed = REQUIRED_CAPABILITIES.get(binding)
-        if needed is not None and lacks(capabilities, needed):
+        if needed is not None and not lacks(capabilities, needed):
+            needed = None
+        if needed is None and self.task_manager is not None:  # lacks() was applied
+            needed = modern_requirement(method, params, capabilities)
+        if needed is not None:
             raise Reject(
                 400,
                 MISSING_CAPABILITY,
@@ -327,8 +356,10 @@ class ModernEndpoint:
         if method == "server/discover":
             result = self._discover()
         elif method == "tools/list":
-            tools = [tool.definition(session) for tool in modern_tools().values()]
+            tools = [tool.definition(session) for tool in self._tools().values()]
             result = _page(params, "tools", tools, TOOLS_PAGE)
+        elif method in MODERN_TASK_METHODS and self.task_manager is not None:
+            result = modern_tasks_request(self.task_manager, method, params)
         elif method == "tools/call":
             result = await self._call_tool(params, ctx)
         elif method == "resources/list":
@@ -369,11 +400,19 @@ class ModernEndpoint:
         return result
 
     def _discover(self) -> dict[str, Any]:
+        capabilities = server_capabilities()
+        if self.task_manager is not None:
+            capabilities["extensions"] = {TASKS_EXTENSION: {}}
         return {
             "supportedVersions": list(self.server.modern_versions),
-            "capabilities": server_capabilities(),
+            "capabilities": capabilities,
             "instructions": self.instructions,
         }
+
+    def _tools(self) -> dict[str, Tool]:
+        """The tools listed: the modern ones, and the task tools when tasks are offered."""
+        tools = modern_tools()
+        return tools if self.task_manager is None else {**tools, **MODERN_TASK_TOOLS}
 
     @staticmethod
     def _read(session: Session, uri: str) -> dict[str, Any]:
@@ -394,6 +433,10 @@ class ModernEndpoint:
         return True
 
     async def _call_tool(self, params: dict[str, Any], ctx: ModernContext) -> dict[str, Any]:
+        if self.task_manager is not None:
+            answer = await modern_call(self.task_manager, self.server.tool_runs, params, ctx)
+            if answer is not None:
+                return answer
         name = _string(params, "name")
         tool = modern_tools().get(name)
         if tool is None:
@@ -413,6 +456,15 @@ class ModernEndpoint:
         if not isinstance(asked, dict):
             raise Reject(400, -32602, "Invalid params: notifications must be an object")
         granted = honoured(asked, self._readable)
+        if self.task_manager is not None and "taskIds" in asked:
+            if not declares_tasks(prepared.capabilities):
+                raise Reject(
+                    400,
+                    MISSING_CAPABILITY,
+                    f"Missing required client capability: extension {TASKS_EXTENSION}",
+                    {"requiredCapabilities": {"extensions": {TASKS_EXTENSION: {}}}},
+                )
+            granted["taskIds"] = listen_task_ids(self.task_manager, asked["taskIds"])
         self.server.listen_requests.append(prepared.request_id)
         return await self.subscriptions.serve(request, prepared.request_id, granted)
 

@@ -29,6 +29,7 @@ from ._legacy_sessions import LegacySessions
 from ._modern import CACHEABLE_METHODS, ModernEndpoint
 from ._session import VERSIONS, encode_message
 from ._streams import Event
+from ._tasks import TaskManager, TaskStatuses, TaskStore
 
 __all__ = ["RecordedRequest", "ReferenceServer", "ServerFaults"]
 
@@ -76,9 +77,18 @@ class ReferenceServer:
     rest legacy). ``modern_versions`` are the modern versions accepted; ``cache_hints``
     maps a cacheable method to its ``(ttlMs, cacheScope)`` (default ``(0, "public")``).
 
+    ``tasks`` (True, or a :class:`TaskStore` to share with a later server on the same
+    port, as a restart that kept its tasks) offers tasks: the 2025-11-25 ``tasks``
+    capability to sessions of that version, the ``io.modelcontextprotocol/tasks``
+    extension in the modern era, and the task tools ``greet``, ``slow_compute``,
+    ``failing_job``, ``protocol_error_job``, ``confirm_delete``, ``multi_input`` (and,
+    modern only, ``test_tool_with_task``). Tasks still running when the server closes
+    fail with -32603 "the server restarted". ``task_poll_interval_ms`` is the poll
+    interval the tasks suggest.
+
     Everything it receives is observable: :attr:`requests`, :attr:`tool_runs`,
     :attr:`cancelled`, :attr:`connections_opened`, :attr:`sessions`, :attr:`log_level`,
-    :attr:`subscriptions`, :attr:`lost_replies`, and in the modern era
+    :attr:`subscriptions`, :attr:`lost_replies`, :attr:`tasks`, and in the modern era
     :attr:`cancelled_calls`, :attr:`cut_replies`, :attr:`listen_requests`,
     :attr:`listeners`. Change :attr:`faults` at any time to make it misbehave.
 
@@ -98,6 +108,8 @@ class ReferenceServer:
         era: Era = "legacy",
         modern_versions: tuple[str, ...] = ("2026-07-28",),
         cache_hints: Mapping[str, tuple[int, str]] | None = None,
+        tasks: bool | TaskStore = False,
+        task_poll_interval_ms: int = 100,
     ) -> None:
         if era not in ("legacy", "modern", "dual"):
             raise ValueError(f"unknown era {era!r}")
@@ -140,10 +152,18 @@ class ReferenceServer:
         self._transports: weakref.WeakSet[asyncio.BaseTransport] = weakref.WeakSet()
         self._inflight: dict[int, RecordedRequest] = {}
         self._runner: web.AppRunner | None = None
+        store = tasks if isinstance(tasks, TaskStore) else TaskStore() if tasks else None
+        self.task_store = store
+        """Where the tasks live (None: no tasks); pass it to a restarted server."""
+        self._tasks = TaskManager(store, task_poll_interval_ms) if store is not None else None
         server_info = {"name": "duomcp-reference", "version": SERVER_VERSION}
         self._sessions = LegacySessions(self)
-        self._legacy = LegacyEndpoint(self, self._sessions, server_info, INSTRUCTIONS)
-        self._modern = ModernEndpoint(self, server_info, INSTRUCTIONS)
+        self._legacy = LegacyEndpoint(
+            self, self._sessions, server_info, INSTRUCTIONS, tasks=self._tasks
+        )
+        self._modern = ModernEndpoint(self, server_info, INSTRUCTIONS, task_manager=self._tasks)
+        if self._tasks is not None:
+            self._tasks.announce = self._modern.subscriptions.announce
 
     @property
     def listeners(self) -> int:
@@ -153,6 +173,11 @@ class ReferenceServer:
     def cache_hint(self, method: str) -> tuple[int, str]:
         """The ``(ttlMs, cacheScope)`` the modern era puts on ``method``'s results."""
         return self.cache_hints.get(method, DEFAULT_CACHE_HINT)
+
+    @property
+    def tasks(self) -> Mapping[str, str]:
+        """The status of every task in the store, by task id (a read-only live view)."""
+        return TaskStatuses(self.task_store)
 
     @property
     def sessions(self) -> set[str]:
@@ -196,6 +221,8 @@ class ReferenceServer:
         runner, self._runner = self._runner, None
         if runner is None:
             return
+        if self._tasks is not None:
+            await self._tasks.close()
         await self._modern.close()
         tasks = self._sessions.end_all()
         if tasks:
