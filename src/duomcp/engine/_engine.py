@@ -448,8 +448,8 @@ class Engine:
     async def task_outcome(self, task_id: str, timeout: float | None) -> Any:
         """Wait for a task to end; its raw result. A timeout leaves the task running."""
         await self.connect()
-        task, _ = await self.tasks.get(task_id, timeout)
-        return await self.tasks.outcome(task, timeout, cancel_on_abort=False)
+        task, raw = await self.tasks.get(task_id, timeout)
+        return await self.tasks.outcome(task, timeout, cancel_on_abort=False, raw=raw)
 
     async def cancel_task(self, task_id: str, timeout: float | None) -> None:
         """``tasks/cancel``; a task already over is left as it is."""

@@ -200,9 +200,15 @@ class TaskDriver:
     # -- waiting for the outcome --------------------------------------------------------
 
     async def outcome(
-        self, task: ToolTask, timeout: float | None, *, cancel_on_abort: bool
+        self,
+        task: ToolTask,
+        timeout: float | None,
+        *,
+        cancel_on_abort: bool,
+        raw: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Wait for ``task`` to end and return its raw result (a ``CallToolResult``).
+        ``raw`` is the ``tasks/get`` result ``task`` was read from, if it was.
 
         With ``cancel_on_abort`` (the task stands for a plain ``call_tool``), a timeout or
         cancellation of the wait cancels the task on the server too.
@@ -222,7 +228,7 @@ class TaskDriver:
         waker = self._wakers.setdefault(task.task_id, asyncio.Event())
         try:
             if self._state.era == "modern":
-                return await self._modern(task, deadline, waker)
+                return await self._modern(task, raw or {}, deadline, waker)
             return await self._legacy(task, deadline, waker)
         except (asyncio.CancelledError, RequestTimeoutError):
             if cancel_on_abort:
@@ -299,10 +305,9 @@ class TaskDriver:
         return None
 
     async def _modern(
-        self, task: ToolTask, deadline: _Deadline, waker: asyncio.Event
+        self, task: ToolTask, raw: Mapping[str, Any], deadline: _Deadline, waker: asyncio.Event
     ) -> dict[str, Any]:
         answered: set[str] = set()
-        raw: Mapping[str, Any] = {}
         while True:
             if task.terminal:
                 error = self._ended(task, raw)
