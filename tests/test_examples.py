@@ -33,6 +33,16 @@ EXPECTED: dict[str, list[str]] = {
         'tool message for a: {"result": 5}',
         "tool message for b: hi",
     ],
+    "tasks.py": [
+        "legacy server",
+        "modern server",
+        "the task asks: Delete old.txt?",
+        "confirm_delete -> deleted old.txt",
+        "slow_compute(60 s) -> cancelled",
+        "later: computed report in 0.3 s",
+        "later, from another client: computed report in 0.3 s",
+        "task completed",
+    ],
     "quickstart.py": [
         "connected to http://127.0.0.1:",
         "tool add:",

@@ -31,7 +31,7 @@ from ..errors import (
     TaskFailedError,
     TaskNotFoundError,
 )
-from ..tasks import ToolTask
+from ..tasks import TERMINAL_STATUSES, ToolTask
 
 __all__ = ["TASKS_EXTENSION", "TaskDriver"]
 
@@ -138,14 +138,15 @@ class TaskDriver:
     def _observe(self, task: ToolTask) -> bool:
         """Report ``task`` if it changed since last seen; whether it did."""
         seen = _seen(task)
-        if self._last_seen.get(task.task_id) == seen:
-            return False
-        if task.terminal:
-            self._last_seen.pop(task.task_id, None)
-        else:
-            if len(self._last_seen) >= _MAX_ANSWERED:
-                self._last_seen.pop(next(iter(self._last_seen)))
-            self._last_seen[task.task_id] = seen
+        last = self._last_seen.get(task.task_id)
+        if last is not None:
+            if last == seen or last[0] in TERMINAL_STATUSES:
+                return False
+            if seen[2] is not None and last[2] is not None and seen[2] < last[2]:
+                return False  # older than what was seen (a notification overtaken by a poll)
+        elif len(self._last_seen) >= _MAX_ANSWERED:
+            self._last_seen.pop(next(iter(self._last_seen)))
+        self._last_seen[task.task_id] = seen
         self._report(task)
         return True
 

@@ -1,6 +1,6 @@
 """Serve the reference MCP server.
 
-``python -m duomcp.testing [--host H] [--port P] [--json] [--era legacy|modern|dual]``
+``python -m duomcp.testing [--host H] [--port P] [--json] [--era legacy|modern|dual] [--tasks]``
 
 Prints the endpoint URL on one line, then serves until interrupted (Ctrl-C or SIGTERM).
 """
@@ -15,14 +15,16 @@ import signal
 from ._server import Era, ReferenceServer, ServerFaults
 
 
-async def _serve(host: str, port: int, json_replies: bool, era: Era = "legacy") -> None:
+async def _serve(
+    host: str, port: int, json_replies: bool, era: Era = "legacy", tasks: bool = False
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signum, stop.set)  # not on Windows: Ctrl-C still works
     faults = ServerFaults(reply_mode="json" if json_replies else "sse")
-    async with ReferenceServer(faults=faults, host=host, port=port, era=era) as server:
+    async with ReferenceServer(faults=faults, host=host, port=port, era=era, tasks=tasks) as server:
         print(server.url, flush=True)
         await stop.wait()
 
@@ -41,9 +43,12 @@ def main() -> None:
         default="legacy",
         help="protocol era: legacy (initialize, sessions), modern (2026-07-28) or dual",
     )
+    parser.add_argument(
+        "--tasks", action="store_true", help="offer tasks and the task tools (slow_compute...)"
+    )
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args.host, args.port, args.json, args.era))
+        asyncio.run(_serve(args.host, args.port, args.json, args.era, args.tasks))
 
 
 if __name__ == "__main__":
