@@ -159,6 +159,19 @@ def test_a_call_that_times_out_cancels_its_task(task_server: ReferenceServer) ->
     assert len(posts(task_server, "tasks/cancel")) == len(task_server.tasks)
 
 
+def test_a_task_past_its_time_to_live_is_given_up(faults: ServerFaults) -> None:
+    """2025-11-25 lets the client ask for a time to live; the task outlives it on this
+    server, and the client stops waiting (outcome unknown) instead of polling on."""
+    with ServerThread.running(faults, era="legacy", tasks=True) as st:
+        with Client(st.server.url, timeout=10) as client:
+            started = client.start_tool_task("slow_compute", {"seconds": 30}, ttl_ms=300)
+            assert isinstance(started, ToolTask) and started.ttl_ms == 300
+            with pytest.raises(TaskNotFoundError, match="after its time to live"):
+                client.task_result(started.task_id)
+            assert (client.get_task(started.task_id)).status == "working"
+            client.cancel_task(started.task_id)
+
+
 @pytest.mark.parametrize("era", ERAS)
 def test_a_server_restarted_during_a_task(era: str) -> None:
     """A task id kept by one process, asked about by another after the server restarted.

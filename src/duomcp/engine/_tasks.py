@@ -6,7 +6,8 @@ Owns the rules of :mod:`duomcp.tasks`:
   task shows life (a new status, message or update time) like progress restarts a call's,
   capped by ``max_timeout``;
 - the server's poll interval honoured (within 50 ms and the deadline), and a status
-  notification ends the wait at once;
+  notification ends the wait at once; a task still going after its time to live (counted
+  from when the wait began, so never early) is given up as :class:`TaskNotFoundError`;
 - input a modern task asks for (``inputRequests``) answered once per key by the same
   responder as every other server request, and sent with ``tasks/update``; a legacy task's
   input arrives as ordinary server requests on the ``tasks/result`` stream;
@@ -54,7 +55,7 @@ class _Deadline:
 
     def __init__(self, timeout: float, cap: float | None, restart: bool) -> None:
         self._loop = asyncio.get_running_loop()
-        now = self._loop.time()
+        self.began = now = self._loop.time()
         self._timeout = timeout
         self._end = now + timeout
         self._cap = None if cap is None else now + max(cap, timeout)
@@ -67,6 +68,9 @@ class _Deadline:
 
     def left(self) -> float:
         return self._end - self._loop.time()
+
+    def waited(self) -> float:
+        return self._loop.time() - self.began
 
 
 def _seen(task: ToolTask) -> tuple[str, str | None, str | None]:
@@ -274,6 +278,14 @@ class TaskDriver:
         left = deadline.left()
         if left <= 0:
             raise self._timeout(task)
+        if task.ttl_ms is not None and deadline.waited() * 1000 > task.ttl_ms:
+            # The backstop SEP-2663 allows: past its time to live the task is not usable.
+            raise TaskNotFoundError(
+                f"task {task.task_id!r} on {self._state.endpoint} was still {task.status} "
+                f"after its time to live ({task.ttl_ms} ms); the work may or may not have "
+                "run, and was not started again",
+                task_id=task.task_id,
+            )
         return left
 
     def _timeout(self, task: ToolTask) -> RequestTimeoutError:
