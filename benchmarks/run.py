@@ -1,32 +1,47 @@
-"""duomcp against the official Python SDK and a bare aiohttp floor, in one run.
+"""duomcp against the official Python SDK and a bare floor, in one run.
 
     python benchmarks/run.py            # full run: writes benchmarks/README.md and the PNG
     python benchmarks/run.py --quick    # tiny numbers (the CI smoke run), no plot
 
-A Node server (benchmarks/server.mjs, Node 22 from .ci-cache/node) answers tools/call
-`echo` with JSON or single-event SSE replies and reports its own CPU and the TCP
-connections it accepted. Each client runs in a fresh process; clients alternate A B C D,
-rotated every round. Client CPU per call is user+system time of the client process
-(getrusage, all threads) over the timed calls, after a warm-up.
+Two Node servers (Node 22 from .ci-cache/node), both of the legacy era, stand in for MCP
+servers: benchmarks/server.mjs (Streamable HTTP; tools/call `echo` and `big`, a ~256 KiB
+text, with JSON or single-event SSE replies; it reports its own CPU and the TCP
+connections it accepted) and benchmarks/stdio_server.mjs (stdio, started by each client).
+
+Each client runs in a fresh process; clients alternate, rotated every round. Client CPU is
+user+system time of the client process alone (getrusage RUSAGE_SELF, all its threads; a
+stdio server is its child and not counted) over the timed calls, after a warm-up.
+
+Cells: calls over HTTP (small and 256 KiB results) and over stdio, at concurrency 1 and 16;
+cold start (import, connect and a first call in a fresh process); import time; idle
+sessions; scale (10,000 idle sessions, 1,000 calls in flight on one client, 100 clients to
+100 servers). Every target of the issue is printed at the end, met or missed.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
+import math
 import os
 import platform
 import resource
+import select
+import shlex
 import statistics
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from concurrent.futures import wait as wait_futures
+from contextlib import asynccontextmanager, contextmanager, nullcontext
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -34,48 +49,125 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 NODE = ROOT / ".ci-cache" / "node" / "node_modules" / ".bin" / "node"
+STDIO_SERVER = HERE / "stdio_server.mjs"
+STDIO = "stdio"
+"""The target of a cell over stdio: each client starts its own stdio_server.mjs."""
+PROTOCOL = "2025-11-25"
+"""The protocol version the floors ask for in initialize (both servers echo it)."""
 CLIENTS = ("floor", "duomcp-async", "duomcp-sync", "official")
 LABELS = {
-    "floor": "bare aiohttp (floor)",
+    "floor": "bare floor",
     "duomcp-async": "duomcp AsyncClient",
     "duomcp-sync": "duomcp Client (sync)",
     "official": "official mcp SDK",
 }
-WARMUP = 50
+FLOOR_LABELS = {"http": "bare aiohttp (floor)", "stdio": "bare asyncio (floor)"}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Calls of one tool over one transport, measured at concurrency 1 and 16."""
+
+    name: str
+    transport: str  # "json" or "sse" (server.mjs reply mode), or "stdio"
+    tool: str  # "echo" or "big"
+    floor_limit: float  # the target: AsyncClient CPU per call <= this x the floor's
+    sync_over: str  # the Client's target is relative to this client's CPU per call
+    sync_limit: float
+
+
+CELLS = (
+    Cell("JSON", "json", "echo", 1.10, "duomcp-async", 1.10),
+    Cell("SSE", "sse", "echo", 1.10, "duomcp-async", 1.10),
+    Cell("JSON 256 KiB", "json", "big", 1.10, "duomcp-async", 1.10),
+    Cell("SSE 256 KiB", "sse", "big", 1.10, "duomcp-async", 1.10),
+    Cell("stdio", "stdio", "echo", 1.30, "floor", 1.30),
+)
+CONCURRENCY = (1, 16)
+ToolCall = Callable[[str, dict[str, Any]], Awaitable[Any]]
+Probe = Callable[[], dict[str, float]]
+Medians = dict[tuple[str, int, str], dict[str, float]]
 
 
 # -- measuring in a child process ---------------------------------------------------------
 
 
 def _cpu() -> float:
+    """User+system seconds of this process (all threads; never its children)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
 
-def _stats(url: str) -> dict[str, int]:
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _rss_mib() -> float:
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except OSError:
+        return math.nan
+    return pages * os.sysconf("SC_PAGE_SIZE") / (1 << 20)
+
+
+def http_probe(url: str) -> Probe:
+    """The server's accepted TCP connections and CPU seconds, from its /stats."""
     base = url.rsplit("/", 1)[0]
-    with urllib.request.urlopen(f"{base}/stats", timeout=10) as resp:
-        return dict(json.loads(resp.read()))
+    looks = 0
+
+    def probe() -> dict[str, float]:
+        nonlocal looks
+        with urllib.request.urlopen(f"{base}/stats", timeout=10) as resp:
+            stats = json.loads(resp.read())
+        looks += 1  # each look opens a connection itself
+        return {"connections": stats["connections"] - looks, "server_cpu_s": stats["cpu_us"] / 1e6}
+
+    return probe
+
+
+def stdio_probe() -> dict[str, float]:
+    """The CPU seconds of this process's children (the stdio server), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    tasks = Path(f"/proc/{os.getpid()}/task")
+    if not tasks.is_dir():  # not Linux
+        return {"connections": math.nan, "server_cpu_s": math.nan}
+    total = 0
+    for task in tasks.iterdir():
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:  # a thread that just ended
+            continue
+        for pid in children:
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:  # a child that just ended
+                continue
+            fields = stat.rsplit(")", 1)[1].split()  # the name in () may hold spaces
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return {"connections": math.nan, "server_cpu_s": total / tick}
 
 
 def _summary(
-    url: str, calls: int, latencies: list[float], cpu: float, wall: float, before: dict[str, int]
+    calls: int,
+    latencies: list[float],
+    cpu: float,
+    wall: float,
+    before: dict[str, float],
+    after: dict[str, float],
 ) -> dict[str, float]:
-    after = _stats(url)
     latencies.sort()
     return {
         "cpu_us": cpu / calls * 1e6,
         "calls_per_s": calls / wall,
         "p50_ms": latencies[len(latencies) // 2] * 1e3,
         "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1e3,
-        # the stats request itself opens one connection
-        "new_connections_per_call": (after["connections"] - before["connections"] - 1) / calls,
-        "server_cpu_share": (after["cpu_us"] - before["cpu_us"]) / 1e6 / wall,
+        "new_connections_per_call": (after["connections"] - before["connections"]) / calls,
+        "server_cpu_share": (after["server_cpu_s"] - before["server_cpu_s"]) / wall,
     }
 
 
 async def _timed_async(
-    url: str, calls: int, concurrency: int, call: Callable[[int], Awaitable[Any]]
+    calls: int, concurrency: int, warmup: int, call: Callable[[int], Awaitable[Any]], probe: Probe
 ) -> dict[str, float]:
     latencies: list[float] = []
 
@@ -86,103 +178,254 @@ async def _timed_async(
             latencies.append(time.perf_counter() - started)
 
     # Warm up at the same concurrency, so the connection pool has grown before timing.
-    warm = WARMUP * concurrency
+    warm = warmup * concurrency
     await asyncio.gather(*(worker(range(w, warm, concurrency)) for w in range(concurrency)))
     latencies.clear()
-    before = _stats(url)
+    before = probe()
     cpu, wall = _cpu(), time.perf_counter()
     await asyncio.gather(*(worker(range(w, calls, concurrency)) for w in range(concurrency)))
-    return _summary(url, calls, latencies, _cpu() - cpu, time.perf_counter() - wall, before)
+    cpu, wall = _cpu() - cpu, time.perf_counter() - wall
+    return _summary(calls, latencies, cpu, wall, before, probe())
 
 
-async def _floor(url: str, calls: int, concurrency: int) -> dict[str, float]:
-    import aiohttp
+def _timed_sync(
+    calls: int, concurrency: int, warmup: int, call: Callable[[int], Any], probe: Probe
+) -> dict[str, float]:
+    latencies: list[float] = []
+    lock = threading.Lock()
 
-    connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(trust_env=False, connector=connector) as http:
-        headers = {"Accept": "application/json, text/event-stream"}
-        headers["Content-Type"] = "application/json"
+    def worker(indices: range) -> None:
+        for i in indices:
+            started = time.perf_counter()
+            call(i)
+            with lock:
+                latencies.append(time.perf_counter() - started)
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        warm = warmup * concurrency
+        list(pool.map(worker, [range(w, warm, concurrency) for w in range(concurrency)]))
+        latencies.clear()
+        before = probe()
+        cpu, wall = _cpu(), time.perf_counter()
+        list(pool.map(worker, [range(w, calls, concurrency) for w in range(concurrency)]))
+        cpu, wall = _cpu() - cpu, time.perf_counter() - wall
+    return _summary(calls, latencies, cpu, wall, before, probe())
+
+
+class FloorHTTP:
+    """The floor over Streamable HTTP: the requests a client sends, with aiohttp and the
+    standard ``json`` module, and nothing else (no SDK, no checks)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.headers = {"Accept": "application/json, text/event-stream"}
+        self.headers["Content-Type"] = "application/json"
+        self.ids = itertools.count(1)
+        self.http: Any = None
+
+    async def __aenter__(self) -> FloorHTTP:
+        import aiohttp
+
+        connector = aiohttp.TCPConnector(limit=0)
+        self.http = http = aiohttp.ClientSession(trust_env=False, connector=connector)
         init = {
             "jsonrpc": "2.0",
             "id": 0,
             "method": "initialize",
             "params": {
-                "protocolVersion": "2025-11-25",
+                "protocolVersion": PROTOCOL,
                 "capabilities": {},
                 "clientInfo": {"name": "floor", "version": "1"},
             },
         }
-        async with http.post(url, data=json.dumps(init), headers=headers) as resp:
-            headers["Mcp-Session-Id"] = resp.headers["Mcp-Session-Id"]
+        async with http.post(self.url, data=json.dumps(init), headers=self.headers) as resp:
+            self.headers["Mcp-Session-Id"] = resp.headers["Mcp-Session-Id"]
             await resp.read()
-        headers["MCP-Protocol-Version"] = "2025-11-25"
+        self.headers["MCP-Protocol-Version"] = PROTOCOL
         note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
-        async with http.post(url, data=json.dumps(note), headers=headers) as resp:
+        async with http.post(self.url, data=json.dumps(note), headers=self.headers) as resp:
             await resp.read()
+        return self
 
-        async def call(i: int) -> Any:
-            body = {
-                "jsonrpc": "2.0",
-                "id": i + 1,
-                "method": "tools/call",
-                "params": {"name": "echo", "arguments": {"text": str(i)}},
-            }
-            async with http.post(url, data=json.dumps(body), headers=headers) as resp:
-                raw = await resp.read()
-            if resp.content_type == "text/event-stream":
-                raw = next(line[5:] for line in raw.splitlines() if line.startswith(b"data:"))
-            return json.loads(raw)["result"]
+    async def __aexit__(self, *exc: object) -> None:
+        await self.http.close()
 
-        return await _timed_async(url, calls, concurrency, call)
+    async def call_tool(self, name: str, arguments: dict[str, Any]) -> Any:
+        body = {
+            "jsonrpc": "2.0",
+            "id": next(self.ids),
+            "method": "tools/call",
+            "params": {"name": name, "arguments": arguments},
+        }
+        async with self.http.post(self.url, data=json.dumps(body), headers=self.headers) as resp:
+            raw = await resp.read()
+        if resp.content_type == "text/event-stream":
+            raw = next(line[5:] for line in raw.splitlines() if line.startswith(b"data:"))
+        return json.loads(raw)["result"]
 
 
-async def _duomcp_async(url: str, calls: int, concurrency: int) -> dict[str, float]:
-    from duomcp import AsyncClient
+class FloorStdio:
+    """The floor over stdio: an asyncio subprocess, one JSON message a line, the standard
+    ``json`` module. Each caller waits for its own answer; callers run concurrently, so
+    answers are matched to callers by id."""
 
-    async with AsyncClient(url) as client:
-        return await _timed_async(
-            url, calls, concurrency, lambda i: client.call_tool("echo", {"text": str(i)})
+    def __init__(self) -> None:
+        self.ids = itertools.count(1)
+        self.pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self.process: asyncio.subprocess.Process | None = None
+        self.reader: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> FloorStdio:
+        self.process = process = await asyncio.create_subprocess_exec(
+            str(NODE),
+            str(STDIO_SERVER),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            limit=16 << 20,
         )
+        assert process.stdout is not None
+        self.reader = asyncio.create_task(self._read(process.stdout))
+        params = {
+            "protocolVersion": PROTOCOL,
+            "capabilities": {},
+            "clientInfo": {"name": "floor", "version": "1"},
+        }
+        await self.request("initialize", params)
+        await self._send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.process is not None:
+            await _end_process(self.process)
+        if self.reader is not None:
+            self.reader.cancel()
+            await asyncio.gather(self.reader, return_exceptions=True)
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        assert self.process is not None and self.process.stdin is not None
+        self.process.stdin.write(json.dumps(message).encode() + b"\n")
+        await self.process.stdin.drain()
+
+    async def request(self, method: str, params: dict[str, Any]) -> Any:
+        request_id = next(self.ids)
+        answer = self.pending[request_id] = asyncio.get_running_loop().create_future()
+        await self._send({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
+        return (await answer)["result"]
+
+    async def call_tool(self, name: str, arguments: dict[str, Any]) -> Any:
+        return await self.request("tools/call", {"name": name, "arguments": arguments})
+
+    async def _read(self, stdout: asyncio.StreamReader) -> None:
+        try:
+            while line := await stdout.readline():
+                message = json.loads(line)
+                answer = self.pending.pop(message.get("id"), None)
+                if answer is not None and not answer.done():
+                    answer.set_result(message)
+        finally:
+            for answer in self.pending.values():
+                if not answer.done():
+                    answer.set_exception(ConnectionError("the stdio server closed its stdout"))
 
 
-async def _official(url: str, calls: int, concurrency: int) -> dict[str, float]:
-    from mcp import Client
+async def _end_process(process: asyncio.subprocess.Process) -> None:
+    """Close stdin, then terminate, then kill: a few seconds at most."""
+    if process.stdin is not None:
+        process.stdin.close()
+    for step in (None, process.terminate, process.kill):
+        if step is not None and process.returncode is None:
+            try:
+                step()
+            except ProcessLookupError:
+                return
+        try:
+            await asyncio.wait_for(process.wait(), 3.0)
+            return
+        except asyncio.TimeoutError:
+            continue
 
-    async with Client(url, mode="legacy") as client:
-        return await _timed_async(
-            url, calls, concurrency, lambda i: client.call_tool("echo", {"text": str(i)})
-        )
+
+def _duomcp_server(target: str) -> Any:
+    if target != STDIO:
+        return target
+    from duomcp import StdioServer
+
+    return StdioServer(command=str(NODE), args=(str(STDIO_SERVER),))
 
 
-def _duomcp_sync(url: str, calls: int, concurrency: int) -> dict[str, float]:
+@asynccontextmanager
+async def open_async(kind: str, target: str) -> AsyncIterator[ToolCall]:
+    """One connected client of ``kind`` (any but the sync one) to ``target`` (an HTTP URL
+    or STDIO); yields its ``call_tool``."""
+    if kind == "floor":
+        floor: FloorHTTP | FloorStdio = FloorStdio() if target == STDIO else FloorHTTP(target)
+        async with floor:
+            yield floor.call_tool
+    elif kind == "duomcp-async":
+        from duomcp import AsyncClient
+
+        async with AsyncClient(_duomcp_server(target)) as client:
+            yield client.call_tool
+    elif kind == "official":
+        from mcp import Client, StdioServerParameters
+
+        server: Any = target
+        if target == STDIO:
+            server = StdioServerParameters(command=str(NODE), args=[str(STDIO_SERVER)])
+        async with Client(server, mode="legacy") as official:
+            yield official.call_tool
+    else:
+        raise ValueError(f"no async client {kind!r}")
+
+
+@contextmanager
+def open_sync(target: str) -> Iterator[Callable[[str, dict[str, Any]], Any]]:
+    """A connected duomcp ``Client`` to ``target``; yields its ``call_tool``."""
     from duomcp import Client
 
-    with Client(url) as client, ThreadPoolExecutor(concurrency) as pool:
-        latencies: list[float] = []
-        lock = threading.Lock()
-
-        def worker(indices: range) -> None:
-            for i in indices:
-                started = time.perf_counter()
-                client.call_tool("echo", {"text": str(i)})
-                with lock:
-                    latencies.append(time.perf_counter() - started)
-
-        warm = WARMUP * concurrency
-        list(pool.map(worker, [range(w, warm, concurrency) for w in range(concurrency)]))
-        latencies.clear()
-        before = _stats(url)
-        cpu, wall = _cpu(), time.perf_counter()
-        list(pool.map(worker, [range(w, calls, concurrency) for w in range(concurrency)]))
-        return _summary(url, calls, latencies, _cpu() - cpu, time.perf_counter() - wall, before)
+    with Client(_duomcp_server(target)) as client:
+        yield client.call_tool
 
 
-def _idle_sessions(client: str, url: str, sessions: int) -> dict[str, float]:
-    """Python heap per idle connected session (tracemalloc), and time to open one."""
+def calls_cell(kind: str, target: str, plan: list[dict[str, Any]]) -> list[dict[str, float]]:
+    """Each job of ``plan`` in turn, each with a new client."""
+    probe = stdio_probe if target == STDIO else http_probe(target)
+    return [calls_job(kind, target, probe, **job) for job in plan]
+
+
+def calls_job(
+    kind: str, target: str, probe: Probe, tool: str, calls: int, concurrency: int, warmup: int
+) -> dict[str, float]:
+    """A client's CPU, throughput and latency over ``calls`` timed calls of ``tool``."""
+
+    def arguments(i: int) -> dict[str, Any]:
+        return {"text": str(i)} if tool == "echo" else {}
+
+    if kind == "duomcp-sync":
+        with open_sync(target) as call_sync:
+            return _timed_sync(
+                calls, concurrency, warmup, lambda i: call_sync(tool, arguments(i)), probe
+            )
+
+    async def main() -> dict[str, float]:
+        async with open_async(kind, target) as call_tool:
+            return await _timed_async(
+                calls, concurrency, warmup, lambda i: call_tool(tool, arguments(i)), probe
+            )
+
+    return asyncio.run(main())
+
+
+def idle_cell(client: str, url: str, sessions: int) -> dict[str, float]:
+    """Python heap per idle connected session (tracemalloc), time to open one, and the
+    process's RSS with them all open."""
     import gc
     import tracemalloc
     from contextlib import AsyncExitStack
 
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:  # one socket a session
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     if client == "duomcp-async":
         from duomcp import AsyncClient
 
@@ -206,28 +449,139 @@ def _idle_sessions(client: str, url: str, sessions: int) -> dict[str, float]:
         tracemalloc.start()
         base = tracemalloc.get_traced_memory()[0]
         async with AsyncExitStack() as held:
+            started = time.perf_counter()
             for _ in range(sessions):
                 await held.enter_async_context(make())
+            open_all = time.perf_counter() - started
             await asyncio.sleep(0.3)
             gc.collect()
             used = tracemalloc.get_traced_memory()[0] - base
             tracemalloc.stop()
+            rss = _rss_mib()
         return {
             "kib_per_session": used / sessions / 1024,
             "open_ms": statistics.median(times) * 1e3,
+            "open_all_s": open_all,
+            "rss_mib": rss,
         }
 
     return asyncio.run(main())
 
 
-def child(args: argparse.Namespace) -> None:
-    if args.idle:
-        result = _idle_sessions(args.child, args.url, args.sessions)
-    elif args.child == "duomcp-sync":
-        result = _duomcp_sync(args.url, args.calls, args.concurrency)
+def _first_error(errors: Sequence[BaseException]) -> None:
+    if errors:
+        print(f"{len(errors)} failed; the first: {errors[0]!r}", file=sys.stderr)
+
+
+def inflight_cell(
+    kind: str, url: str, calls: int, hold_ms: int, timeout: float
+) -> dict[str, float]:
+    """``calls`` calls started at once on one client, each held ``hold_ms`` by the server."""
+    probe = http_probe(url)
+
+    async def main() -> dict[str, float]:
+        async with open_async(kind, url) as call_tool:
+            await call_tool("echo", {"text": "warm"})
+            before, cpu, wall = probe(), _cpu(), time.perf_counter()
+            tasks = [
+                asyncio.ensure_future(call_tool("echo", {"text": str(i), "hold_ms": hold_ms}))
+                for i in range(calls)
+            ]
+            done, pending = await asyncio.wait(tasks, timeout=timeout)
+            cpu, wall = _cpu() - cpu, time.perf_counter() - wall
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=5)
+            errors = [exc for task in done if (exc := task.exception()) is not None]
+            _first_error(errors)
+            after = probe()
+        return {
+            "wall_s": wall,
+            "cpu_s": cpu,
+            "cpu_us_per_call": cpu / calls * 1e6,
+            "peak_rss_mib": _peak_rss_mib(),
+            "connections": after["connections"] - before["connections"],
+            "errors": len(errors) + len(pending),
+        }
+
+    return asyncio.run(main())
+
+
+def fanout_cell(kind: str, urls: list[str], calls_each: int, timeout: float) -> dict[str, float]:
+    """One client per URL, all at once: each connects and makes ``calls_each`` calls."""
+    probe = http_probe(urls[0])  # one Node process serves every port: stats are shared
+    _preimport(kind)
+    base_rss = _rss_mib()
+    before, cpu, wall = probe(), _cpu(), time.perf_counter()
+    if kind == "duomcp-sync":
+
+        def one_sync(url: str) -> None:
+            with open_sync(url) as call_sync:
+                for i in range(calls_each):
+                    call_sync("echo", {"text": str(i)})
+
+        pool = ThreadPoolExecutor(len(urls))
+        futures = [pool.submit(one_sync, url) for url in urls]
+        done, pending = wait_futures(futures, timeout=timeout)
+        pool.shutdown(wait=not pending, cancel_futures=True)
+        failed = [exc for future in done if (exc := future.exception()) is not None]
+        stuck = len(pending)
     else:
-        fn = {"floor": _floor, "duomcp-async": _duomcp_async, "official": _official}
-        result = asyncio.run(fn[args.child](args.url, args.calls, args.concurrency))
+
+        async def one(url: str) -> None:
+            async with open_async(kind, url) as call_tool:
+                for i in range(calls_each):
+                    await call_tool("echo", {"text": str(i)})
+
+        async def main() -> tuple[list[BaseException], int]:
+            tasks = [asyncio.ensure_future(one(url)) for url in urls]
+            done, pending = await asyncio.wait(tasks, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=5)
+            return [exc for task in done if (exc := task.exception()) is not None], len(pending)
+
+        failed, stuck = asyncio.run(main())
+    cpu, wall = _cpu() - cpu, time.perf_counter() - wall
+    _first_error(failed)
+    after = probe()
+    result = {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "peak_rss_mib": _peak_rss_mib(),
+        "rss_growth_mib": _peak_rss_mib() - base_rss,
+        "server_cpu_s": after["server_cpu_s"] - before["server_cpu_s"],
+        "failed_clients": len(failed) + stuck,
+    }
+    if stuck:  # a stuck client thread cannot be joined: report and leave now
+        print(json.dumps(result), flush=True)
+        os._exit(0)
+    return result
+
+
+def _preimport(kind: str) -> None:
+    """What a client of ``kind`` imports, so RSS growth counts the connections only."""
+    if kind == "official":
+        import mcp.client.streamable_http  # noqa: F401
+    else:
+        import aiohttp  # noqa: F401
+
+        if kind != "floor":
+            import duomcp  # noqa: F401
+
+
+def child(args: argparse.Namespace) -> None:
+    result: dict[str, float] | list[dict[str, float]]
+    if args.cell == "idle":
+        result = idle_cell(args.child, args.target, args.sessions)
+    elif args.cell == "inflight":
+        result = inflight_cell(args.child, args.target, args.calls, args.hold_ms, args.timeout)
+    elif args.cell == "fanout":
+        result = fanout_cell(args.child, args.target.split(","), args.calls, args.timeout)
+    else:
+        result = calls_cell(args.child, args.target, json.loads(args.plan))
     print(json.dumps(result))
 
 
@@ -235,33 +589,222 @@ def child(args: argparse.Namespace) -> None:
 
 
 @contextmanager
-def node_server(sse: bool) -> Iterator[str]:
+def node_server(sse: bool = False, ports: int = 1) -> Iterator[list[str]]:
+    """benchmarks/server.mjs listening on ``ports`` ports; yields their MCP URLs."""
     if not NODE.exists():
         raise SystemExit(f"Node 22 not found at {NODE}: run bash .ci/install-node.sh")
-    cmd = [str(NODE), str(HERE / "server.mjs"), "--port", "0", *(["--sse"] if sse else [])]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    cmd = [str(NODE), str(HERE / "server.mjs"), "--ports", str(ports)]
+    proc = subprocess.Popen([*cmd, *(["--sse"] if sse else [])], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
-        line = proc.stdout.readline()
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        line = proc.stdout.readline() if ready else ""
         if not line.startswith("listening "):
             raise SystemExit(f"the benchmark server did not start: {line!r}")
-        yield f"http://127.0.0.1:{int(line.split()[1])}/mcp"
+        yield [f"http://127.0.0.1:{int(port)}/mcp" for port in line.split()[1:]]
     finally:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
 
 
-def run_child(*args: str) -> dict[str, float]:
+def run_child(*args: str, timeout: float = 600) -> Any:
+    """Run this script as a child with ``args``; return the JSON it prints last."""
     out = subprocess.run(
         [sys.executable, __file__, *args],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     if out.returncode != 0:
         raise SystemExit(f"benchmark child {args} failed:\n{out.stderr[-3000:]}")
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    if out.stderr.strip():
+        print(out.stderr.strip()[-1000:], file=sys.stderr)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _rotated(round_no: int) -> tuple[str, ...]:
+    return CLIENTS[round_no % 4 :] + CLIENTS[: round_no % 4]
+
+
+def measure_calls(args: argparse.Namespace) -> Medians:
+    """Every cell of CELLS at each concurrency, by each client; medians over the rounds.
+
+    Each measurement runs in a fresh process, or (``--batch``, which ``--quick`` sets) all
+    of a client's measurements of a round against one server run in one process."""
+    runs: dict[tuple[str, int, str], list[dict[str, float]]] = {}
+    for transport in ("json", "sse", "stdio"):
+        cells = [cell for cell in CELLS if cell.transport == transport]
+        server = nullcontext([STDIO]) if transport == "stdio" else node_server(transport == "sse")
+        with server as (target,):
+            for round_no in range(args.rounds):
+                jobs = [
+                    (cell, concurrency, client)
+                    for concurrency in CONCURRENCY
+                    for cell in cells
+                    for client in _rotated(round_no)
+                ]
+                if args.batch:
+                    batches = [[job for job in jobs if job[2] == c] for c in _rotated(round_no)]
+                else:
+                    batches = [[job] for job in jobs]
+                for batch in batches:
+                    client = batch[0][2]
+                    plan = [_job(args, cell, concurrency) for cell, concurrency, _ in batch]
+                    results = run_child(
+                        *("--child", client, "--cell", "calls", "--target", target),
+                        *("--plan", json.dumps(plan)),
+                    )
+                    for (cell, concurrency, _), result in zip(batch, results, strict=True):
+                        runs.setdefault((cell.name, concurrency, client), []).append(result)
+                        print(
+                            f"{cell.name} c={concurrency} {client}: {result['cpu_us']:.0f} us/call",
+                            file=sys.stderr,
+                        )
+    return {
+        key: {field: statistics.median(r[field] for r in results) for field in results[0]}
+        for key, results in runs.items()
+    }
+
+
+def _job(args: argparse.Namespace, cell: Cell, concurrency: int) -> dict[str, Any]:
+    """What a child measures for ``cell`` at ``concurrency``: twice the calls at 16."""
+    calls, warmup = args.calls, args.warmup
+    if cell.tool == "big":
+        calls, warmup = args.big_calls, max(1, args.warmup // 10)
+    elif cell.transport == "stdio":
+        calls = args.stdio_calls
+    calls *= 2 if concurrency > 1 else 1
+    return {"tool": cell.tool, "calls": calls, "concurrency": concurrency, "warmup": warmup}
+
+
+def measure_scale(args: argparse.Namespace) -> dict[str, Any]:
+    """Idle sessions (both SDKs, and duomcp at scale), calls in flight, clients to servers."""
+    scale: dict[str, Any] = {"idle": {}, "inflight": {}, "fanout": {}}
+    with node_server() as (url,):
+        for client in ("duomcp-async", "official"):
+            scale["idle"][client] = run_child(
+                *("--child", client, "--cell", "idle", "--target", url),
+                *("--sessions", str(args.sessions)),
+            )
+            print(f"idle {client}: {scale['idle'][client]}", file=sys.stderr)
+        scale["idle_at_scale"] = run_child(
+            *("--child", "duomcp-async", "--cell", "idle", "--target", url),
+            *("--sessions", str(args.scale_sessions)),
+            timeout=1800,
+        )
+        print(f"idle at scale: {scale['idle_at_scale']}", file=sys.stderr)
+    with node_server() as (url,):
+        for client in ("floor", "duomcp-async", "official"):
+            scale["inflight"][client] = run_child(
+                *("--child", client, "--cell", "inflight", "--target", url),
+                *("--calls", str(args.inflight), "--hold-ms", str(args.hold_ms)),
+                *("--timeout", "300"),
+            )
+            print(f"in flight {client}: {scale['inflight'][client]}", file=sys.stderr)
+    with node_server(ports=args.fanout) as urls:
+        for client in CLIENTS:
+            scale["fanout"][client] = run_child(
+                *("--child", client, "--cell", "fanout", "--target", ",".join(urls)),
+                *("--calls", str(args.fanout_calls), "--timeout", "300"),
+            )
+            print(f"fan-out {client}: {scale['fanout'][client]}", file=sys.stderr)
+    return scale
+
+
+# A fresh interpreter: import, connect, first tools/call; prints seconds since its start.
+_COLD_HEAD = "import time\nstarted = time.perf_counter()\nimport asyncio\nimport sys\n"
+COLD_START = {
+    "floor": """
+        import json
+        import aiohttp
+
+        async def main() -> None:
+            url = sys.argv[1]
+            headers = {"Accept": "application/json, text/event-stream"}
+            headers["Content-Type"] = "application/json"
+            init = {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25", "capabilities": {},
+                "clientInfo": {"name": "floor", "version": "1"}}}
+            async with aiohttp.ClientSession(trust_env=False) as http:
+                async with http.post(url, data=json.dumps(init), headers=headers) as resp:
+                    headers["Mcp-Session-Id"] = resp.headers["Mcp-Session-Id"]
+                    await resp.read()
+                headers["MCP-Protocol-Version"] = "2025-11-25"
+                note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+                async with http.post(url, data=json.dumps(note), headers=headers) as resp:
+                    await resp.read()
+                call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                        "params": {"name": "echo", "arguments": {"text": "cold"}}}
+                async with http.post(url, data=json.dumps(call), headers=headers) as resp:
+                    json.loads(await resp.read())["result"]
+                print(time.perf_counter() - started, flush=True)
+
+        asyncio.run(main())
+    """,
+    "duomcp-async": """
+        from duomcp import AsyncClient
+
+        async def main() -> None:
+            async with AsyncClient(sys.argv[1]) as client:
+                await client.call_tool("echo", {"text": "cold"})
+                print(time.perf_counter() - started, flush=True)
+
+        asyncio.run(main())
+    """,
+    "duomcp-sync": """
+        from duomcp import Client
+
+        with Client(sys.argv[1]) as client:
+            client.call_tool("echo", {"text": "cold"})
+            print(time.perf_counter() - started, flush=True)
+    """,
+    "official": """
+        from mcp import Client
+
+        async def main() -> None:
+            async with Client(sys.argv[1], mode="legacy") as client:
+                await client.call_tool("echo", {"text": "cold"})
+                print(time.perf_counter() - started, flush=True)
+
+        asyncio.run(main())
+    """,
+}
+
+
+def measure_cold(repeats: int) -> dict[str, dict[str, float]]:
+    """Median over ``repeats`` fresh processes per client, alternated and rotated: the time
+    to the first result (from the interpreter's first line) and the whole process's."""
+    first: dict[str, list[float]] = {client: [] for client in CLIENTS}
+    whole: dict[str, list[float]] = {client: [] for client in CLIENTS}
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    with node_server() as (url,):
+        for round_no in range(repeats):
+            for client in _rotated(round_no):
+                code = _COLD_HEAD + textwrap.dedent(COLD_START[client])
+                started = time.perf_counter()
+                out = subprocess.run(
+                    [sys.executable, "-c", code, url],
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                    env=env,
+                )
+                whole[client].append(time.perf_counter() - started)
+                if out.returncode != 0:
+                    raise SystemExit(f"cold start of {client} failed:\n{out.stderr[-3000:]}")
+                first[client].append(float(out.stdout.split()[-1]))
+    return {
+        client: {
+            "first_ms": statistics.median(first[client]) * 1e3,
+            "process_ms": statistics.median(whole[client]) * 1e3,
+        }
+        for client in CLIENTS
+    }
 
 
 # What each start-up figure times, in a fresh interpreter.
@@ -284,7 +827,7 @@ def compile_duomcp() -> None:
     spec = find_spec("duomcp")
     assert spec is not None and spec.submodule_search_locations
     folder = next(iter(spec.submodule_search_locations))
-    subprocess.run([sys.executable, "-m", "compileall", "-q", folder], check=True)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", folder], check=True, timeout=300)
 
 
 def import_ms(statements: str, repeats: int) -> float:
@@ -292,7 +835,11 @@ def import_ms(statements: str, repeats: int) -> float:
     runs = [
         float(
             subprocess.run(
-                [sys.executable, "-c", code], capture_output=True, text=True, check=True
+                [sys.executable, "-c", code],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=120,
             ).stdout
         )
         for _ in range(repeats)
@@ -301,47 +848,17 @@ def import_ms(statements: str, repeats: int) -> float:
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
-    calls = {1: args.calls, 16: args.calls * 2}
-    runs: dict[tuple[str, int, str], list[dict[str, float]]] = {}
-    for mode in ("json", "sse"):
-        with node_server(mode == "sse") as url:
-            for round_no in range(args.rounds):
-                order = CLIENTS[round_no % 4 :] + CLIENTS[: round_no % 4]
-                for concurrency in (1, 16):
-                    for client in order:
-                        result = run_child(
-                            "--child",
-                            client,
-                            "--url",
-                            url,
-                            "--calls",
-                            str(calls[concurrency]),
-                            "--concurrency",
-                            str(concurrency),
-                        )
-                        runs.setdefault((mode, concurrency, client), []).append(result)
-                        print(
-                            f"{mode} c={concurrency} {client}: {result['cpu_us']:.0f} us",
-                            file=sys.stderr,
-                        )
-    idle: dict[str, dict[str, float]] = {}
-    with node_server(False) as url:
-        for client in ("duomcp-async", "official"):
-            idle[client] = run_child(
-                "--child", client, "--idle", "--url", url, "--sessions", str(args.sessions)
-            )
-    medians = {
-        key: {field: statistics.median(r[field] for r in results) for field in results[0]}
-        for key, results in runs.items()
-    }
+    medians = measure_calls(args)
+    scale = measure_scale(args)
     compile_duomcp()
+    cold = measure_cold(args.cold_repeats)
     imports = {name: import_ms(code, args.import_repeats) for name, code in STARTUP.items()}
     return {
         "medians": medians,
-        "idle": idle,
+        "scale": scale,
+        "cold": cold,
         "imports": imports,
-        "rounds": args.rounds,
-        "calls": calls,
+        "args": vars(args),
     }
 
 
@@ -354,57 +871,117 @@ def environment() -> list[str]:
                 break
     except OSError:
         pass
-    node = subprocess.run([str(NODE), "--version"], capture_output=True, text=True).stdout
+    node = subprocess.run([str(NODE), "--version"], capture_output=True, text=True, timeout=30)
     return [
         f"- Machine: {cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
         f"- Python {platform.python_version()}; duomcp {metadata.version('duomcp')}, "
         f"aiohttp {metadata.version('aiohttp')}, mcp {metadata.version('mcp')}; "
-        f"Node {node.strip()} (server)",
+        f"Node {node.stdout.strip()} (servers)",
     ]
 
 
-def report(data: dict[str, Any], path: Path, plot: Path | None) -> None:
-    med = data["medians"]
+def _label(client: str, stdio: bool = False) -> str:
+    """The client's name in tables: the floor's says what it is built on."""
+    if client == "floor":
+        return FLOOR_LABELS["stdio" if stdio else "http"]
+    return LABELS[client]
+
+
+def calls_table(med: Medians, cells: Sequence[Cell]) -> list[str]:
+    tcp = cells[0].transport != "stdio"
+    lines = [
+        "| reply | concurrency | client | CPU µs/call | x floor | x official | calls/s | "
+        f"p50 ms | p99 ms | {'new TCP conns/call | ' if tcp else ''}server CPU |",
+        "|---|---|---|---|---|---|---|---|---|" + ("---|---|" if tcp else "---|"),
+    ]
+    for cell in cells:
+        for concurrency in CONCURRENCY:
+            floor = med[(cell.name, concurrency, "floor")]["cpu_us"]
+            official = med[(cell.name, concurrency, "official")]["cpu_us"]
+            for client in CLIENTS:
+                m = med[(cell.name, concurrency, client)]
+                conns = f"{m['new_connections_per_call']:.3f} | " if tcp else ""
+                name = _label(client, stdio=not tcp)
+                lines.append(
+                    f"| {cell.name} | {concurrency} | {name} | {m['cpu_us']:.0f} | "
+                    f"{m['cpu_us'] / floor:.2f} | {m['cpu_us'] / official:.2f} | "
+                    f"{m['calls_per_s']:.0f} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} | "
+                    f"{conns}{m['server_cpu_share']:.0%} |"
+                )
+    return lines
+
+
+def report(data: dict[str, Any], path: Path, plot: Path | None) -> list[Target]:
+    med, args = data["medians"], data["args"]
+    scale, cold, imports = data["scale"], data["cold"], data["imports"]
+    idle = scale["idle"]
     lines = [
         "# Benchmarks",
         "",
-        "One command, one run: `python benchmarks/run.py` (`--quick` for the CI smoke run).",
-        "duomcp's clients, the official SDK's client and a bare aiohttp loop (the floor: the",
-        "same requests, no SDK) each run in a fresh process against a Node server",
-        "(`benchmarks/server.mjs`), alternated and rotated over "
-        f"{data['rounds']} round(s); figures are medians.",
+        "One command, one run: `python benchmarks/run.py` (`--quick` for the CI smoke run);",
+        f"this one: `{shlex.join(['python', 'benchmarks/run.py', *sys.argv[1:]])}`.",
+        "duomcp's clients, the official SDK's client and a bare floor (the same requests, no",
+        "SDK: aiohttp over HTTP, an asyncio subprocess over stdio, the standard `json` module)",
+        "each run in a fresh process"
+        + (" (one per client and server: `--batch`)" if args["batch"] else "")
+        + " against a Node server, alternated and rotated over",
+        f"{args['rounds']} round(s); figures are medians. Both servers are of the legacy era",
+        "(`initialize`): duomcp, left at `era='auto'`, first sends the modern `server/discover`,",
+        "which they refuse, then `initialize`; the official SDK runs `mode='legacy'`.",
         "",
         *environment(),
         "",
-        "## CPU per `tools/call` (client process, getrusage)",
+        "## CPU per `tools/call` over Streamable HTTP (client process, getrusage)",
         "",
-        "| reply | concurrency | client | CPU µs/call | x floor | x official | calls/s | "
-        "p50 ms | p99 ms | new TCP conns/call | server CPU |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for mode in ("json", "sse"):
-        for concurrency in (1, 16):
-            floor = med[(mode, concurrency, "floor")]["cpu_us"]
-            official = med[(mode, concurrency, "official")]["cpu_us"]
-            for client in CLIENTS:
-                m = med[(mode, concurrency, client)]
-                lines.append(
-                    f"| {mode.upper()} | {concurrency} | {LABELS[client]} | {m['cpu_us']:.0f} | "
-                    f"{m['cpu_us'] / floor:.2f} | {m['cpu_us'] / official:.2f} | "
-                    f"{m['calls_per_s']:.0f} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} | "
-                    f"{m['new_connections_per_call']:.3f} | {m['server_cpu_share']:.0%} |"
-                )
-    idle, imports = data["idle"], data["imports"]
-    lines += [
+        "`benchmarks/server.mjs`, tool `echo` (a few bytes each way), "
+        f"{args['calls']} calls at concurrency 1, {args['calls'] * 2} at 16.",
+        "",
+        *calls_table(med, CELLS[:2]),
         "",
         '"server CPU" is the Node server\'s CPU time over the wall time of the timed calls: '
         "well under 100% means the server was not the bottleneck.",
+        "",
+        "## A 256 KiB result",
+        "",
+        "The same server's tool `big`: a 256 KiB text (about 270 KiB as JSON), "
+        f"{args['big_calls']} calls at concurrency 1, {args['big_calls'] * 2} at 16.",
+        "",
+        *calls_table(med, CELLS[2:4]),
+        "",
+        "## stdio",
+        "",
+        "`benchmarks/stdio_server.mjs` (one JSON message a line), started by each client; "
+        f"tool `echo`, {args['stdio_calls']} calls at concurrency 1, "
+        f"{args['stdio_calls'] * 2} at 16. Client CPU is the client process's alone "
+        "(RUSAGE_SELF); server CPU is the Node child's, read from /proc.",
+        "",
+        *calls_table(med, CELLS[4:]),
+        "",
+        "## Cold start",
+        "",
+        "A fresh Python process imports the client, connects to `benchmarks/server.mjs` (legacy",
+        "era, JSON replies) and makes one `tools/call`; median of "
+        f"{args['cold_repeats']} processes per client, alternated, bytecode compiled beforehand.",
+        "The first column is timed inside the process, from its first line to the result; the",
+        "second is the whole process as the parent saw it (interpreter start-up and exit too).",
+        "",
+        "| client | import + connect + first call, ms | x aiohttp | whole process, ms |",
+        "|---|---|---|---|",
+    ]
+    for client in CLIENTS:
+        c = cold[client]
+        lines.append(
+            f"| {_label(client)} | "
+            f"{c['first_ms']:.0f} | {c['first_ms'] / cold['floor']['first_ms']:.2f} | "
+            f"{c['process_ms']:.0f} |"
+        )
+    lines += [
         "",
         "## Sessions and start-up",
         "",
         "| | duomcp AsyncClient | official mcp SDK | duomcp / official |",
         "|---|---|---|---|",
-        f"| Python heap per idle session (tracemalloc, {data.get('sessions', '')} open) | "
+        f"| Python heap per idle session (tracemalloc, {args['sessions']} open) | "
         f"{idle['duomcp-async']['kib_per_session']:.1f} KiB | "
         f"{idle['official']['kib_per_session']:.1f} KiB | "
         f"{idle['duomcp-async']['kib_per_session'] / idle['official']['kib_per_session']:.2f} |",
@@ -420,96 +997,219 @@ def report(data: dict[str, Any], path: Path, plot: Path | None) -> None:
         f"`import aiohttp` alone: {imports['aiohttp']:.0f} ms. duomcp imports aiohttp when "
         "the first client is made, so a program that never makes one (a command that prints "
         "its help) does not pay for it; the second row is the whole price.",
+        *scale_section(scale, args),
+        "",
+        "## Targets",
+        "",
+        "| target | figure | met/missed |",
+        "|---|---|---|",
     ]
-    for mode in ("json", "sse"):
-        for concurrency in (1, 16):
-            sync = med[(mode, concurrency, "duomcp-sync")]["cpu_us"]
-            asy = med[(mode, concurrency, "duomcp-async")]["cpu_us"]
-            lines.append(f"Sync/async CPU, {mode.upper()} c={concurrency}: {sync / asy:.2f}.")
-    lines += ["", "## Targets (ratios in this run)", "", *targets(data)]
+    rows = targets(data)
+    lines += [f"| {t.name} | {t.figure} | {'met' if t.met else '**missed**'} |" for t in rows]
     if plot is not None:
         lines += ["", f"![CPU per call]({plot.name})"]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     if plot is not None:
         draw(med, plot)
+    return rows
 
 
-def targets(data: dict[str, Any]) -> list[str]:
+def scale_section(scale: dict[str, Any], args: dict[str, Any]) -> list[str]:
+    at_scale = scale["idle_at_scale"]
+    lines = [
+        "",
+        "## Scale",
+        "",
+        f"**{args['scale_sessions']:,} idle sessions** (a duomcp AsyncClient each) in one "
+        f"process, to one server: {at_scale['kib_per_session']:.1f} KiB of Python heap per "
+        f"session (tracemalloc), opened one after another in {at_scale['open_all_s']:.1f} s; "
+        f"the process's RSS with them open: {at_scale['rss_mib']:.0f} MiB (tracemalloc's own "
+        "bookkeeping included).",
+        "",
+        f"**{args['inflight']:,} calls in flight on one client**: started at once, each held "
+        f"{args['hold_ms']} ms by the server (`echo` with `hold_ms`), JSON replies. duomcp "
+        "keeps at most 100 connections to a server (`HTTPOptions.max_connections`); calls "
+        "beyond wait for one.",
+        "",
+        "| client | wall s | CPU s | CPU µs/call | peak RSS MiB | TCP conns opened | errors |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for client, r in scale["inflight"].items():
+        lines.append(
+            f"| {_label(client)} | "
+            f"{r['wall_s']:.2f} | {r['cpu_s']:.2f} | {r['cpu_us_per_call']:.0f} | "
+            f"{r['peak_rss_mib']:.0f} | {r['connections']:.0f} | {r['errors']:.0f} |"
+        )
+    lines += [
+        "",
+        f"**{args['fanout']} clients to {args['fanout']} servers at once**: one Node process "
+        f"listening on {args['fanout']} ports stands for the servers (`server.mjs --ports N`); "
+        f"each client connects to its own port and makes {args['fanout_calls']} calls, "
+        "all clients at once (tasks in one event loop; threads for the sync Client).",
+        "",
+        "| client | wall s | CPU s | peak RSS MiB | RSS growth MiB | server CPU s | "
+        "failed clients |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for client, r in scale["fanout"].items():
+        lines.append(
+            f"| {_label(client)} | "
+            f"{r['wall_s']:.2f} | {r['cpu_s']:.2f} | {r['peak_rss_mib']:.0f} | "
+            f"{r['rss_growth_mib']:.0f} | {r['server_cpu_s']:.2f} | {r['failed_clients']:.0f} |"
+        )
+    return lines
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    figure: str
+    met: bool
+
+
+def targets(data: dict[str, Any]) -> list[Target]:
     """Each target of the issue, met or missed, with the figure that decides it."""
-    med = data["medians"]
-    keys = [(m, c) for m in ("json", "sse") for c in (1, 16)]
+    med, scale, cold, args = data["medians"], data["scale"], data["cold"], data["args"]
+    rows: list[Target] = []
 
-    def worst(client: str, over: str) -> float:
-        return max(med[(m, c, client)]["cpu_us"] / med[(m, c, over)]["cpu_us"] for m, c in keys)
+    def ratio(name: str, client: str, over: str, value: float, limit: float) -> None:
+        figure = f"{value:.2f}x" if math.isfinite(value) else "n/a"
+        rows.append(Target(f"{name}: {client} <= {limit:.2f}x {over}", figure, value <= limit))
 
+    for cell in CELLS:
+        for c in CONCURRENCY:
+            m = {client: med[(cell.name, c, client)]["cpu_us"] for client in CLIENTS}
+            where = f"{cell.name} c={c}, CPU/call"
+            ratio(where, "AsyncClient", "floor", m["duomcp-async"] / m["floor"], cell.floor_limit)
+            over = "floor" if cell.sync_over == "floor" else "AsyncClient"
+            ratio(where, "Client", over, m["duomcp-sync"] / m[cell.sync_over], cell.sync_limit)
     conns = max(
-        med[(m, c, client)]["new_connections_per_call"]
-        for m, c in keys
+        med[(cell.name, c, client)]["new_connections_per_call"]
+        for cell in CELLS
+        if cell.transport != "stdio"
+        for c in CONCURRENCY
         for client in ("duomcp-async", "duomcp-sync")
     )
-    rows = [
-        (
-            "CPU per call <= 1.5x the floor, AsyncClient (worst case)",
-            worst("duomcp-async", "floor"),
-            1.5,
-        ),
-        ("CPU per call <= 1.5x the floor, Client (worst case)", worst("duomcp-sync", "floor"), 1.5),
-        ("new TCP connections per call = 0 (worst case)", conns, 0.0),
-        ("sync <= 1.3x async CPU per call (worst case)", worst("duomcp-sync", "duomcp-async"), 1.3),
-        ("<= 64 KiB per idle session", data["idle"]["duomcp-async"]["kib_per_session"], 64.0),
-        ("import duomcp <= 250 ms", data["imports"]["duomcp"], 250.0),
-    ]
-    return [
-        f"- {'met' if value <= limit else 'MISSED'}: {name}: {value:.2f}"
-        for name, value, limit in rows
-    ]
+    rows.append(
+        Target("HTTP: new TCP connections per call = 0 (worst)", f"{conns:.3f}", conns == 0)
+    )
+    aio = cold["floor"]["first_ms"]
+    for client, name in (("duomcp-async", "AsyncClient"), ("duomcp-sync", "Client")):
+        ms = cold[client]["first_ms"]
+        rows.append(
+            Target(
+                f"cold start: {name} <= 1.20x bare aiohttp",
+                f"{ms / aio:.2f}x ({ms:.0f} vs {aio:.0f} ms)",
+                ms / aio <= 1.2,
+            )
+        )
+    imported = data["imports"]["duomcp"]
+    rows.append(Target("import duomcp <= 250 ms", f"{imported:.0f} ms", imported <= 250))
+    kib = scale["idle"]["duomcp-async"]["kib_per_session"]
+    rows.append(
+        Target(f"idle session, {args['sessions']} open: <= 64 KiB", f"{kib:.1f} KiB", kib <= 64)
+    )
+    kib = scale["idle_at_scale"]["kib_per_session"]
+    rows.append(
+        Target(
+            f"idle session, {args['scale_sessions']:,} open: <= 20 KiB", f"{kib:.1f} KiB", kib <= 20
+        )
+    )
+    r = scale["inflight"]["duomcp-async"]
+    rows.append(
+        Target(
+            f"{args['inflight']:,} calls in flight on one AsyncClient: errors = 0",
+            f"{r['errors']:.0f} errors ({r['wall_s']:.2f} s wall, {r['cpu_s']:.2f} s CPU, "
+            f"{r['peak_rss_mib']:.0f} MiB peak RSS)",
+            r["errors"] == 0,
+        )
+    )
+    for client, name in (("duomcp-async", "AsyncClients"), ("duomcp-sync", "Clients")):
+        r = scale["fanout"][client]
+        rows.append(
+            Target(
+                f"{args['fanout']} {name} to {args['fanout']} servers: all calls succeed",
+                f"{r['failed_clients']:.0f} failed clients ({r['wall_s']:.2f} s wall, "
+                f"{r['cpu_s']:.2f} s CPU, {r['peak_rss_mib']:.0f} MiB peak RSS)",
+                r["failed_clients"] == 0,
+            )
+        )
+    return rows
 
 
-def draw(med: dict[tuple[str, int, str], dict[str, float]], path: Path) -> None:
+def draw(med: Medians, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    groups = [(m, c) for m in ("json", "sse") for c in (1, 16)]
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+    panels = (
+        ("Streamable HTTP, echo", CELLS[:2]),
+        ("Streamable HTTP, 256 KiB result", CELLS[2:4]),
+        ("stdio, echo", CELLS[4:]),
+    )
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.8), gridspec_kw={"width_ratios": [4, 4, 2]})
     width = 0.2
-    for n, client in enumerate(CLIENTS):
-        xs = [g + (n - 1.5) * width for g in range(len(groups))]
-        ax.bar(xs, [med[(m, c, client)]["cpu_us"] for m, c in groups], width, label=LABELS[client])
-    ax.set_xticks(range(len(groups)), [f"{m.upper()}, concurrency {c}" for m, c in groups])
-    ax.set_ylabel("client CPU µs per tools/call")
-    ax.set_title("Client CPU per call (lower is better)")
-    ax.legend()
+    for ax, (title, cells) in zip(axes, panels, strict=True):
+        groups = [(cell, c) for cell in cells for c in CONCURRENCY]
+        for n, client in enumerate(CLIENTS):
+            xs = [g + (n - 1.5) * width for g in range(len(groups))]
+            heights = [med[(cell.name, c, client)]["cpu_us"] for cell, c in groups]
+            ax.bar(xs, heights, width, label=LABELS[client])
+        names = [f"{cell.name.split()[0]}, c={c}" for cell, c in groups]
+        ax.set_xticks(range(len(groups)), names)
+        ax.set_title(title)
+        ax.set_ylabel("client CPU µs per tools/call")
+    axes[0].legend(fontsize="small")
+    fig.suptitle("Client CPU per call (lower is better)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny numbers, no plot (CI)")
-    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--calls", type=int, default=2000, help="echo calls over HTTP (c=1)")
+    parser.add_argument("--big-calls", type=int, default=200, help="256 KiB calls (c=1)")
+    parser.add_argument("--stdio-calls", type=int, default=2000, help="stdio calls (c=1)")
+    parser.add_argument("--warmup", type=int, default=50, help="warm-up calls per caller")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--sessions", type=int, default=100)
+    parser.add_argument("--sessions", type=int, default=100, help="idle sessions, both SDKs")
+    parser.add_argument("--scale-sessions", type=int, default=10_000, help="idle, duomcp")
+    parser.add_argument("--inflight", type=int, default=1000, help="calls in flight at once")
+    parser.add_argument("--hold-ms", type=int, default=100, help="server hold of those calls")
+    parser.add_argument("--fanout", type=int, default=100, help="clients to as many servers")
+    parser.add_argument("--fanout-calls", type=int, default=20, help="calls of each of those")
+    parser.add_argument("--cold-repeats", type=int, default=10)
     parser.add_argument("--import-repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, default=HERE / "README.md")
     parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument(
+        "--batch",
+        action="store_true",
+        help="measure all cells of a client in one process, not each in a fresh one (quicker)",
+    )
     parser.add_argument("--child", choices=CLIENTS, help=argparse.SUPPRESS)
-    parser.add_argument("--idle", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--url", help=argparse.SUPPRESS)
-    parser.add_argument("--concurrency", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--cell", default="calls", help=argparse.SUPPRESS)
+    parser.add_argument("--target", help=argparse.SUPPRESS)
+    parser.add_argument("--plan", help=argparse.SUPPRESS)
+    parser.add_argument("--timeout", type=float, default=300, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args)
         return
     if args.quick:
-        args.calls, args.rounds, args.sessions, args.import_repeats = 32, 1, 3, 1
-        args.no_plot = True
+        args.calls, args.big_calls, args.stdio_calls, args.warmup = 32, 8, 32, 2
+        args.rounds, args.sessions, args.scale_sessions = 1, 3, 100
+        args.inflight, args.hold_ms, args.fanout, args.fanout_calls = 50, 20, 5, 3
+        args.cold_repeats, args.import_repeats = 2, 1
+        args.no_plot = args.batch = True
     data = measure(args)
-    data["sessions"] = args.sessions
     plot = None if args.no_plot else args.out.with_name("cpu_per_call.png")
-    report(data, args.out, plot)
+    rows = report(data, args.out, plot)
     print(f"wrote {args.out}", file=sys.stderr)
+    for row in rows:
+        print(f"{'met   ' if row.met else 'MISSED'} | {row.name} | {row.figure}")
 
 
 if __name__ == "__main__":

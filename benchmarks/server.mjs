@@ -1,19 +1,25 @@
 // A minimal, fast MCP server (legacy era, Streamable HTTP) for client benchmarks.
 //
-//   node benchmarks/server.mjs [--port N] [--sse]
+//   node benchmarks/server.mjs [--port N | --ports COUNT] [--sse]
 //
-// Answers initialize (issuing Mcp-Session-Id), tools/list and tools/call `echo`, with one
-// JSON body or (--sse) a single-event SSE stream. Like any legacy-only server it refuses a
-// request that carries no session (e.g. a 2026-07-28 `server/discover` probe) with 400 and
-// a JSON-RPC error, so era-detecting clients fall back to initialize. GET /mcp is 405.
+// Answers initialize (issuing Mcp-Session-Id), tools/list and tools/call `echo` (which
+// holds its reply `hold_ms` milliseconds when asked, so calls stay in flight) and `big` (a
+// ~256 KiB text result), with one JSON body or (--sse) a single-event SSE stream. Like any
+// legacy-only server it refuses a request that carries no session (e.g. a 2026-07-28
+// `server/discover` probe) with 400 and a JSON-RPC error, so era-detecting clients fall
+// back to initialize. GET /mcp is 405.
 // GET /stats reports the server's own CPU time and the TCP connections it accepted, so a
-// run can show the server was not the bottleneck. Prints "listening <port>" when ready.
+// run can show the server was not the bottleneck. Prints "listening <port>" when ready;
+// with --ports COUNT it listens on COUNT ports (one process standing for COUNT servers,
+// sessions and stats shared) and prints "listening <port> <port> ...".
 import http from "node:http";
 
 const args = process.argv.slice(2);
 const sse = args.includes("--sse");
 const portAt = args.indexOf("--port");
 const port = portAt >= 0 ? Number(args[portAt + 1]) : 0;
+const portsAt = args.indexOf("--ports");
+const portCount = portsAt >= 0 ? Number(args[portsAt + 1]) : 1;
 
 let connections = 0;
 let requests = 0;
@@ -25,11 +31,24 @@ const TOOLS = {
       description: "Echo the text back.",
       inputSchema: { type: "object", properties: { text: { type: "string" } } },
     },
+    {
+      name: "big",
+      description: "A text result of about 256 KiB.",
+      inputSchema: { type: "object", properties: {} },
+    },
   ],
 };
+const BIG_BYTES = 256 * 1024;
+const line = "The quick brown fox jumps over the lazy dog; \"quoted\" and\ttabbed.\n";
+const BIG_RESULT = JSON.stringify({
+  content: [{ type: "text", text: line.repeat(Math.ceil(BIG_BYTES / line.length)).slice(0, BIG_BYTES) }],
+});
 
 function reply(res, status, message, headers = {}) {
-  const body = JSON.stringify(message);
+  send(res, status, JSON.stringify(message), headers);
+}
+
+function send(res, status, body, headers = {}) {
   if (sse && status === 200) {
     res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache", ...headers });
     res.end(`event: message\ndata: ${body}\n\n`);
@@ -67,13 +86,19 @@ function handle(req, res, raw) {
   if (method === "tools/list") return reply(res, 200, { jsonrpc: "2.0", id, result: TOOLS });
   if (method === "tools/call" && params?.name === "echo") {
     const text = String(params.arguments?.text ?? "");
-    return reply(res, 200, { jsonrpc: "2.0", id, result: { content: [{ type: "text", text }] } });
+    const answer = { jsonrpc: "2.0", id, result: { content: [{ type: "text", text }] } };
+    const hold = Number(params.arguments?.hold_ms ?? 0);
+    if (hold > 0) return setTimeout(() => reply(res, 200, answer), hold);
+    return reply(res, 200, answer);
+  }
+  if (method === "tools/call" && params?.name === "big") {
+    return send(res, 200, `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${BIG_RESULT}}`);
   }
   if (method === "ping") return reply(res, 200, { jsonrpc: "2.0", id, result: {} });
   return reply(res, 200, { jsonrpc: "2.0", id, error: { code: -32601, message: `no ${method}` } });
 }
 
-const server = http.createServer((req, res) => {
+function serve(req, res) {
   if (req.url === "/stats") {
     const cpu = process.cpuUsage();
     res.writeHead(200, { "Content-Type": "application/json" });
@@ -91,12 +116,18 @@ const server = http.createServer((req, res) => {
   const chunks = [];
   req.on("data", (chunk) => chunks.push(chunk));
   req.on("end", () => handle(req, res, Buffer.concat(chunks).toString("utf8")));
-});
-server.keepAliveTimeout = 120_000;
-server.headersTimeout = 130_000;
-server.on("connection", () => {
-  connections += 1;
-});
-server.listen(port, "127.0.0.1", () => {
-  console.log(`listening ${server.address().port}`);
-});
+}
+
+function listen(at) {
+  const server = http.createServer(serve);
+  server.keepAliveTimeout = 120_000;
+  server.headersTimeout = 130_000;
+  server.on("connection", () => {
+    connections += 1;
+  });
+  return new Promise((resolve) => server.listen(at, "127.0.0.1", () => resolve(server.address().port)));
+}
+
+const servers = [listen(port)];
+for (let n = 1; n < portCount; n++) servers.push(listen(0));
+console.log(`listening ${(await Promise.all(servers)).join(" ")}`);

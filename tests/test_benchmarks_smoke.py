@@ -25,11 +25,27 @@ def test_benchmark_quick_run(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = out.read_text(encoding="utf-8")
-    rows = re.findall(r"^\| (JSON|SSE) \| (1|16) \| ([^|]+) \| (\d+) \|", report, re.M)
-    clients = {"bare aiohttp (floor)", "duomcp AsyncClient", "duomcp Client (sync)"}
-    clients.add("official mcp SDK")
-    assert {(mode, conc, name.strip()) for mode, conc, name, _ in rows} == {
-        (mode, conc, name) for mode in ("JSON", "SSE") for conc in ("1", "16") for name in clients
-    }
-    assert all(int(cpu) > 0 for *_, cpu in rows)
+    sdks = {"duomcp AsyncClient", "duomcp Client (sync)", "official mcp SDK"}
+    http = {"bare aiohttp (floor)", *sdks}
+    stdio = {"bare asyncio (floor)", *sdks}
+    cells = [("JSON", http), ("SSE", http), ("JSON 256 KiB", http), ("SSE 256 KiB", http)]
+    cells.append(("stdio", stdio))
+    for cell, clients in cells:
+        pattern = rf"^\| {cell} \| (1|16) \| ([^|]+) \| (\d+) \|"
+        rows = re.findall(pattern, report, re.M)
+        assert {(conc, name.strip()) for conc, name, _ in rows} == {
+            (conc, name) for conc in ("1", "16") for name in clients
+        }, cell
+        assert all(int(cpu) > 0 for *_, cpu in rows), cell
+    for section in ("## Cold start", "## Sessions and start-up", "## Scale", "## Targets"):
+        assert section in report
     assert "KiB" in report and "import" in report
+    cold = report.split("## Cold start", 1)[1].split("## Sessions", 1)[0]
+    starts = re.findall(r"^\| ([^|]+) \| (\d+) \| ", cold, re.M)
+    assert len(starts) == 4 and all(int(ms) > 0 for _, ms in starts), cold
+    # calls in flight on one client, and clients to many servers: none failed
+    scale = report.split("## Scale", 1)[1].split("## Targets", 1)[0]
+    failures = re.findall(r"^\|[^\n]* \| (\d+) \|$", scale, re.M)
+    assert len(failures) == 3 + 4 and set(failures) == {"0"}, scale
+    targets = re.findall(r"^\| ([^|]+) \| ([^|]+) \| (met|\*\*missed\*\*) \|$", report, re.M)
+    assert len(targets) >= 5 * 2 * 2 + 8, targets
