@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 
 import jsonschema
-import pytest
 
 from duomcp import AsyncClient, Client
 from duomcp.group import AsyncClientGroup
@@ -111,10 +110,39 @@ async def test_openai_and_anthropic_round_trips(server: ReferenceServer) -> None
             "is_error": False,
         }
         assert results[1]["tool_use_id"] == "u2" and results[1]["is_error"] is True
-        with pytest.raises(KeyError):
-            await llm.run_anthropic(
-                client, [{"type": "tool_use", "id": "u", "name": "nope", "input": {}}]
-            )
+        # A model's mistakes, and the server's refusals, go back to the model as errors.
+        wrong = [
+            {"type": "tool_use", "id": "u", "name": "nope", "input": {}},
+            {"type": "tool_use", "id": "v", "name": "echo", "input": "not an object"},
+            {"type": "tool_use", "id": "w", "name": "bad_structured", "input": {}},
+        ]
+        told = await llm.run_anthropic(client, wrong)
+        assert [r["is_error"] for r in told] == [True, True, True]
+        assert told[0]["content"][0]["text"] == "error: there is no tool named 'nope'"
+        assert "not valid JSON" in told[1]["content"][0]["text"]
+        assert "outputSchema" in told[2]["content"][0]["text"]
+        output = [
+            {"type": "message", "content": []},
+            {
+                "type": "function_call",
+                "call_id": "r1",
+                "name": "echo",
+                "arguments": '{"text": "re"}',
+            },
+            {"type": "function_call", "call_id": "r2", "name": "fail", "arguments": "{}"},
+        ]
+        items = await llm.run_openai_responses(client, output)
+        assert items[0] == {"type": "function_call_output", "call_id": "r1", "output": "re"}
+        assert items[1]["call_id"] == "r2" and items[1]["output"].startswith("error")
+
+
+def test_mapped_names_never_collide_with_listed_ones() -> None:
+    schema = {"type": "object"}
+    tools = [Tool(name=n, input_schema=schema) for n in ("a_b_2e7336dc", "a.b", "a b", "ok")]
+    llm = LLMTools(tools)
+    names = [entry["name"] for entry in llm.anthropic()]
+    assert len(set(names)) == 4 and names[0] == "a_b_2e7336dc" and names[3] == "ok"
+    assert [llm.mcp_name(name) for name in names] == ["a_b_2e7336dc", "a.b", "a b", "ok"]
 
 
 async def test_a_group_behind_the_tools(server: ReferenceServer) -> None:

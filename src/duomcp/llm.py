@@ -13,7 +13,10 @@ content blocks that API expects::
     messages += await tools.run_openai(client, response.choices[0].message.tool_calls)
 
 Names a model API refuses (those APIs take ``[A-Za-z0-9_-]{1,64}``) are mapped to names it
-takes, and back.
+takes, and back. A call the model got wrong (a tool it invented, arguments that are not a
+JSON object) or that the server refused (a JSON-RPC error, a failed task, a result that
+breaks the tool's output schema) comes back to the model as an error result it can act
+on; failures of the connection itself are raised.
 """
 
 from __future__ import annotations
@@ -21,9 +24,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+from .errors import (
+    InvalidRequestError,
+    JSONRPCError,
+    StructuredContentError,
+    TaskCancelledError,
+)
 from .types import CallToolResult, TextContent, Tool
 
 __all__ = ["LLMTools"]
@@ -43,12 +52,35 @@ class _Caller(Protocol):
     ) -> CallToolResult: ...
 
 
+# What a model is told instead of a result: its own mistakes, and the server's refusals.
+_MODEL_ERRORS = (
+    KeyError,
+    ValueError,
+    JSONRPCError,
+    StructuredContentError,
+    InvalidRequestError,
+    TaskCancelledError,
+)
+
+
 def _llm_name(name: str, taken: set[str]) -> str:
     if _ALLOWED.match(name) and name not in taken:
         return name
-    safe = re.sub(r"[^A-Za-z0-9_-]", "_", name)[:55] or "tool"
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", name)[:50] or "tool"
     digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{safe}_{digest}"
+    candidate, n = f"{safe}_{digest}", 1
+    while candidate in taken:  # a listed name may already look like a mapped one
+        n += 1
+        candidate = f"{safe}_{digest}_{n}"
+    return candidate
+
+
+def _error_result(exc: Exception) -> CallToolResult:
+    if isinstance(exc, KeyError):
+        text = f"error: there is no tool named {exc.args[0]!r}"
+    else:
+        text = f"error: {exc}"
+    return CallToolResult(content=(TextContent(type="text", text=text),), is_error=True)
 
 
 def _text(result: CallToolResult) -> str:
@@ -65,7 +97,10 @@ def _text(result: CallToolResult) -> str:
 
 def _arguments(raw: Any) -> dict[str, Any]:
     if isinstance(raw, str):
-        raw = json.loads(raw or "{}")
+        try:
+            raw = json.loads(raw or "{}")
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"tool call arguments are not valid JSON ({exc})") from None
     if not isinstance(raw, dict):
         raise ValueError("tool call arguments must be a JSON object")
     return raw
@@ -87,8 +122,16 @@ class LLMTools:
         self.tools = list(tools)
         self._to_mcp: dict[str, str] = {}
         self._to_llm: dict[str, str] = {}
+        taken: set[str] = set()
+        for tool in self.tools:  # names the APIs take keep them, first come first served
+            if _ALLOWED.match(tool.name) and tool.name not in taken:
+                taken.add(tool.name)
+                self._to_mcp[tool.name] = self._to_llm[tool.name] = tool.name
         for tool in self.tools:
-            name = _llm_name(tool.name, set(self._to_mcp))
+            if tool.name in self._to_llm:
+                continue
+            name = _llm_name(tool.name, taken)
+            taken.add(name)
             self._to_mcp[name] = tool.name
             self._to_llm[tool.name] = name
 
@@ -121,8 +164,12 @@ class LLMTools:
         ]
 
     def openai_responses(self) -> list[dict[str, Any]]:
-        """Responses API ``tools``: ``{"type": "function", "name": ..., "parameters": ...}``."""
-        return [{"type": "function", **entry["function"]} for entry in self.openai()]
+        """Responses API ``tools``: ``{"type": "function", "name": ..., "parameters": ...,
+        "strict": False}`` (left out, ``strict`` would be taken as true: MCP schemas are
+        not written for strict mode)."""
+        return [
+            {"type": "function", **entry["function"], "strict": False} for entry in self.openai()
+        ]
 
     def anthropic(self) -> list[dict[str, Any]]:
         """Messages API ``tools``: ``{"name", "description", "input_schema"}``."""
@@ -137,38 +184,75 @@ class LLMTools:
 
     # -- running the model's calls ------------------------------------------------------
 
-    def _openai_call(self, call: Any) -> tuple[str, str, dict[str, Any]]:
+    def _openai_call(self, call: Any) -> tuple[str, Any, Any]:
         function = _field(call, "function")
-        return (
-            str(_field(call, "id")),
-            self.mcp_name(str(_field(function, "name"))),
-            _arguments(_field(function, "arguments")),
-        )
+        return str(_field(call, "id")), _field(function, "name"), _field(function, "arguments")
+
+    def _responses_calls(self, items: Iterable[Any]) -> list[tuple[str, Any, Any]]:
+        calls = [item for item in items if _field(item, "type") == "function_call"]
+        return [
+            (str(_field(c, "call_id")), _field(c, "name"), _field(c, "arguments")) for c in calls
+        ]
+
+    def _anthropic_uses(self, blocks: Iterable[Any]) -> list[tuple[str, Any, Any]]:
+        uses = [b for b in blocks if _field(b, "type") == "tool_use"]
+        return [(str(_field(b, "id")), _field(b, "name"), _field(b, "input")) for b in uses]
+
+    def _resolve(self, name: Any, arguments: Any) -> tuple[str, dict[str, Any]]:
+        """The MCP name and arguments of a model's call (``KeyError``/``ValueError`` when
+        the model got them wrong)."""
+        return self.mcp_name(str(name)), _arguments(arguments)
 
     @staticmethod
     def _openai_reply(call_id: str, result: CallToolResult) -> dict[str, Any]:
-        text = _text(result)
-        return {"role": "tool", "tool_call_id": call_id, "content": text or "(empty)"}
+        return {"role": "tool", "tool_call_id": call_id, "content": _text(result) or "(empty)"}
 
-    def _anthropic_uses(self, blocks: Iterable[Any]) -> list[tuple[str, str, dict[str, Any]]]:
-        uses = [b for b in blocks if _field(b, "type") == "tool_use"]
-        return [
-            (
-                str(_field(b, "id")),
-                self.mcp_name(str(_field(b, "name"))),
-                _arguments(_field(b, "input")),
-            )
-            for b in uses
-        ]
+    @staticmethod
+    def _responses_reply(call_id: str, result: CallToolResult) -> dict[str, Any]:
+        output = _text(result) or "(empty)"
+        if result.is_error and not output.startswith("error"):
+            output = f"error: {output}"
+        return {"type": "function_call_output", "call_id": call_id, "output": output}
 
     @staticmethod
     def _anthropic_reply(use_id: str, result: CallToolResult) -> dict[str, Any]:
         return {
             "type": "tool_result",
             "tool_use_id": use_id,
-            "content": [{"type": "text", "text": _text(result)}],
+            # the Messages API refuses empty text blocks
+            "content": [{"type": "text", "text": _text(result) or "(empty)"}],
             "is_error": bool(result.is_error),
         }
+
+    async def _run(
+        self,
+        target: _AsyncCaller,
+        calls: list[tuple[str, Any, Any]],
+        reply: Callable[[str, CallToolResult], dict[str, Any]],
+    ) -> list[dict[str, Any]]:
+        out = []
+        for call_id, name, arguments in calls:
+            try:
+                result = await target.call_tool(*self._resolve(name, arguments))
+            except _MODEL_ERRORS as exc:
+                result = _error_result(exc)
+            out.append(reply(call_id, result))
+        return out
+
+    def _run_blocking(
+        self,
+        target: _Caller,
+        calls: list[tuple[str, Any, Any]],
+        reply: Callable[[str, CallToolResult], dict[str, Any]],
+    ) -> list[dict[str, Any]]:
+        out = []
+        for call_id, name, arguments in calls:
+            try:
+                result = target.call_tool(*self._resolve(name, arguments))
+            except _MODEL_ERRORS as exc:
+                result = _error_result(exc)
+            out.append(reply(call_id, result))
+        return out
 
     async def run_openai(
         self, target: _AsyncCaller, tool_calls: Iterable[Any]
@@ -176,37 +260,39 @@ class LLMTools:
         """Run a Chat Completions message's ``tool_calls`` (dicts or SDK objects) with
         ``target`` (an :class:`~duomcp.AsyncClient` or a group); return the ``tool``
         messages to append."""
-        out = []
-        for call in tool_calls:
-            call_id, name, arguments = self._openai_call(call)
-            out.append(self._openai_reply(call_id, await target.call_tool(name, arguments)))
-        return out
+        calls = [self._openai_call(call) for call in tool_calls]
+        return await self._run(target, calls, self._openai_reply)
 
     def run_openai_blocking(
         self, target: _Caller, tool_calls: Iterable[Any]
     ) -> list[dict[str, Any]]:
         """:meth:`run_openai` with a blocking :class:`~duomcp.Client` or group."""
-        out = []
-        for call in tool_calls:
-            call_id, name, arguments = self._openai_call(call)
-            out.append(self._openai_reply(call_id, target.call_tool(name, arguments)))
-        return out
+        calls = [self._openai_call(call) for call in tool_calls]
+        return self._run_blocking(target, calls, self._openai_reply)
+
+    async def run_openai_responses(
+        self, target: _AsyncCaller, output: Iterable[Any]
+    ) -> list[dict[str, Any]]:
+        """Run the ``function_call`` items of a Responses API ``output`` (dicts or SDK
+        objects) with ``target``; return the ``function_call_output`` items for the next
+        ``input``."""
+        return await self._run(target, self._responses_calls(output), self._responses_reply)
+
+    def run_openai_responses_blocking(
+        self, target: _Caller, output: Iterable[Any]
+    ) -> list[dict[str, Any]]:
+        """:meth:`run_openai_responses` with a blocking :class:`~duomcp.Client` or group."""
+        return self._run_blocking(target, self._responses_calls(output), self._responses_reply)
 
     async def run_anthropic(
         self, target: _AsyncCaller, content: Iterable[Any]
     ) -> list[dict[str, Any]]:
         """Run the ``tool_use`` blocks of a Messages response's ``content`` with ``target``;
         return the ``tool_result`` blocks for the next user message."""
-        out = []
-        for use_id, name, arguments in self._anthropic_uses(content):
-            out.append(self._anthropic_reply(use_id, await target.call_tool(name, arguments)))
-        return out
+        return await self._run(target, self._anthropic_uses(content), self._anthropic_reply)
 
     def run_anthropic_blocking(
         self, target: _Caller, content: Iterable[Any]
     ) -> list[dict[str, Any]]:
         """:meth:`run_anthropic` with a blocking :class:`~duomcp.Client` or group."""
-        out = []
-        for use_id, name, arguments in self._anthropic_uses(content):
-            out.append(self._anthropic_reply(use_id, target.call_tool(name, arguments)))
-        return out
+        return self._run_blocking(target, self._anthropic_uses(content), self._anthropic_reply)
