@@ -133,6 +133,73 @@ def _strings(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(values)
 
 
+class _ServerProtocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """The server's stdout, cut into lines as it arrives and each line handed to
+    ``deliver`` at once: no reader task wakes up for each line, no ``readline`` per
+    message. A line longer than ``max_line`` bytes ends the reading (``stdout_ended``
+    then holds ``True``); so does the end of stdout (``False``)."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        deliver: Callable[[bytes, str], None],
+        source: str,
+        max_line: int,
+    ) -> None:
+        super().__init__(limit=1 << 16, loop=loop)  # its StreamReader for stdout stays empty
+        self._deliver = deliver
+        self._source = source
+        self._max_line = max_line
+        self._partial = bytearray()
+        self.stdout_ended: asyncio.Future[bool] = loop.create_future()
+
+    def pipe_data_received(self, fd: int, data: bytes | str) -> None:
+        if fd != 1:
+            super().pipe_data_received(fd, data)
+            return
+        if self.stdout_ended.done():
+            return  # stopped for an oversized line: nothing after it is read
+        assert isinstance(data, bytes)
+        partial = self._partial
+        if b"\n" not in data:  # the middle of a line
+            partial += data
+            if len(partial) > self._max_line:
+                self._ended(True)
+            return
+        if partial:
+            partial += data
+            data = bytes(partial)
+            partial.clear()
+        lines = data.split(b"\n")
+        rest = lines.pop()
+        deliver, source, max_line = self._deliver, self._source, self._max_line
+        try:
+            for line in lines:
+                if len(line) > max_line:
+                    self._ended(True)
+                    return
+                if line and not line.isspace():
+                    deliver(line, source)
+        except BaseException as exc:  # as a reading task would, stop reading
+            if not self.stdout_ended.done():
+                self.stdout_ended.set_exception(exc)
+            raise
+        if rest:
+            partial += rest
+            if len(partial) > max_line:
+                self._ended(True)
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if fd == 1:
+            self._ended(False)
+        super().pipe_connection_lost(fd, exc)
+
+    def _ended(self, oversized: bool) -> None:
+        self._partial.clear()
+        if not self.stdout_ended.done():
+            self.stdout_ended.set_result(oversized)
+
+
 @attrs.frozen(kw_only=True)
 class StdioServer:
     """How to start an MCP server that speaks over its standard input and output.
@@ -309,8 +376,16 @@ class StdioTransport:
         async with self._starting:
             if self._process is None:
                 server = self.server
+                loop = asyncio.get_running_loop()
+                source = f"the stdout of {server.display}"
+                deliver = self._awaited.deliver
+
+                def protocol() -> _ServerProtocol:
+                    return _ServerProtocol(loop, deliver, source, server.max_message_bytes)
+
                 try:
-                    process = await asyncio.create_subprocess_exec(
+                    transport, protocol_ = await loop.subprocess_exec(
+                        protocol,
                         server.command,
                         *server.args,
                         stdin=subprocess.PIPE,
@@ -318,15 +393,14 @@ class StdioTransport:
                         stderr=server.stderr,
                         env=server.environment(),
                         cwd=server.cwd,
-                        limit=server.max_message_bytes + 1,
                         # its own process group, so helpers it starts end with it
                         start_new_session=_POSIX,
                     )
                 except OSError as exc:
                     raise TransportError(f"cannot start {server.display}: {exc}") from exc
+                process = asyncio.subprocess.Process(transport, protocol_, loop)
                 self._process = process
-                loop = asyncio.get_running_loop()
-                self._reader = reader = loop.create_task(self._read(process))
+                self._reader = reader = loop.create_task(self._read(process, protocol_))
                 self._watcher = loop.create_task(self._watch(process, reader))
         return self._process
 
@@ -347,7 +421,9 @@ class StdioTransport:
         """
         if self._failure is not None:
             raise self._failure
-        process = await self._start()
+        process = self._process
+        if process is None:
+            process = await self._start()
         waiter = None if request_id is None else self._awaited.expect(request_id)
         try:
             await self._write(process, message)
@@ -365,8 +441,15 @@ class StdioTransport:
     async def _write(self, process: asyncio.subprocess.Process, message: dict[str, Any]) -> None:
         stdin = process.stdin
         assert stdin is not None
+        data = _line(message)
+        pipe = stdin.transport
         try:
-            stdin.write(_line(message))
+            if not pipe.is_closing() and not pipe.get_write_buffer_size():
+                pipe.write(data)  # all of it written at once, or the rest buffered
+                if not pipe.is_closing() and not pipe.get_write_buffer_size():
+                    return  # nothing to drain: stdin.drain() would return at once
+            else:
+                stdin.write(data)
             await stdin.drain()
         except (ConnectionError, RuntimeError) as exc:  # the pipe closed: the server is gone
             await self._gone(process)
@@ -382,29 +465,19 @@ class StdioTransport:
         if stdin is not None and not stdin.is_closing():
             stdin.write(_line(notification))  # drained by the next write
 
-    async def _read(self, process: asyncio.subprocess.Process) -> None:
-        stdout = process.stdout
-        assert stdout is not None
-        source = f"the stdout of {self.server.display}"
+    async def _read(self, process: asyncio.subprocess.Process, protocol: _ServerProtocol) -> None:
+        """Wait for the end of the server's stdout (its lines are delivered as they come,
+        by ``protocol``); a line over the limit stops the server."""
         try:
-            while True:
-                try:
-                    line = await stdout.readline()
-                except ValueError:  # longer than the limit: nothing after it can be trusted
-                    self._broke_protocol = True
-                    self._fail(
-                        MessageTooLargeError(
-                            f"{source} sent a message over {self.server.max_message_bytes} "
-                            "bytes; the server was stopped"
-                        )
+            if await protocol.stdout_ended:  # a line over the limit: nothing after it is trusted
+                self._broke_protocol = True
+                self._fail(
+                    MessageTooLargeError(
+                        f"the stdout of {self.server.display} sent a message over "
+                        f"{self.server.max_message_bytes} bytes; the server was stopped"
                     )
-                    await self._stop(process)
-                    return
-                if not line:
-                    break
-                if not line.strip():
-                    continue
-                self._awaited.deliver(line, source)
+                )
+                await self._stop(process)
         finally:
             await self._gone(process)
 
