@@ -32,6 +32,10 @@ class Awaited:
         self._waiting[request_id] = waiter
         return waiter
 
+    def __len__(self) -> int:
+        """How many requests wait for their response."""
+        return len(self._waiting)
+
     def forget(self, request_id: Any) -> None:
         """Stop waiting for ``request_id`` (answered, failed or cancelled)."""
         self._waiting.pop(request_id, None)

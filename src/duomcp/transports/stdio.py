@@ -295,6 +295,9 @@ class StdioTransport:
         """How many times the server was started again after it ended."""
         self._restarts: list[float] = []
         self._reviving: asyncio.Lock | None = None
+        self._queued: list[bytes] | None = None
+        """The messages to write at the end of this loop turn."""
+        self._flush_failed: asyncio.Task[None] | None = None
 
     @property
     def state(self) -> ConnectionState:
@@ -356,6 +359,7 @@ class StdioTransport:
         """End what is left of the ended server; the next :meth:`post` starts a new one."""
         process, reader, watcher = self._process, self._reader, self._watcher
         self._process = self._reader = self._watcher = None
+        self._queued = None  # a flush already due still writes them to the old process
         if process is not None:
             await self._end(process, reader, watcher)
         self._failure = None
@@ -426,7 +430,7 @@ class StdioTransport:
             process = await self._start()
         waiter = None if request_id is None else self._awaited.expect(request_id)
         try:
-            await self._write(process, message)
+            await self._write(process, message, request_id)
             if waiter is not None:
                 await waiter
         except asyncio.CancelledError:
@@ -438,14 +442,32 @@ class StdioTransport:
             if waiter is not None and waiter.done() and not waiter.cancelled():
                 waiter.exception()  # failed while the write failed: already raised above
 
-    async def _write(self, process: asyncio.subprocess.Process, message: dict[str, Any]) -> None:
+    async def _write(
+        self,
+        process: asyncio.subprocess.Process,
+        message: dict[str, Any],
+        request_id: str | int | None = None,
+    ) -> None:
+        data = _line(message)
+        queued = self._queued
+        if queued is not None:  # goes out with the others of this loop turn
+            queued.append(data)
+            return
         stdin = process.stdin
         assert stdin is not None
-        data = _line(message)
         pipe = stdin.transport
         try:
             if not pipe.is_closing() and not pipe.get_write_buffer_size():
-                pipe.write(data)  # all of it written at once, or the rest buffered
+                if len(self._awaited) > (request_id is not None):
+                    # Other calls are under way, so more messages are likely to be written
+                    # in this loop turn: all of them in one write once the turn is over,
+                    # one system call and one wake-up of the server instead of one each.
+                    # Nothing is buffered, so nothing to drain: a later write past the
+                    # pipe's high-water mark takes the path below and waits.
+                    self._queued = queued = [data]
+                    asyncio.get_running_loop().call_soon(self._flush, process, queued)
+                    return
+                pipe.write(data)  # a lone call: at once (all of it, or the rest buffered)
                 if not pipe.is_closing() and not pipe.get_write_buffer_size():
                     return  # nothing to drain: stdin.drain() would return at once
             else:
@@ -455,12 +477,31 @@ class StdioTransport:
             await self._gone(process)
             raise self._failure or TransportError(f"{self.server.display}: {exc}") from exc
 
+    def _flush(self, process: asyncio.subprocess.Process, queued: list[bytes]) -> None:
+        if self._queued is queued:
+            self._queued = None
+        stdin = process.stdin
+        assert stdin is not None
+        stdin.write(queued[0] if len(queued) == 1 else b"".join(queued))
+        if stdin.is_closing() and self._flush_failed is None:
+            # The pipe closed (the server is gone): what waits for a response fails now,
+            # as a write that saw it would have.
+            self._flush_failed = asyncio.get_running_loop().create_task(self._gone(process))
+            self._flush_failed.add_done_callback(self._flush_failed_done)
+
+    def _flush_failed_done(self, _: asyncio.Task[None]) -> None:
+        self._flush_failed = None
+
     def _cancel_soon(self, process: asyncio.subprocess.Process, request_id: Any) -> None:
         notification = {
             "jsonrpc": "2.0",
             "method": "notifications/cancelled",
             "params": {"requestId": request_id, "reason": "cancelled by the client"},
         }
+        queued = self._queued
+        if queued is not None:  # after the request it cancels, if that is still queued
+            queued.append(_line(notification))
+            return
         stdin = process.stdin
         if stdin is not None and not stdin.is_closing():
             stdin.write(_line(notification))  # drained by the next write
@@ -549,6 +590,9 @@ class StdioTransport:
 
     async def _stop(self, process: asyncio.subprocess.Process) -> None:
         timeout = self.server.shutdown_timeout
+        queued = self._queued
+        if queued is not None and process is self._process:
+            self._flush(process, queued)  # what was posted before the end goes first
         stdin = process.stdin
         if stdin is not None and not stdin.is_closing():
             stdin.close()
