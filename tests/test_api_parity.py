@@ -71,12 +71,14 @@ def test_every_public_name_has_a_docstring() -> None:
 
 
 def test_import_leaves_aiohttp_for_first_use() -> None:
-    # aiohttp costs about 200 ms to import, the stdio and HTTP+SSE transports ~14 ms:
-    # `import duomcp` must not pay for them up front.
+    # aiohttp costs about 200 ms to import, the stdio and HTTP+SSE transports ~14 ms, the
+    # OAuth flows and the blocking client's portal some more: `import duomcp` must not pay
+    # for them up front.
     code = (
         "import sys, duomcp, duomcp.auth; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('aiohttp', 'yarl') "
-        "or m in ('duomcp.transports.stdio', 'duomcp.transports.legacy_sse')))"
+        "or m in ('duomcp.transports.stdio', 'duomcp.transports.legacy_sse', "
+        "'duomcp.auth._oauth', 'duomcp.auth._browser', 'duomcp._portal')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from ._async.client import AsyncClient
 from ._cache import ResultCache
-from ._sync.client import Client
 from .auth import Auth, AuthChallenge, BearerToken
 from .engine import (
     LATEST_PROTOCOL_VERSION,
@@ -92,17 +91,23 @@ __all__ = [
 
 
 if TYPE_CHECKING:
+    from ._sync.client import Client
     from .transports.stdio import StdioServer
 
     __version__: str
 
 
 def __getattr__(name: str) -> Any:
-    # StdioServer is imported on first use: its module (and ``subprocess``) cost ~12 ms.
+    # StdioServer is imported on first use: its module (and ``subprocess``) cost ~12 ms;
+    # so is Client, with the blocking engine and its portal, which asyncio code never uses.
     if name == "__version__":  # from the package metadata, read on first use
         from ._version import version
 
         return version()
+    if name == "Client":
+        from ._sync.client import Client
+
+        return Client
     if name == "StdioServer":
         from .transports.stdio import StdioServer
 

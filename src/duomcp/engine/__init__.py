@@ -5,7 +5,8 @@ See ``docs/architecture.md`` for its parts and how they fit.
 
 from __future__ import annotations
 
-from ._blocking import BlockingEngine
+from typing import TYPE_CHECKING, Any
+
 from ._engine import Engine
 from ._responder import Handlers
 from ._versions import (
@@ -28,3 +29,16 @@ __all__ = [
     "Handlers",
     "forget_eras",
 ]
+
+if TYPE_CHECKING:
+    from ._blocking import BlockingEngine
+
+
+def __getattr__(name: str) -> Any:
+    # The blocking engine (and its portal, the shared event loop) is imported with the
+    # blocking client, on first use: an asyncio program never pays for it.
+    if name == "BlockingEngine":
+        from ._blocking import BlockingEngine
+
+        return BlockingEngine
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
