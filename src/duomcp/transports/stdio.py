@@ -157,9 +157,13 @@ class _ServerProtocol(asyncio.subprocess.SubprocessStreamProtocol):
         if fd != 1:
             super().pipe_data_received(fd, data)
             return
+        assert isinstance(data, bytes)
+        self.stdout_received(data)
+
+    def stdout_received(self, data: bytes) -> None:
+        """Some bytes of the server's stdout."""
         if self.stdout_ended.done():
             return  # stopped for an oversized line: nothing after it is read
-        assert isinstance(data, bytes)
         partial = self._partial
         if b"\n" not in data:  # the middle of a line
             partial += data
@@ -194,10 +198,30 @@ class _ServerProtocol(asyncio.subprocess.SubprocessStreamProtocol):
             self._ended(False)
         super().pipe_connection_lost(fd, exc)
 
+    def stdout_lost(self) -> None:
+        """The server's stdout ended."""
+        self._ended(False)
+
     def _ended(self, oversized: bool) -> None:
         self._partial.clear()
         if not self.stdout_ended.done():
             self.stdout_ended.set_result(oversized)
+
+
+class _Stdout(asyncio.Protocol):
+    """The server's stdout as a pipe of our own (POSIX): the loop hands each read to
+    :class:`_ServerProtocol` at once, where a subprocess pipe would defer it by one loop
+    turn (``call_soon``) per read."""
+
+    def __init__(self, server: _ServerProtocol) -> None:
+        self.data_received = server.stdout_received  # type: ignore[method-assign]
+        self._server = server
+
+    def eof_received(self) -> bool:
+        return False  # close the transport; connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._server.stdout_lost()
 
 
 @attrs.frozen(kw_only=True)
@@ -387,13 +411,16 @@ class StdioTransport:
                 def protocol() -> _ServerProtocol:
                     return _ServerProtocol(loop, deliver, source, server.max_message_bytes)
 
+                read_fd = write_fd = -1
                 try:
+                    if _POSIX:
+                        read_fd, write_fd = os.pipe()
                     transport, protocol_ = await loop.subprocess_exec(
                         protocol,
                         server.command,
                         *server.args,
                         stdin=subprocess.PIPE,
-                        stdout=subprocess.PIPE,
+                        stdout=write_fd if _POSIX else subprocess.PIPE,
                         stderr=server.stderr,
                         env=server.environment(),
                         cwd=server.cwd,
@@ -401,10 +428,24 @@ class StdioTransport:
                         start_new_session=_POSIX,
                     )
                 except OSError as exc:
+                    if read_fd >= 0:
+                        os.close(read_fd)
                     raise TransportError(f"cannot start {server.display}: {exc}") from exc
+                finally:
+                    if write_fd >= 0:
+                        os.close(write_fd)  # the server has its own copy
+                stdout: asyncio.BaseTransport | None = None
+                if _POSIX:
+                    pipe = os.fdopen(read_fd, "rb", buffering=0)  # an fd: nothing blocks
+                    try:
+                        stdout, _ = await loop.connect_read_pipe(lambda: _Stdout(protocol_), pipe)
+                    except BaseException:
+                        pipe.close()
+                        transport.close()  # kills the server
+                        raise
                 process = asyncio.subprocess.Process(transport, protocol_, loop)
                 self._process = process
-                self._reader = reader = loop.create_task(self._read(process, protocol_))
+                self._reader = reader = loop.create_task(self._read(process, protocol_, stdout))
                 self._watcher = loop.create_task(self._watch(process, reader))
         return self._process
 
@@ -506,7 +547,12 @@ class StdioTransport:
         if stdin is not None and not stdin.is_closing():
             stdin.write(_line(notification))  # drained by the next write
 
-    async def _read(self, process: asyncio.subprocess.Process, protocol: _ServerProtocol) -> None:
+    async def _read(
+        self,
+        process: asyncio.subprocess.Process,
+        protocol: _ServerProtocol,
+        stdout: asyncio.BaseTransport | None,
+    ) -> None:
         """Wait for the end of the server's stdout (its lines are delivered as they come,
         by ``protocol``); a line over the limit stops the server."""
         try:
@@ -520,6 +566,8 @@ class StdioTransport:
                 )
                 await self._stop(process)
         finally:
+            if stdout is not None:
+                stdout.close()  # ended, or given up on (a helper may hold it open)
             await self._gone(process)
 
     async def _gone(self, process: asyncio.subprocess.Process) -> None:
