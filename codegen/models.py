@@ -442,13 +442,14 @@ class Generator:
             *[f"    {n}Display," for n in sorted(DISPLAY)],
             "    short_base64,",
             ")",
+            "from ._lazy import model",
             "",
             "__all__ = [",
             *[f"    {n!r}," for n in names],
             "]",
             "",
             "",
-            "@attrs.frozen(kw_only=True)",
+            "@model",
             "class UnknownContent:",
             '    """A content block of a type this version of duomcp does not know.',
             "",
@@ -487,7 +488,7 @@ class Generator:
         info = self.classes[name]
         required = set(info["required"])
         base = f"({name}Display)" if name in DISPLAY else ""
-        lines = ["@attrs.frozen(kw_only=True)", f"class {name}{base}:", f'    """{DOCS[name]}"""']
+        lines = ["@model", f"class {name}{base}:", f'    """{DOCS[name]}"""']
         lines.append("")
         if name in DISPLAY:
             # IPython takes, class by class along the MRO, a `_repr_pretty_` or else a

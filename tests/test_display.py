@@ -105,7 +105,8 @@ def test_equality_frozen_evolve_and_wire_are_unchanged() -> None:
     result = CallToolResult(content=(TextContent(text="hi"), PNG))
     assert from_wire(to_wire(result), CallToolResult) == result
     assert "text" not in to_wire(result)  # `.text` is a property, not a field
-    assert not hasattr(result, "__dict__")  # still slotted
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        result.is_error = True  # type: ignore[misc]
 
 
 # -- content blocks ---------------------------------------------------------------------------

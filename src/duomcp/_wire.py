@@ -37,6 +37,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from .errors import InvalidResponseError
 from .types import _models
+from .types._lazy import ensure
 
 __all__ = ["converter", "from_wire", "to_wire", "wire_name"]
 
@@ -82,6 +83,7 @@ def wire_name(cls: type, attr: str) -> str:
 
 def _data_fields(cls: type) -> tuple[attrs.Attribute[Any], ...]:
     """The attributes of a model that map to wire fields (all but ``extra``)."""
+    ensure(cls)  # models become attrs classes on first use (types._lazy)
     attrs.resolve_types(cls, globalns=vars(_models))
     return tuple(a for a in attrs.fields(cls) if a.name != "extra")
 

@@ -25,8 +25,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, Union
 
-import attrs
-
 from ._async.client import AsyncClient
 from ._portal import portal
 from .errors import InvalidRequestError
@@ -38,6 +36,7 @@ from .types import (
     Resource,
     Tool,
 )
+from .types._lazy import evolve
 
 if TYPE_CHECKING:
     from .config import ServerConfig
@@ -168,7 +167,7 @@ class AsyncClientGroup:
         that fails to list is left out (and logged)."""
         listed = await self._each(lambda c: c.list_tools(timeout=timeout))
         sep = self.separator
-        return [attrs.evolve(t, name=f"{n}{sep}{t.name}") for n, tools in listed for t in tools]
+        return [evolve(t, name=f"{n}{sep}{t.name}") for n, tools in listed for t in tools]
 
     async def call_tool(
         self, name: str, arguments: Mapping[str, Any] | None = None, **options: Any
@@ -186,7 +185,7 @@ class AsyncClientGroup:
         """Every connected server's prompts, named ``<server><separator><prompt>``."""
         listed = await self._each(lambda c: c.list_prompts(timeout=timeout))
         sep = self.separator
-        return [attrs.evolve(p, name=f"{n}{sep}{p.name}") for n, prompts in listed for p in prompts]
+        return [evolve(p, name=f"{n}{sep}{p.name}") for n, prompts in listed for p in prompts]
 
     async def get_prompt(
         self, name: str, arguments: Mapping[str, str] | None = None, **options: Any

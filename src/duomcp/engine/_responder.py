@@ -30,6 +30,7 @@ from ..types import (
     LoggingMessageNotificationParams,
     Root,
 )
+from ..types._lazy import evolve
 
 __all__ = [
     "BlockingElicitationHandler",
@@ -109,7 +110,7 @@ def _apply_elicitation_defaults(
     for name, schema in properties.items():
         if name not in content and isinstance(schema, Mapping) and "default" in schema:
             content[name] = schema["default"]
-    return attrs.evolve(result, content=content)
+    return evolve(result, content=content)
 
 
 class Responder:

@@ -27,6 +27,7 @@ from ._display import (
     ToolDisplay,
     short_base64,
 )
+from ._lazy import model
 
 __all__ = [
     "Annotations",
@@ -175,7 +176,7 @@ __all__ = [
 ]
 
 
-@attrs.frozen(kw_only=True)
+@model
 class UnknownContent:
     """A content block of a type this version of duomcp does not know.
 
@@ -186,7 +187,7 @@ class UnknownContent:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class Annotations:
     """Hints for the client on how to use or show an object."""
 
@@ -196,7 +197,7 @@ class Annotations:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class AudioContent(AudioContentDisplay):
     """Audio passed to or from a model, base64-encoded."""
 
@@ -210,7 +211,7 @@ class AudioContent(AudioContentDisplay):
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class BaseMetadata:
     """A name for programs and an optional title for people."""
 
@@ -219,7 +220,7 @@ class BaseMetadata:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class BlobResourceContents(BlobResourceContentsDisplay):
     """Binary resource contents, base64-encoded."""
 
@@ -232,7 +233,7 @@ class BlobResourceContents(BlobResourceContentsDisplay):
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class BooleanSchema:
     """An elicitation form field holding a yes/no answer."""
 
@@ -243,7 +244,7 @@ class BooleanSchema:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class CacheableResult:
     """A result the client may cache for ``ttl_ms`` milliseconds."""
 
@@ -254,7 +255,7 @@ class CacheableResult:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class CallToolRequestParams:
     """Parameters of ``tools/call``: which tool, with what arguments."""
 
@@ -267,7 +268,7 @@ class CallToolRequestParams:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class CallToolResult(CallToolResultDisplay):
     """What a tool call returned: content blocks and optional structured data."""
 
@@ -281,7 +282,7 @@ class CallToolResult(CallToolResultDisplay):
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class CancelTaskRequestParams:
     """Parameters of ``tasks/cancel``."""
 
@@ -289,7 +290,7 @@ class CancelTaskRequestParams:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class CancelTaskResult:
     """The task as it stands after ``tasks/cancel``."""
 
@@ -305,7 +306,7 @@ class CancelTaskResult:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class CancelledNotificationParams:
     """Parameters of ``notifications/cancelled``."""
 
@@ -315,7 +316,7 @@ class CancelledNotificationParams:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ClientCapabilities:
     """The optional features a client declares it supports."""
 
@@ -328,7 +329,7 @@ class ClientCapabilities:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ClientCapabilitiesElicitation:
     """Which elicitation modes the client supports."""
 
@@ -337,7 +338,7 @@ class ClientCapabilitiesElicitation:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ClientCapabilitiesRoots:
     """The client's support for roots."""
 
@@ -345,7 +346,7 @@ class ClientCapabilitiesRoots:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ClientCapabilitiesSampling:
     """The client's support for sampling, with its options."""
 
@@ -354,7 +355,7 @@ class ClientCapabilitiesSampling:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ClientCapabilitiesTasks:
     """Task-augmented requests the client accepts (2025-11-25)."""
 
@@ -364,7 +365,7 @@ class ClientCapabilitiesTasks:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ClientCapabilitiesTasksRequests:
     """Client requests that may run as tasks."""
 
@@ -373,7 +374,7 @@ class ClientCapabilitiesTasksRequests:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ClientCapabilitiesTasksRequestsElicitation:
     """Elicitation requests that may run as tasks."""
 
@@ -381,7 +382,7 @@ class ClientCapabilitiesTasksRequestsElicitation:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ClientCapabilitiesTasksRequestsSampling:
     """Sampling requests that may run as tasks."""
 
@@ -389,7 +390,7 @@ class ClientCapabilitiesTasksRequestsSampling:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class CompleteRequestParams:
     """Parameters of ``completion/complete``."""
 
@@ -400,7 +401,7 @@ class CompleteRequestParams:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class CompleteResult:
     """Completion suggestions for a prompt or resource-template argument."""
 
@@ -410,7 +411,7 @@ class CompleteResult:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class Completion:
     """The suggested values of a ``completion/complete`` result."""
 
@@ -420,7 +421,7 @@ class Completion:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class CompletionArgument:
     """The argument being completed and its partial value."""
 
@@ -429,7 +430,7 @@ class CompletionArgument:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class CompletionContext:
     """Arguments already filled in, to narrow completion suggestions."""
 
@@ -437,7 +438,7 @@ class CompletionContext:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class CreateMessageRequest:
     """A server's request to sample from the client's model."""
 
@@ -446,7 +447,7 @@ class CreateMessageRequest:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class CreateMessageRequestParams:
     """Parameters of ``sampling/createMessage``."""
 
@@ -465,7 +466,7 @@ class CreateMessageRequestParams:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class CreateMessageResult:
     """The client's answer to a sampling request."""
 
@@ -477,7 +478,7 @@ class CreateMessageResult:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class CreateTaskResult:
     """The reply to a task-augmented request: the task that was started."""
 
@@ -486,7 +487,7 @@ class CreateTaskResult:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class DiscoverResult:
     """A server's supported versions and capabilities (2026-07-28)."""
 
@@ -500,7 +501,7 @@ class DiscoverResult:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ElicitRequest:
     """A server's request for information from the user."""
 
@@ -509,7 +510,7 @@ class ElicitRequest:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ElicitRequestFormParams:
     """An elicitation asking the user to fill in a form."""
 
@@ -521,7 +522,7 @@ class ElicitRequestFormParams:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ElicitRequestURLParams:
     """An elicitation sending the user to a URL."""
 
@@ -534,7 +535,7 @@ class ElicitRequestURLParams:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ElicitResult:
     """The user's answer to an elicitation: the action taken and the form data."""
 
@@ -544,7 +545,7 @@ class ElicitResult:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ElicitationCompleteNotificationParams:
     """Parameters of a URL elicitation's completion."""
 
@@ -552,7 +553,7 @@ class ElicitationCompleteNotificationParams:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class EmbeddedResource(EmbeddedResourceDisplay):
     """A resource's contents embedded in a message."""
 
@@ -565,7 +566,7 @@ class EmbeddedResource(EmbeddedResourceDisplay):
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class Error:
     """The error object of a JSON-RPC error response."""
 
@@ -575,7 +576,7 @@ class Error:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class GetPromptRequestParams:
     """Parameters of ``prompts/get``."""
 
@@ -587,7 +588,7 @@ class GetPromptRequestParams:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class GetPromptResult(GetPromptResultDisplay):
     """A prompt rendered into messages."""
 
@@ -600,7 +601,7 @@ class GetPromptResult(GetPromptResultDisplay):
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class GetTaskPayloadRequestParams:
     """Parameters of ``tasks/result``."""
 
@@ -608,7 +609,7 @@ class GetTaskPayloadRequestParams:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class GetTaskPayloadResult:
     """The result of the request a task ran."""
 
@@ -616,7 +617,7 @@ class GetTaskPayloadResult:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class GetTaskRequestParams:
     """Parameters of ``tasks/get``."""
 
@@ -624,7 +625,7 @@ class GetTaskRequestParams:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class GetTaskResult:
     """A task's current state."""
 
@@ -640,7 +641,7 @@ class GetTaskResult:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class Icon:
     """An image a client may show for a server, tool, prompt or resource."""
 
@@ -651,7 +652,7 @@ class Icon:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class Icons:
     """The icons of an object."""
 
@@ -659,7 +660,7 @@ class Icons:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ImageContent(ImageContentDisplay):
     """An image passed to or from a model, base64-encoded."""
 
@@ -673,7 +674,7 @@ class ImageContent(ImageContentDisplay):
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class Implementation:
     """The name and version of an MCP client or server."""
 
@@ -686,7 +687,7 @@ class Implementation:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class InitializeRequestParams:
     """Parameters of ``initialize`` (2025-11-25 and earlier)."""
 
@@ -697,7 +698,7 @@ class InitializeRequestParams:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class InitializeResult:
     """The server's reply to ``initialize``: version, capabilities, identity."""
 
@@ -709,7 +710,7 @@ class InitializeResult:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class InputRequiredResult:
     """A result asking the client for input before the server goes on."""
 
@@ -720,7 +721,7 @@ class InputRequiredResult:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class InputResponseRequestParams:
     """Parameters carrying the client's answers to input requests."""
 
@@ -730,7 +731,7 @@ class InputResponseRequestParams:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class InternalError:
     """The JSON-RPC error for a failure inside the receiver."""
 
@@ -740,7 +741,7 @@ class InternalError:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class InvalidParamsError:
     """The JSON-RPC error for a request with invalid parameters."""
 
@@ -750,7 +751,7 @@ class InvalidParamsError:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class InvalidRequestError:
     """The JSON-RPC error for a message that is not a valid request."""
 
@@ -760,7 +761,7 @@ class InvalidRequestError:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class LegacyTitledEnumSchema:
     """A single-choice field with ``enumNames`` labels (deprecated)."""
 
@@ -773,7 +774,7 @@ class LegacyTitledEnumSchema:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ListPromptsResult:
     """One page of a server's prompts."""
 
@@ -786,7 +787,7 @@ class ListPromptsResult:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ListResourceTemplatesResult:
     """One page of a server's resource templates."""
 
@@ -799,7 +800,7 @@ class ListResourceTemplatesResult:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ListResourcesResult:
     """One page of a server's resources."""
 
@@ -812,7 +813,7 @@ class ListResourcesResult:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ListRootsRequest:
     """A server's request for the client's roots."""
 
@@ -821,7 +822,7 @@ class ListRootsRequest:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ListRootsRequestParams:
     """Parameters of ``roots/list``."""
 
@@ -829,7 +830,7 @@ class ListRootsRequestParams:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ListRootsResult:
     """The client's roots."""
 
@@ -838,7 +839,7 @@ class ListRootsResult:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ListTasksResult:
     """One page of tasks."""
 
@@ -848,7 +849,7 @@ class ListTasksResult:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ListToolsResult:
     """One page of a server's tools."""
 
@@ -861,7 +862,7 @@ class ListToolsResult:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class LoggingMessageNotificationParams:
     """A log entry sent by the server."""
 
@@ -872,7 +873,7 @@ class LoggingMessageNotificationParams:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class MethodNotFoundError:
     """The JSON-RPC error for a method the receiver does not offer."""
 
@@ -882,7 +883,7 @@ class MethodNotFoundError:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class MissingRequiredClientCapabilityErrorData:
     """The client capabilities a request needs."""
 
@@ -890,7 +891,7 @@ class MissingRequiredClientCapabilityErrorData:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ModelHint:
     """A model name, or part of one, the server would like used."""
 
@@ -898,7 +899,7 @@ class ModelHint:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ModelPreferences:
     """The server's wishes for model choice in sampling."""
 
@@ -909,7 +910,7 @@ class ModelPreferences:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class NotificationMetaObject:
     """Reserved ``_meta`` keys of a notification (2026-07-28)."""
 
@@ -917,7 +918,7 @@ class NotificationMetaObject:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class NotificationParams:
     """Parameters of a notification that carries nothing but ``_meta``."""
 
@@ -925,7 +926,7 @@ class NotificationParams:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class NumberSchema:
     """An elicitation form field holding a number or an integer."""
 
@@ -938,7 +939,7 @@ class NumberSchema:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class PaginatedRequestParams:
     """Parameters of a list request: the cursor of the page wanted."""
 
@@ -947,7 +948,7 @@ class PaginatedRequestParams:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class PaginatedResult:
     """A result page, with the cursor of the next one if any."""
 
@@ -957,7 +958,7 @@ class PaginatedResult:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ParseError:
     """The JSON-RPC error for a message that is not valid JSON."""
 
@@ -967,7 +968,7 @@ class ParseError:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ProgressNotificationParams:
     """Progress of a long-running request."""
 
@@ -979,7 +980,7 @@ class ProgressNotificationParams:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class Prompt(PromptDisplay):
     """A prompt or prompt template a server offers."""
 
@@ -994,7 +995,7 @@ class Prompt(PromptDisplay):
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class PromptArgument:
     """An argument a prompt template accepts."""
 
@@ -1005,7 +1006,7 @@ class PromptArgument:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class PromptMessage:
     """One message of a rendered prompt."""
 
@@ -1014,7 +1015,7 @@ class PromptMessage:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class PromptReference:
     """Names a prompt, in a completion request."""
 
@@ -1024,7 +1025,7 @@ class PromptReference:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ReadResourceRequestParams:
     """Parameters of ``resources/read``."""
 
@@ -1035,7 +1036,7 @@ class ReadResourceRequestParams:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ReadResourceResult(ReadResourceResultDisplay):
     """The contents of a resource."""
 
@@ -1049,7 +1050,7 @@ class ReadResourceResult(ReadResourceResultDisplay):
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class RelatedTaskMetadata:
     """Ties a message to the task it belongs to."""
 
@@ -1057,7 +1058,7 @@ class RelatedTaskMetadata:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class RequestMetaObject:
     """Reserved ``_meta`` keys of a request (2026-07-28)."""
 
@@ -1069,7 +1070,7 @@ class RequestMetaObject:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class RequestParams:
     """Parameters of a request that carries nothing but ``_meta``."""
 
@@ -1077,7 +1078,7 @@ class RequestParams:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class Resource(ResourceDisplay):
     """A resource a server can read."""
 
@@ -1095,7 +1096,7 @@ class Resource(ResourceDisplay):
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ResourceContents:
     """What every resource contents object has: its URI and MIME type."""
 
@@ -1105,7 +1106,7 @@ class ResourceContents:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ResourceLink(ResourceLinkDisplay):
     """A link to a resource, returned by a tool or a prompt."""
 
@@ -1124,7 +1125,7 @@ class ResourceLink(ResourceLinkDisplay):
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ResourceRequestParams:
     """Parameters of a request about one resource."""
 
@@ -1133,7 +1134,7 @@ class ResourceRequestParams:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ResourceTemplate(ResourceTemplateDisplay):
     """A URI template naming a family of resources."""
 
@@ -1150,7 +1151,7 @@ class ResourceTemplate(ResourceTemplateDisplay):
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ResourceTemplateReference:
     """Names a resource template, in a completion request."""
 
@@ -1159,7 +1160,7 @@ class ResourceTemplateReference:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ResourceUpdatedNotificationParams:
     """Names a subscribed resource that changed."""
 
@@ -1168,7 +1169,7 @@ class ResourceUpdatedNotificationParams:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class Result:
     """A result with nothing but ``_meta``, such as the reply to ``ping``."""
 
@@ -1177,7 +1178,7 @@ class Result:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ResultMetaObject:
     """Reserved ``_meta`` keys of a result (2026-07-28)."""
 
@@ -1185,7 +1186,7 @@ class ResultMetaObject:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class Root:
     """A directory or file the client lets servers work in."""
 
@@ -1195,7 +1196,7 @@ class Root:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class SamplingMessage:
     """One message of a sampling conversation."""
 
@@ -1205,7 +1206,7 @@ class SamplingMessage:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ServerCapabilities:
     """The optional features a server declares it offers."""
 
@@ -1220,7 +1221,7 @@ class ServerCapabilities:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ServerCapabilitiesPrompts:
     """The server's support for prompts."""
 
@@ -1228,7 +1229,7 @@ class ServerCapabilitiesPrompts:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ServerCapabilitiesResources:
     """The server's support for resources."""
 
@@ -1237,7 +1238,7 @@ class ServerCapabilitiesResources:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ServerCapabilitiesTasks:
     """Task-augmented requests the server accepts (2025-11-25)."""
 
@@ -1247,7 +1248,7 @@ class ServerCapabilitiesTasks:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ServerCapabilitiesTasksRequests:
     """Server requests that may run as tasks."""
 
@@ -1255,7 +1256,7 @@ class ServerCapabilitiesTasksRequests:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ServerCapabilitiesTasksRequestsTools:
     """Tool requests that may run as tasks."""
 
@@ -1263,7 +1264,7 @@ class ServerCapabilitiesTasksRequestsTools:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ServerCapabilitiesTools:
     """The server's support for tools."""
 
@@ -1271,7 +1272,7 @@ class ServerCapabilitiesTools:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class SetLevelRequestParams:
     """Parameters of ``logging/setLevel``."""
 
@@ -1280,7 +1281,7 @@ class SetLevelRequestParams:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class StringSchema:
     """An elicitation form field holding text."""
 
@@ -1294,7 +1295,7 @@ class StringSchema:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class SubscribeRequestParams:
     """Parameters of ``resources/subscribe``."""
 
@@ -1303,7 +1304,7 @@ class SubscribeRequestParams:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class SubscriptionFilter:
     """Which change notifications a listen request wants (2026-07-28)."""
 
@@ -1314,7 +1315,7 @@ class SubscriptionFilter:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class SubscriptionsAcknowledgedNotificationParams:
     """The server's answer to a listen request."""
 
@@ -1323,7 +1324,7 @@ class SubscriptionsAcknowledgedNotificationParams:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class SubscriptionsListenRequestParams:
     """Parameters of ``subscriptions/listen`` (2026-07-28)."""
 
@@ -1332,7 +1333,7 @@ class SubscriptionsListenRequestParams:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class SubscriptionsListenResult:
     """The end of a ``subscriptions/listen`` stream."""
 
@@ -1341,7 +1342,7 @@ class SubscriptionsListenResult:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class SubscriptionsListenResultMetaObject:
     """Reserved ``_meta`` keys ending a listen stream."""
 
@@ -1350,7 +1351,7 @@ class SubscriptionsListenResultMetaObject:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class Task:
     """A long-running request the receiver runs in the background (2025-11-25)."""
 
@@ -1364,7 +1365,7 @@ class Task:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class TaskAugmentedRequestParams:
     """Parameters of a request that may run as a task."""
 
@@ -1373,7 +1374,7 @@ class TaskAugmentedRequestParams:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class TaskMetadata:
     """Asks for a request to run as a task."""
 
@@ -1381,7 +1382,7 @@ class TaskMetadata:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class TaskStatusNotificationParams:
     """A task's new state."""
 
@@ -1396,7 +1397,7 @@ class TaskStatusNotificationParams:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class TextContent(TextContentDisplay):
     """Text passed to or from a model."""
 
@@ -1409,7 +1410,7 @@ class TextContent(TextContentDisplay):
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class TextResourceContents(TextResourceContentsDisplay):
     """Text resource contents."""
 
@@ -1422,7 +1423,7 @@ class TextResourceContents(TextResourceContentsDisplay):
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class TitledEnumOption:
     """One choice of a titled enum field: its value and its label."""
 
@@ -1431,7 +1432,7 @@ class TitledEnumOption:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class TitledMultiSelectEnumSchema:
     """An elicitation form field choosing several labelled values."""
 
@@ -1445,7 +1446,7 @@ class TitledMultiSelectEnumSchema:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class TitledMultiSelectEnumSchemaItems:
     """The labelled choices of a multi-select field."""
 
@@ -1453,7 +1454,7 @@ class TitledMultiSelectEnumSchemaItems:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class TitledSingleSelectEnumSchema:
     """An elicitation form field choosing one labelled value."""
 
@@ -1465,7 +1466,7 @@ class TitledSingleSelectEnumSchema:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class Tool(ToolDisplay):
     """A tool a server offers: its name, input schema and hints."""
 
@@ -1483,7 +1484,7 @@ class Tool(ToolDisplay):
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ToolAnnotations:
     """Hints about a tool's behaviour; not to be trusted blindly."""
 
@@ -1495,7 +1496,7 @@ class ToolAnnotations:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ToolChoice:
     """How the model may use tools while sampling."""
 
@@ -1503,7 +1504,7 @@ class ToolChoice:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ToolExecution:
     """How a tool can be run (2025-11-25)."""
 
@@ -1511,7 +1512,7 @@ class ToolExecution:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ToolResultContent:
     """The result of a tool use, sent back to the model in sampling."""
 
@@ -1524,7 +1525,7 @@ class ToolResultContent:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class ToolUseContent:
     """A model's request to use a tool, in sampling."""
 
@@ -1536,7 +1537,7 @@ class ToolUseContent:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class URLElicitationRequiredErrorData:
     """The URL elicitations a request waits for (2025-11-25)."""
 
@@ -1544,7 +1545,7 @@ class URLElicitationRequiredErrorData:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class UnsubscribeRequestParams:
     """Parameters of ``resources/unsubscribe``."""
 
@@ -1553,7 +1554,7 @@ class UnsubscribeRequestParams:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class UnsupportedProtocolVersionErrorData:
     """The versions in an unsupported-version error."""
 
@@ -1562,7 +1563,7 @@ class UnsupportedProtocolVersionErrorData:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class UntitledMultiSelectEnumSchema:
     """An elicitation form field choosing several plain values."""
 
@@ -1576,7 +1577,7 @@ class UntitledMultiSelectEnumSchema:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class UntitledMultiSelectEnumSchemaItems:
     """The plain choices of a multi-select field."""
 
@@ -1585,7 +1586,7 @@ class UntitledMultiSelectEnumSchemaItems:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@model
 class UntitledSingleSelectEnumSchema:
     """An elicitation form field choosing one plain value."""
 
