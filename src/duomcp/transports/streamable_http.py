@@ -239,10 +239,12 @@ class StreamableHTTPTransport:
         source = f"SSE event from {self.state.endpoint}"
         while True:
             try:
-                if answered:
+                if answered and not content.is_eof():
                     wait = _HOLD if held is not None else self.options.drain_timeout
                     chunk = await asyncio.wait_for(content.readany(), wait)
                 else:
+                    # Nothing to wait for once the body is complete (the usual reply:
+                    # one event, then the end): no timer, no task of wait_for.
                     chunk = await content.readany()
             except asyncio.TimeoutError:
                 if held is not None:
