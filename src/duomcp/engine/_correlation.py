@@ -145,7 +145,8 @@ class Correlator:
                 initialize=handshake,
             )
         )
-        self._track(post)
+        # One done-callback per call does both jobs (a callback is a loop turn's Handle).
+        self._tasks.add(post)
         post.add_done_callback(lambda task: self._post_finished(request_id, task))
         pending.timer = loop.call_at(now + pending.timeout, self._check_timeout, request_id)
         try:
@@ -199,6 +200,7 @@ class Correlator:
         )
 
     def _post_finished(self, request_id: Any, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
         pending = self._pending.get(request_id)
         if pending is None or pending.future.done() or task.cancelled():
             return
