@@ -58,7 +58,9 @@ class Portal:
     def loop(self) -> asyncio.AbstractEventLoop:
         """Return the portal's event loop, creating it on first use (and after a fork)."""
         loop = self._loop
-        if loop is not None and self._pid == os.getpid():
+        # After a fork, _after_fork has already dropped the parent's loop: no getpid()
+        # system call per call where the fork hook exists.
+        if loop is not None and (_FORK_HOOK or self._pid == os.getpid()):
             return loop
         with self._lock:
             if self._loop is None or self._pid != os.getpid():
@@ -227,14 +229,19 @@ class _Selector(selectors.DefaultSelector):
             if portal._inbox:
                 timeout = 0
         try:
-            return super().select(timeout)
+            return _select(self, timeout)
         finally:
             portal._sleeping = False
             # Before the loop runs Python code again: a Ctrl-C in select() itself is fine.
             ctrl_c = portal._ctrl_c
             if ctrl_c is not None and time.monotonic() > ctrl_c.deadline:
                 ctrl_c.install()
-            portal._take_inbox()
+            if portal._inbox:
+                portal._take_inbox()
+
+
+_select = selectors.DefaultSelector.select
+_FORK_HOOK = hasattr(os, "register_at_fork")
 
 
 class _CtrlC:
