@@ -399,6 +399,45 @@ def _union_hook(tp: Any) -> _StructureHook:
 # -- models ----------------------------------------------------------------------------
 
 
+# -- fast paths of common shapes -------------------------------------------------------
+#
+# The reply of nearly every tools/call is text blocks and little else. Such a result is
+# built here directly, with the same checks; anything else (another content type, an
+# unknown or ``_meta`` field, a value of the wrong type) returns ``None`` and goes the
+# general way, which also words the errors.
+
+_TEXT_BLOCK_FIELDS = frozenset({"type", "text"})
+_FAST_CALL_TOOL_FIELDS = frozenset({"content", "isError", "structuredContent"})
+
+
+def _fast_call_tool_result(data: Mapping[str, Any]) -> Any:
+    if type(data) is not dict or not data.keys() <= _FAST_CALL_TOOL_FIELDS:
+        return None
+    content = data.get("content")
+    is_error = data.get("isError")
+    if type(content) is not list or (is_error is not None and type(is_error) is not bool):
+        return None
+    text_content = _models.TextContent
+    blocks = []
+    for item in content:
+        if type(item) is not dict or item.keys() != _TEXT_BLOCK_FIELDS:
+            return None
+        text = item["text"]
+        if item["type"] != "text" or type(text) is not str:
+            return None
+        blocks.append(text_content(text=text))
+    return _models.CallToolResult(
+        content=tuple(blocks),
+        is_error=is_error,
+        structured_content=data.get("structuredContent"),
+    )
+
+
+_FAST_PATHS: dict[type, Callable[[Mapping[str, Any]], Any]] = {
+    _models.CallToolResult: _fast_call_tool_result,
+}
+
+
 def _model_structure_hook(cls: type) -> _StructureHook:
     fields = _data_fields(cls)
     overrides: dict[str, Any] = {f.name: override(rename=wire_name(cls, f.name)) for f in fields}
@@ -412,10 +451,15 @@ def _model_structure_hook(cls: type) -> _StructureHook:
     )
     known = frozenset(wire_name(cls, f.name) for f in fields)
     name = cls.__name__
+    fast = _FAST_PATHS.get(cls)
 
     def structure(data: Any, _: Any) -> Any:
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):
             raise _Mismatch(f"expected a {name} object, got {_kind(data)}")
+        if fast is not None:
+            done = fast(data)
+            if done is not None:
+                return done
         obj = generated(data, cls)
         if not data.keys() <= known:
             # The object is new and unshared; attrs' own __init__ sets frozen fields the
