@@ -326,12 +326,13 @@ def _connector_class() -> type[aiohttp.TCPConnector]:
     if _CONNECTOR is None:
 
         class Connector(aiohttp.TCPConnector):
-            async def connect(self, *args: Any, **kwargs: Any) -> aiohttp.connector.Connection:
-                conn = await super().connect(*args, **kwargs)
-                transport = conn.transport
+            # Once per new connection (a pooled one is not made again), not per request.
+            async def _create_connection(self, *args: Any, **kwargs: Any) -> Any:
+                proto = await super()._create_connection(*args, **kwargs)
+                transport = proto.transport
                 if transport is not None and getattr(transport, "max_size", 0) > _READ_SIZE:
                     setattr(transport, "max_size", _READ_SIZE)  # noqa: B010 (not in typeshed)
-                return conn
+                return proto
 
         _CONNECTOR = Connector
     return _CONNECTOR
