@@ -207,14 +207,19 @@ class StreamableHTTPTransport:
         try:
             if length is not None:
                 return await resp.read()
-            body = bytearray()
-            async for chunk in resp.content.iter_any():
-                body += chunk
-                if len(body) > cap:
+            # Chunked: read what arrives, counting against the cap; the usual reply is one
+            # piece, returned as it is (no copy).
+            content = resp.content
+            chunks: list[bytes] = []
+            size = 0
+            while chunk := await content.readany():
+                size += len(chunk)
+                if size > cap:
                     raise MessageTooLargeError(
                         f"reply of {url} exceeds the {cap}-byte cap (raise max_message_bytes)"
                     )
-            return bytes(body)
+                chunks.append(chunk)
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)  # b"" for none
         except MCPError:
             raise  # the size cap (a TransportError is an OSError too)
         except (aiohttp.ClientError, OSError) as exc:
