@@ -301,7 +301,25 @@ class _CtrlC:
 
 def _busy(loop: asyncio.AbstractEventLoop) -> int:
     """How many unfinished tasks the loop has."""
-    return len(asyncio.all_tasks(loop))
+    if _TASKS is None:
+        return len(asyncio.all_tasks(loop))
+    # asyncio.all_tasks() itself, without its WeakSet iteration guard and per-task
+    # function calls: a driven call asks this at its end, every time (~20 us saved).
+    busy = 0
+    for ref in list(_TASKS.data):
+        task = ref()
+        if task is not None and not task.done() and task.get_loop() is loop:
+            busy += 1
+    return busy
+
+
+# The WeakSet asyncio.all_tasks() reads, where it is the only place tasks are registered
+# (CPython 3.10 to 3.13, and the portal loop makes no eager tasks); else all_tasks() is used.
+_TASKS: Any = None
+if sys.implementation.name == "cpython" and sys.version_info < (3, 14):
+    _TASKS = getattr(asyncio.tasks, "_scheduled_tasks", getattr(asyncio.tasks, "_all_tasks", None))
+    if not isinstance(getattr(_TASKS, "data", None), set):
+        _TASKS = None
 
 
 class _Call:
