@@ -328,7 +328,8 @@ class Engine:
         on_progress: ProgressCallback | None,
         use_cache: bool,
     ) -> Any:
-        await self.connect()
+        if self.negotiated is None:  # connected: no coroutine to await
+            await self.connect()
         if self.state.era != "modern":
             return await self.legacy.request(method, params, timeout, on_progress)
         self.subscriptions.revive()
