@@ -51,11 +51,6 @@ class Portal:
         self.handed = 0  # calls handed to the daemon thread
         self._idle_since = 0.0  # when the loop last stopped running in a caller's thread
         self._inbox: collections.deque[_Call] = collections.deque()  # calls not started yet
-        # Handed calls that finished in this turn of the loop: their callers are released
-        # together just before the loop next waits for I/O (or stops), not one by one while
-        # it still runs, so that sixteen threads calling at once do not each fight the
-        # loop's thread for the GIL in the middle of its turn.
-        self._finished_calls: list[_Call] = []
         self._inbox_ok = False  # the loop's selector takes calls from the inbox
         self._sleeping = False  # the loop is in, or about to enter, a select() that may block
         self._ctrl_c: _CtrlC | None = None  # the main thread's driven call, for Ctrl-C
@@ -137,12 +132,6 @@ class Portal:
             self._sleeping = False
             loop.call_soon_threadsafe(_nothing)
 
-    def _release_finished(self) -> None:
-        """Wake the callers of the handed calls finished so far (on the loop's thread)."""
-        calls, self._finished_calls = self._finished_calls, []
-        for call in calls:
-            call.done.release()
-
     def _take_inbox(self) -> None:
         """Start the calls waiting in the inbox (on the loop, from its selector)."""
         inbox = self._inbox
@@ -161,12 +150,8 @@ class Portal:
             main = threading.current_thread() is threading.main_thread()
             ctrl_c = self._ctrl_c = _CtrlC(box, task) if main else None
             try:
-                try:
-                    while not task.done():  # a stale stop() of an interrupted call may come
-                        loop.run_forever()  # first; stopped by the task's last step
-                finally:
-                    if self._finished_calls:  # handed calls this thread's loop finished
-                        self._release_finished()
+                while not task.done():  # a stale stop() of an interrupted call may come first
+                    loop.run_forever()  # stopped by the task's last step
             except KeyboardInterrupt:  # before our SIGINT handler was in place
                 box.stop_loop = False
                 task.cancel()
@@ -214,8 +199,6 @@ class Portal:
             try:
                 loop.run_forever()  # stopped by the last handed call when nothing is left
             finally:  # also when run_forever raised: never leave the loop owned by nobody
-                if self._finished_calls:
-                    self._release_finished()
                 with self._lock:
                     if not self._pending and not _busy(loop):
                         self._runner = None
@@ -241,8 +224,6 @@ class _Selector(selectors.DefaultSelector):
 
     def select(self, timeout: float | None = None) -> list[tuple[Any, int]]:
         portal = self._portal
-        if portal._finished_calls:
-            portal._release_finished()
         if timeout is None or timeout > 0:
             portal._sleeping = True
             if portal._inbox:
@@ -361,12 +342,8 @@ class _Call:
         except BaseException as exc:  # handed to the caller, which raises it
             self.error = exc
         finally:
-            portal = self.portal
-            portal._finished(asyncio.get_running_loop())
-            if portal._inbox_ok:
-                portal._finished_calls.append(self)  # released before the loop next waits
-            else:
-                self.done.release()
+            self.portal._finished(asyncio.get_running_loop())
+            self.done.release()
 
     def _never_ran(self, _: object = None) -> None:
         if not self.started:
