@@ -247,3 +247,28 @@ def test_handlers_run_on_the_clients_own_threads_and_async_ones_are_awaited(
     with Client(server.url, timeout=10, sampling_handler=sample_async) as client:  # type: ignore[arg-type]
         result = client.call_tool("sample", {"prompt": "x"})
     assert not result.is_error and "awaited" in str(result.content)
+
+
+def test_the_portals_task_count_agrees_with_asyncio() -> None:
+    from duomcp._portal import _busy
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        waiting = [loop.create_task(asyncio.sleep(10)) for _ in range(3)]
+        await loop.create_task(asyncio.sleep(0))  # finished: not counted
+        try:
+            assert _busy(loop) == len(asyncio.all_tasks(loop)) == 4  # main() too
+            waiting[0].cancel()
+            await asyncio.sleep(0)
+            assert _busy(loop) == len(asyncio.all_tasks(loop)) == 3
+        finally:
+            for task in waiting:
+                task.cancel()
+            await asyncio.gather(*waiting, return_exceptions=True)
+
+    asyncio.run(main())
+    other = asyncio.new_event_loop()
+    try:
+        assert _busy(other) == 0  # the tasks of another loop are not counted
+    finally:
+        other.close()

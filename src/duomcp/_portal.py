@@ -285,7 +285,7 @@ def _busy(loop: asyncio.AbstractEventLoop) -> int:
     if _TASKS is None:
         return len(asyncio.all_tasks(loop))
     # asyncio.all_tasks() itself, without its WeakSet iteration guard and per-task
-    # function calls: a driven call asks this at its end, every time (~20 us saved).
+    # function calls (about five times cheaper): a driven call asks at its end, every time.
     busy = 0
     for ref in list(_TASKS.data):
         task = ref()
