@@ -18,6 +18,7 @@ process (keep the task id, ask for its result later).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -34,6 +35,7 @@ TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled
 """The states a task never leaves."""
 
 _STATUSES = frozenset({"working", "input_required", *TERMINAL_STATUSES})
+_MAX_MS = 2**53  # larger durations are taken as this (a JSON number can be anything)
 
 
 @attrs.frozen(kw_only=True)
@@ -98,6 +100,11 @@ def _milliseconds(raw: Mapping[str, Any], key: str, legacy_key: str, what: str) 
     value = raw.get(key, raw.get(legacy_key))
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (isinstance(value, float) and not math.isfinite(value))
+        or value < 0
+    ):
         raise InvalidResponseError(f"{what}: {key} is not a number of milliseconds")
-    return int(value)
+    return min(int(value), _MAX_MS)

@@ -23,8 +23,9 @@ from duomcp import (
 from duomcp.testing import ReferenceServer, ServerFaults, TaskStore
 from duomcp.types import ElicitRequestFormParams, ElicitRequestURLParams, ElicitResult
 
-from .._waits import async_wait_until
+from .._waits import async_pause, async_wait_until
 from ..conftest import ServerThread
+from ..faulty import deadline
 
 ERAS = ["legacy", "modern"]
 
@@ -72,6 +73,52 @@ async def test_call_tool_follows_a_task_only_where_the_rules_say(
     call = posts(task_server, "tools/call")[-1]["params"]
     assert "task" not in call
     assert bool(posts(task_server, "tasks/get")) is modern
+
+
+async def test_a_followed_task_reports_its_end_before_call_tool_returns(
+    task_server: ReferenceServer,
+) -> None:
+    seen: list[str] = []
+    async with AsyncClient(
+        task_server.url, timeout=10, on_task_status=lambda task: seen.append(task.status)
+    ) as client:
+        await client.call_tool("failing_job")
+        assert seen[-1] in ("completed", "failed")  # at return, like any call's callbacks
+
+
+async def test_a_failing_input_handler_cancels_the_hidden_task(
+    task_server: ReferenceServer,
+) -> None:
+    async def broken(params: ElicitRequestFormParams | ElicitRequestURLParams) -> ElicitResult:
+        raise RuntimeError("the dialog crashed")
+
+    async with AsyncClient(task_server.url, timeout=10, elicitation_handler=broken) as client:
+        if task_server.era == "modern":
+            with pytest.raises(Exception, match="handler failed"):
+                await client.call_tool("confirm_delete")
+        else:  # legacy: the server gets the handler's error and the tool reports it
+            await client.call_tool("confirm_delete")
+    if task_server.era == "modern":
+        assert list(task_server.tasks.values()) == ["cancelled"]
+        assert len(posts(task_server, "tasks/cancel")) == 1
+
+
+async def test_input_answered_too_late_is_not_sent(task_server: ReferenceServer) -> None:
+    """The handler outlives the call's timeout: the answer is never sent, and the task is
+    cancelled; the caller has its timeout on time."""
+
+    async def slow(params: ElicitRequestFormParams | ElicitRequestURLParams) -> ElicitResult:
+        await async_pause(1.0)
+        return ElicitResult(action="accept", content={"confirm": True})
+
+    async with AsyncClient(
+        task_server.url, timeout=10, max_timeout=0.5, elicitation_handler=slow
+    ) as client:
+        with deadline(0.9):
+            with pytest.raises(RequestTimeoutError):
+                await client.call_tool("confirm_delete", timeout=0.3)
+    await async_wait_until(lambda: list(task_server.tasks.values()) == ["cancelled"], 5)
+    assert posts(task_server, "tasks/update") == []
 
 
 async def test_a_tool_that_fails_and_a_task_that_fails(task_server: ReferenceServer) -> None:

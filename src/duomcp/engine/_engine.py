@@ -154,6 +154,7 @@ class Engine:
 
         self.tasks = TaskDriver(
             state,
+            c,
             send=lambda method, params, timeout: self.request(method, params, timeout=timeout),
             serve=responder.serve,
             report=report,
@@ -270,6 +271,7 @@ class Engine:
         await asyncio.shield(self._closing)
 
     async def _close(self) -> None:
+        await self.tasks.settle()  # the tasks/cancel of abandoned tasks go out first (bounded)
         others = [self.legacy.stop(), self.subscriptions.task, *self._inbound.cancel_all()]
         if self._listing is not None:
             others.append(self._listing)  # type: ignore[arg-type]

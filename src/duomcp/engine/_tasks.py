@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from .. import _jsonrpc as rpc
@@ -33,6 +34,7 @@ from ..errors import (
     TaskNotFoundError,
 )
 from ..tasks import TERMINAL_STATUSES, ToolTask
+from ._correlation import Correlator
 
 __all__ = ["TASKS_EXTENSION", "TaskDriver"]
 
@@ -72,9 +74,30 @@ class _Deadline:
     def waited(self) -> float:
         return self._loop.time() - self.began
 
+    def cap_left(self) -> float | None:
+        """Time left before ``max_timeout`` (``None``: no cap)."""
+        return None if self._cap is None else self._cap - self._loop.time()
+
 
 def _seen(task: ToolTask) -> tuple[str, str | None, str | None]:
     return task.status, task.status_message, task.last_updated_at
+
+
+def _older(new: str | None, old: str | None) -> bool:
+    """Whether timestamp ``new`` is strictly before ``old`` (False when either is unknown
+    or unreadable: then nothing is held back)."""
+    if new is None or old is None:
+        return False
+    try:
+        a = datetime.fromisoformat(new.replace("Z", "+00:00"))
+        b = datetime.fromisoformat(old.replace("Z", "+00:00"))
+        return (a < b) if (a.tzinfo is None) == (b.tzinfo is None) else False
+    except ValueError:
+        return False
+
+
+class _Gone(TaskNotFoundError):
+    """The server said it does not know the task (nothing left to cancel)."""
 
 
 class TaskDriver:
@@ -83,6 +106,7 @@ class TaskDriver:
     def __init__(
         self,
         state: ConnectionState,
+        correlator: Correlator,
         *,
         send: Send,
         serve: Serve,
@@ -98,8 +122,14 @@ class TaskDriver:
         self._default_timeout = default_timeout
         self._max_timeout = max_timeout
         self._restart = restart_on_activity
+        self._correlator = correlator
         self._wakers: dict[str, asyncio.Event] = {}
         self._last_seen: dict[str, tuple[str, str | None, str | None]] = {}
+        # Input keys answered, by task, shared by every waiter on the task (bounded), and
+        # one answering at a time per task: no input request is answered twice.
+        self._answered: dict[str, set[str]] = {}
+        self._answering: dict[str, asyncio.Lock] = {}
+        self._cancels: set[asyncio.Task[Any]] = set()
 
     # -- what the server says -----------------------------------------------------------
 
@@ -113,7 +143,7 @@ class TaskDriver:
         if self._state.era == "modern":
             if raw.get("resultType") != "task":
                 return None
-            task = ToolTask.from_wire(raw, what="the task created by tools/call")
+            wire = raw
         else:
             if not asked:
                 return None
@@ -122,7 +152,14 @@ class TaskDriver:
                     f"tools/call on {self._state.endpoint} was asked to run as a task and "
                     "answered without one"
                 )
-            task = ToolTask.from_wire(raw["task"], what="the task created by tools/call")
+            wire = raw["task"]
+        try:
+            task = ToolTask.from_wire(wire, what="the task created by tools/call")
+        except InvalidResponseError:
+            task_id = wire.get("taskId") if isinstance(wire, Mapping) else None
+            if isinstance(task_id, str) and task_id:
+                self._abandon(task_id)  # a task nobody can follow: cancelled on the server
+            raise
         self._observe(task)
         return task
 
@@ -146,7 +183,7 @@ class TaskDriver:
         if last is not None:
             if last == seen or last[0] in TERMINAL_STATUSES:
                 return False
-            if seen[2] is not None and last[2] is not None and seen[2] < last[2]:
+            if _older(seen[2], last[2]):
                 return False  # older than what was seen (a notification overtaken by a poll)
         elif len(self._last_seen) >= _MAX_ANSWERED:
             self._last_seen.pop(next(iter(self._last_seen)))
@@ -191,11 +228,16 @@ class TaskDriver:
         if self._state.era != "modern" and isinstance(raw, Mapping) and "taskId" in raw:
             self._observe(ToolTask.from_wire(raw, what=f"tasks/cancel of {task_id!r}"))
 
+    def _forget(self, task_id: str) -> None:
+        self._last_seen.pop(task_id, None)
+        self._answered.pop(task_id, None)
+        self._answering.pop(task_id, None)
+
     def _not_found(self, task_id: str, exc: JSONRPCError) -> Exception:
         if exc.code != rpc.INVALID_PARAMS:
             return exc
-        self._last_seen.pop(task_id, None)
-        return TaskNotFoundError(
+        self._forget(task_id)
+        return _Gone(
             f"{self._state.endpoint} no longer knows task {task_id!r} ({exc.message}): its "
             "time to live ran out or the server restarted; the work may or may not have "
             "run, and was not started again",
@@ -233,18 +275,30 @@ class TaskDriver:
         waker = self._wakers.setdefault(task.task_id, asyncio.Event())
         try:
             if self._state.era == "modern":
-                return await self._modern(task, raw or {}, deadline, waker)
-            return await self._legacy(task, deadline, waker)
-        except (asyncio.CancelledError, RequestTimeoutError):
+                result = await self._modern(task, raw or {}, deadline, waker)
+            else:
+                result = await self._legacy(task, deadline, waker)
+        except (TaskFailedError, TaskCancelledError, _Gone):
+            raise  # the task is over (or unknown): nothing to cancel
+        except BaseException:
+            # A timeout, a cancelled wait, a handler that failed, a server that answered
+            # nonsense: nobody will follow this task, so it is cancelled on the server.
             if cancel_on_abort:
-                await self._abandon(task.task_id)
+                self._abandon(task.task_id)
             raise
         finally:
             if self._wakers.get(task.task_id) is waker:
                 del self._wakers[task.task_id]
+        self._forget(task.task_id)
+        # Like any call: return after the callbacks of what arrived before the result.
+        barrier = self._correlator.barrier
+        if barrier is not None:
+            await barrier.reached(barrier.mark(), max(deadline.left(), _MIN_POLL))
+        return result
 
-    async def _abandon(self, task_id: str) -> None:
-        """Cancel a task nobody waits for any more; best effort, bounded, never raises."""
+    def _abandon(self, task_id: str) -> None:
+        """Cancel a task nobody waits for any more: in the background (the caller's error
+        goes at once), bounded, owned by the connection (ended at close), never raises."""
 
         async def cancel() -> None:
             try:
@@ -252,12 +306,17 @@ class TaskDriver:
             except Exception as exc:  # the caller's error matters more
                 log.info("could not cancel task %r on %s: %s", task_id, self._state.endpoint, exc)
 
-        job = asyncio.ensure_future(cancel())
-        try:
-            await asyncio.shield(job)
-        except asyncio.CancelledError:
-            await asyncio.wait([job], timeout=_CANCEL_TIMEOUT)
-            raise
+        self._forget(task_id)
+        if not self._correlator.closed:
+            job = self._correlator.spawn(cancel())
+            self._cancels.add(job)
+            job.add_done_callback(self._cancels.discard)
+
+    async def settle(self) -> None:
+        """Wait (at most the cancel timeout) for the cancels of abandoned tasks: before
+        the connection closes, so that closing does not cut them off."""
+        if self._cancels:
+            await asyncio.wait(set(self._cancels), timeout=_CANCEL_TIMEOUT)
 
     async def _pause(self, task: ToolTask, deadline: _Deadline, waker: asyncio.Event) -> float:
         """Sleep the poll interval (or until a notification); the time left after it.
@@ -278,15 +337,18 @@ class TaskDriver:
         left = deadline.left()
         if left <= 0:
             raise self._timeout(task)
-        if task.ttl_ms is not None and deadline.waited() * 1000 > task.ttl_ms:
-            # The backstop SEP-2663 allows: past its time to live the task is not usable.
+        return left
+
+    def _check_ttl(self, task: ToolTask, deadline: _Deadline) -> None:
+        """The backstop SEP-2663 allows: a task the server still shows going after its time
+        to live (counted from when the wait began: never early) is not usable."""
+        if not task.terminal and task.ttl_ms is not None and deadline.waited() * 1000 > task.ttl_ms:
             raise TaskNotFoundError(
                 f"task {task.task_id!r} on {self._state.endpoint} was still {task.status} "
                 f"after its time to live ({task.ttl_ms} ms); the work may or may not have "
                 "run, and was not started again",
                 task_id=task.task_id,
             )
-        return left
 
     def _timeout(self, task: ToolTask) -> RequestTimeoutError:
         return RequestTimeoutError(
@@ -320,7 +382,6 @@ class TaskDriver:
     async def _modern(
         self, task: ToolTask, raw: Mapping[str, Any], deadline: _Deadline, waker: asyncio.Event
     ) -> dict[str, Any]:
-        answered: set[str] = set()
         while True:
             if task.terminal:
                 error = self._ended(task, raw)
@@ -333,17 +394,17 @@ class TaskDriver:
                     )
                 return result
             if task.status == "input_required":
-                await self._answer(task, raw.get("inputRequests"), answered, deadline)
+                await self._answer(task, raw.get("inputRequests"), deadline)
             left = await self._pause(task, deadline, waker)
             before = _seen(task)
             task, raw = await self.get(task.task_id, left)
             if _seen(task) != before:
                 deadline.alive()
+            self._check_ttl(task, deadline)
 
-    async def _answer(
-        self, task: ToolTask, requests: Any, answered: set[str], deadline: _Deadline
-    ) -> None:
-        """Answer the input requests not answered yet and send them with ``tasks/update``."""
+    async def _answer(self, task: ToolTask, requests: Any, deadline: _Deadline) -> None:
+        """Answer the input requests nobody answered yet and send them with
+        ``tasks/update``, within the call's deadline; one answering at a time per task."""
         if requests is None:
             return
         if not isinstance(requests, Mapping) or len(requests) > _MAX_INPUT_REQUESTS:
@@ -351,13 +412,33 @@ class TaskDriver:
                 f"task {task.task_id!r}: inputRequests must be an object of at most "
                 f"{_MAX_INPUT_REQUESTS}"
             )
-        fresh = {key: value for key, value in requests.items() if key not in answered}
-        if not fresh:
-            return
-        if len(answered) + len(fresh) > _MAX_ANSWERED:
-            raise InvalidResponseError(
-                f"task {task.task_id!r} asked for input more than {_MAX_ANSWERED} times"
-            )
+        lock = self._answering.setdefault(task.task_id, asyncio.Lock())
+        async with lock:
+            answered = self._answered.setdefault(task.task_id, set())
+            fresh = {key: value for key, value in requests.items() if key not in answered}
+            if not fresh:
+                return
+            if len(answered) + len(fresh) > _MAX_ANSWERED:
+                raise InvalidResponseError(
+                    f"task {task.task_id!r} asked for input more than {_MAX_ANSWERED} times"
+                )
+            responses = await self._serve_all(task, fresh, deadline)
+            if deadline.left() <= 0:
+                raise self._timeout(task)  # answered too late: nothing is sent
+            params = {"taskId": task.task_id, "inputResponses": responses}
+            try:
+                await self._send("tasks/update", params, deadline.left())
+            except JSONRPCError as exc:
+                raise self._not_found(task.task_id, exc) from exc
+            answered.update(responses)
+            if len(self._answered) > _MAX_ANSWERED:
+                self._answered.pop(next(iter(self._answered)))
+        deadline.alive()
+
+    async def _serve_all(
+        self, task: ToolTask, requests: Mapping[str, Any], deadline: _Deadline
+    ) -> dict[str, Any]:
+        """The handlers' answers to ``requests``, all or nothing, within the deadline."""
 
         async def answer(key: str, request: Any) -> tuple[str, Any]:
             if not isinstance(request, Mapping) or request.get("method") not in _INPUT_KINDS:
@@ -375,14 +456,21 @@ class TaskDriver:
                     ) from exc
                 raise
 
-        responses = dict(await asyncio.gather(*(answer(k, r) for k, r in fresh.items())))
-        params = {"taskId": task.task_id, "inputResponses": responses}
+        jobs = [asyncio.ensure_future(answer(k, r)) for k, r in requests.items()]
         try:
-            await self._send("tasks/update", params, max(deadline.left(), _MIN_POLL))
-        except JSONRPCError as exc:
-            raise self._not_found(task.task_id, exc) from exc
-        answered.update(responses)
-        deadline.alive()
+            done, pending = await asyncio.wait(
+                jobs, timeout=max(deadline.left(), 0), return_when=asyncio.FIRST_EXCEPTION
+            )
+            for job in done:
+                if job.exception() is not None:
+                    raise job.exception()  # type: ignore[misc]
+            if pending:
+                raise self._timeout(task)
+            return dict(job.result() for job in jobs)
+        finally:
+            for job in jobs:
+                job.cancel()
+            await asyncio.gather(*jobs, return_exceptions=True)
 
     async def _legacy(
         self, task: ToolTask, deadline: _Deadline, waker: asyncio.Event
@@ -393,13 +481,14 @@ class TaskDriver:
             task, _ = await self.get(task.task_id, left)
             if _seen(task) != before:
                 deadline.alive()
+            self._check_ttl(task, deadline)
         error = self._ended(task, {}) if task.status == "cancelled" else None
         if error is not None:
             raise error
         # Completed, failed, or waiting for input: tasks/result answers with the outcome,
         # and carries the server's requests for input (answered by the usual handlers).
         try:
-            raw = await self._send("tasks/result", {"taskId": task.task_id}, deadline.left())
+            raw = await self._result(task, deadline, waker)
         except JSONRPCError as exc:
             if exc.code == rpc.INVALID_PARAMS:
                 try:
@@ -412,6 +501,33 @@ class TaskDriver:
         if not isinstance(raw, dict):
             raise InvalidResponseError(f"tasks/result of {task.task_id!r} is not an object")
         return raw
+
+    async def _result(self, task: ToolTask, deadline: _Deadline, waker: asyncio.Event) -> Any:
+        """``tasks/result``, which blocks until the task ends: within the call's deadline,
+        restarted by the task's status notifications meanwhile."""
+        cap = deadline.cap_left()
+        job = asyncio.ensure_future(
+            self._send("tasks/result", {"taskId": task.task_id}, 1e9 if cap is None else cap)
+        )
+        try:
+            while True:
+                waker.clear()
+                woken = asyncio.ensure_future(waker.wait())
+                done, _ = await asyncio.wait(
+                    {job, woken},
+                    timeout=max(deadline.left(), 0),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                woken.cancel()
+                if job in done:
+                    return job.result()
+                if woken not in done:
+                    raise self._timeout(task)
+                deadline.alive()
+        finally:
+            if not job.done():
+                job.cancel()  # the request is cancelled on the server too
+                await asyncio.gather(job, return_exceptions=True)
 
     # -- the 2025-11-25 capability checks -------------------------------------------------
 
