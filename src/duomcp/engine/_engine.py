@@ -432,6 +432,8 @@ class Engine:
             )
             if declared and name not in self.tools.task_support:
                 await self._relist_tools(timeout)
+                # Not listed (the server's choice): no task, and no listing per call.
+                self.tools.task_support.setdefault(name, "forbidden")
             support = self.tools.task_support.get(name)
             asked = self.tasks.legacy_mode(name, support, declared, as_task)
             if asked:
