@@ -33,6 +33,14 @@ EXPECTED: dict[str, list[str]] = {
         'tool message for a: {"result": 5}',
         "tool message for b: hi",
     ],
+    "skills.py": [
+        "skill release-notes: Write release notes from a list of merged changes (2 files)",
+        "SKILL.md verified; first line: Group the changes",
+        "template.md verified: ## [version] - date",
+        "tampered digest: refused (digest check of skill://release-notes/SKILL.md)",
+        "tampered size: refused (size check of skill://release-notes/SKILL.md)",
+        "tampered frontmatter: refused (frontmatter check of skill://release-notes/SKILL.md)",
+    ],
     "tasks.py": [
         "legacy server",
         "modern server",

@@ -24,6 +24,8 @@ class ServerFaults:
 
     reply_mode: Literal["json", "sse"] = "sse"
     """How POSTed requests are answered: one JSON body, or an SSE stream."""
+    tamper_skills: Literal["digest", "size", "frontmatter"] | None = None
+    """Serve skill files that do not match their listing (with ``skills=True``)."""
     get_stream: bool = True
     """False: a GET without ``Last-Event-ID`` is answered 405 (no GET stream offered)."""
     require_bearer: str | None = None

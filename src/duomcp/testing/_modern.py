@@ -64,6 +64,7 @@ from ._modern_fixtures import (
     whoami,
 )
 from ._session import LEVELS, ProtocolFault, Session
+from ._skills import SKILLS_EXTENSION, list_skills, read_skill_file
 from ._streams import Event, EventStream
 from ._task_methods import (
     MODERN_TASK_METHODS,
@@ -147,8 +148,11 @@ class ModernEndpoint:
         server_info: dict[str, Any],
         instructions: str,
         task_manager: TaskManager | None = None,
+        skills: bool = False,
     ) -> None:
         self.server = server
+        self.skills = skills
+        """Whether the skills extension (SEP-2640) is offered."""
         self.server_info = server_info
         self.instructions = instructions
         self.task_manager = task_manager
@@ -236,7 +240,8 @@ class ModernEndpoint:
                 {"supported": list(self.server.modern_versions), "requested": version},
             )
         tasks_method = method in MODERN_TASK_METHODS and self.task_manager is not None
-        if method not in MODERN_METHODS and not tasks_method:
+        skills_method = method == "skills/list" and self.skills
+        if method not in MODERN_METHODS and not tasks_method and not skills_method:
             raise Reject(404, -32601, f"Method not found: {method}")
         log_level = meta.get(META_LOG_LEVEL)
         if log_level is not None and log_level not in LEVELS:
@@ -358,6 +363,8 @@ class ModernEndpoint:
         elif method == "tools/list":
             tools = [tool.definition(session) for tool in self._tools().values()]
             result = _page(params, "tools", tools, TOOLS_PAGE)
+        elif method == "skills/list":
+            result = list_skills(self.server.faults.tamper_skills)
         elif method in MODERN_TASK_METHODS and self.task_manager is not None:
             result = modern_tasks_request(self.task_manager, method, params)
         elif method == "tools/call":
@@ -374,6 +381,11 @@ class ModernEndpoint:
                 result, scope = whoami(authorization), "private"
             elif uri == "ref://mrtr":
                 result = read_mrtr_resource(ctx)
+            elif self.skills and uri.startswith("skill://"):
+                found = read_skill_file(uri, self.server.faults.tamper_skills)
+                if found is None:
+                    raise not_found(uri)
+                result = found
             else:
                 result = self._read(session, uri)
         elif method == "prompts/list":
@@ -401,8 +413,13 @@ class ModernEndpoint:
 
     def _discover(self) -> dict[str, Any]:
         capabilities = server_capabilities()
+        extensions: dict[str, Any] = {}
         if self.task_manager is not None:
-            capabilities["extensions"] = {TASKS_EXTENSION: {}}
+            extensions[TASKS_EXTENSION] = {}
+        if self.skills:
+            extensions[SKILLS_EXTENSION] = {}
+        if extensions:
+            capabilities["extensions"] = extensions
         return {
             "supportedVersions": list(self.server.modern_versions),
             "capabilities": capabilities,

@@ -84,7 +84,8 @@ class ReferenceServer:
     ``failing_job``, ``protocol_error_job``, ``confirm_delete``, ``multi_input`` (and,
     modern only, ``test_tool_with_task``). Tasks still running when the server closes
     fail with -32603 "the server restarted". ``task_poll_interval_ms`` is the poll
-    interval the tasks suggest.
+    interval the tasks suggest. ``skills`` offers, in the modern era, one skill of the
+    ``io.modelcontextprotocol/skills`` extension (``faults.tamper_skills`` alters its files).
 
     Everything it receives is observable: :attr:`requests`, :attr:`tool_runs`,
     :attr:`cancelled`, :attr:`connections_opened`, :attr:`sessions`, :attr:`log_level`,
@@ -110,6 +111,7 @@ class ReferenceServer:
         cache_hints: Mapping[str, tuple[int, str]] | None = None,
         tasks: bool | TaskStore = False,
         task_poll_interval_ms: int = 100,
+        skills: bool = False,
     ) -> None:
         if era not in ("legacy", "modern", "dual"):
             raise ValueError(f"unknown era {era!r}")
@@ -161,7 +163,9 @@ class ReferenceServer:
         self._legacy = LegacyEndpoint(
             self, self._sessions, server_info, INSTRUCTIONS, tasks=self._tasks
         )
-        self._modern = ModernEndpoint(self, server_info, INSTRUCTIONS, task_manager=self._tasks)
+        self._modern = ModernEndpoint(
+            self, server_info, INSTRUCTIONS, task_manager=self._tasks, skills=skills
+        )
         if self._tasks is not None:
             self._tasks.announce = self._modern.subscriptions.announce
 
