@@ -52,7 +52,7 @@ def list_skills(tamper: SkillTamper | None = None) -> dict[str, Any]:
     lying consistently) while the listed frontmatter stays the harmless one: only the
     frontmatter check can catch it. The other tampers leave the listing true.
     """
-    listed = "frontmatter" if tamper == "frontmatter" else None
+    listed: SkillTamper | None = "frontmatter" if tamper == "frontmatter" else None
     return {
         "skills": [
             {
