@@ -14,6 +14,8 @@ import pytest
 from duomcp import (
     AsyncClient,
     CapabilityNotSupportedError,
+    JSONRPCError,
+    OutcomeUnknownError,
     RequestTimeoutError,
     TaskCancelledError,
     TaskFailedError,
@@ -94,7 +96,7 @@ async def test_a_failing_input_handler_cancels_the_hidden_task(
 
     async with AsyncClient(task_server.url, timeout=10, elicitation_handler=broken) as client:
         if task_server.era == "modern":
-            with pytest.raises(Exception, match="handler failed"):
+            with pytest.raises(JSONRPCError, match="handler failed"):
                 await client.call_tool("confirm_delete")
         else:  # legacy: the server gets the handler's error and the tool reports it
             await client.call_tool("confirm_delete")
@@ -187,7 +189,7 @@ async def test_a_lost_poll_is_sent_again_a_lost_start_is_not(
         assert (await client.task_result(started.task_id)).text.startswith("computed")
         assert len(task_server.lost_replies) == 1
         faults.lose_replies = 1
-        with pytest.raises(Exception, match="may or may not have run"):
+        with pytest.raises(OutcomeUnknownError, match="may or may not have run"):
             await client.start_tool_task("slow_compute", {"seconds": 0.2})
     assert task_server.tool_runs["slow_compute"] == 2
     assert len(task_server.tasks) == 2

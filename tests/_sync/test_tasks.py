@@ -16,6 +16,8 @@ import pytest
 from duomcp import (
     CapabilityNotSupportedError,
     Client,
+    JSONRPCError,
+    OutcomeUnknownError,
     RequestTimeoutError,
     TaskCancelledError,
     TaskFailedError,
@@ -96,7 +98,7 @@ def test_a_failing_input_handler_cancels_the_hidden_task(
 
     with Client(task_server.url, timeout=10, elicitation_handler=broken) as client:
         if task_server.era == "modern":
-            with pytest.raises(Exception, match="handler failed"):
+            with pytest.raises(JSONRPCError, match="handler failed"):
                 client.call_tool("confirm_delete")
         else:  # legacy: the server gets the handler's error and the tool reports it
             client.call_tool("confirm_delete")
@@ -187,7 +189,7 @@ def test_a_lost_poll_is_sent_again_a_lost_start_is_not(
         assert (client.task_result(started.task_id)).text.startswith("computed")
         assert len(task_server.lost_replies) == 1
         faults.lose_replies = 1
-        with pytest.raises(Exception, match="may or may not have run"):
+        with pytest.raises(OutcomeUnknownError, match="may or may not have run"):
             client.start_tool_task("slow_compute", {"seconds": 0.2})
     assert task_server.tool_runs["slow_compute"] == 2
     assert len(task_server.tasks) == 2

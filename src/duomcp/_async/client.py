@@ -399,13 +399,15 @@ class AsyncClient:
         params: dict[str, Any] = {"name": name, "arguments": dict(arguments or {})}
         if meta:
             params["_meta"] = dict(meta)
-        _, raw = await self._engine.call_tool(params, timeout=timeout, on_progress=on_progress)
+        _, raw = await self._engine.calls.call_tool(
+            params, timeout=timeout, on_progress=on_progress
+        )
         return await self._tool_result(name, raw, timeout)
 
     async def _tool_result(self, name: str, raw: Any, timeout: float | None) -> CallToolResult:
         result = from_wire(raw, CallToolResult)
         if self._validate and not result.is_error:
-            schema = await self._engine.output_schema(name, timeout)
+            schema = await self._engine.calls.output_schema(name, timeout)
             if schema is not None:
                 validate_structured_content(name, schema, result.structured_content)
         return result
@@ -443,7 +445,7 @@ class AsyncClient:
         params: dict[str, Any] = {"name": name, "arguments": dict(arguments or {})}
         if meta:
             params["_meta"] = dict(meta)
-        task, raw = await self._engine.call_tool(
+        task, raw = await self._engine.calls.call_tool(
             params, timeout=timeout, on_progress=None, as_task=True, ttl_ms=ttl_ms
         )
         if task is not None:
@@ -456,7 +458,7 @@ class AsyncClient:
         Raises:
             TaskNotFoundError: the server does not know the task (any more).
         """
-        return await self._engine.get_task(task_id, timeout)
+        return await self._engine.calls.get_task(task_id, timeout)
 
     async def task_result(self, task_id: str, *, timeout: float | None = None) -> CallToolResult:
         """Wait for a task to end and return its tool result, answering the input it asks
@@ -476,7 +478,7 @@ class AsyncClient:
             TaskNotFoundError: the server does not know the task (any more).
             RequestTimeoutError: the task did not end in time (it goes on).
         """
-        raw = await self._engine.task_outcome(task_id, timeout)
+        raw = await self._engine.calls.task_outcome(task_id, timeout)
         return from_wire(raw, CallToolResult)
 
     async def cancel_task(self, task_id: str, *, timeout: float | None = None) -> None:
@@ -486,7 +488,7 @@ class AsyncClient:
         Raises:
             TaskNotFoundError: the server does not know the task.
         """
-        await self._engine.cancel_task(task_id, timeout)
+        await self._engine.calls.cancel_task(task_id, timeout)
 
     async def iter_tasks(self, *, timeout: float | None = None) -> AsyncIterator[ToolTask]:
         """Yield the tasks a 2025-11-25 server keeps for this session (``tasks/list``).
@@ -495,7 +497,7 @@ class AsyncClient:
             CapabilityNotSupportedError: the server offers no task list (the tasks
                 extension of the modern era has none).
         """
-        async for page in self._engine.task_pages(timeout):
+        async for page in self._engine.calls.task_pages(timeout):
             tasks = page.get("tasks") if isinstance(page, Mapping) else None
             if not isinstance(tasks, list):
                 raise InvalidResponseError("tasks/list returned no tasks array")

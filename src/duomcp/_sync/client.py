@@ -405,13 +405,13 @@ class Client:
         params: dict[str, Any] = {"name": name, "arguments": dict(arguments or {})}
         if meta:
             params["_meta"] = dict(meta)
-        _, raw = self._engine.call_tool(params, timeout=timeout, on_progress=on_progress)
+        _, raw = self._engine.calls.call_tool(params, timeout=timeout, on_progress=on_progress)
         return self._tool_result(name, raw, timeout)
 
     def _tool_result(self, name: str, raw: Any, timeout: float | None) -> CallToolResult:
         result = from_wire(raw, CallToolResult)
         if self._validate and not result.is_error:
-            schema = self._engine.output_schema(name, timeout)
+            schema = self._engine.calls.output_schema(name, timeout)
             if schema is not None:
                 validate_structured_content(name, schema, result.structured_content)
         return result
@@ -449,7 +449,7 @@ class Client:
         params: dict[str, Any] = {"name": name, "arguments": dict(arguments or {})}
         if meta:
             params["_meta"] = dict(meta)
-        task, raw = self._engine.call_tool(
+        task, raw = self._engine.calls.call_tool(
             params, timeout=timeout, on_progress=None, as_task=True, ttl_ms=ttl_ms
         )
         if task is not None:
@@ -462,7 +462,7 @@ class Client:
         Raises:
             TaskNotFoundError: the server does not know the task (any more).
         """
-        return self._engine.get_task(task_id, timeout)
+        return self._engine.calls.get_task(task_id, timeout)
 
     def task_result(self, task_id: str, *, timeout: float | None = None) -> CallToolResult:
         """Wait for a task to end and return its tool result, answering the input it asks
@@ -482,7 +482,7 @@ class Client:
             TaskNotFoundError: the server does not know the task (any more).
             RequestTimeoutError: the task did not end in time (it goes on).
         """
-        raw = self._engine.task_outcome(task_id, timeout)
+        raw = self._engine.calls.task_outcome(task_id, timeout)
         return from_wire(raw, CallToolResult)
 
     def cancel_task(self, task_id: str, *, timeout: float | None = None) -> None:
@@ -492,7 +492,7 @@ class Client:
         Raises:
             TaskNotFoundError: the server does not know the task.
         """
-        self._engine.cancel_task(task_id, timeout)
+        self._engine.calls.cancel_task(task_id, timeout)
 
     def iter_tasks(self, *, timeout: float | None = None) -> Iterator[ToolTask]:
         """Yield the tasks a 2025-11-25 server keeps for this session (``tasks/list``).
@@ -501,7 +501,7 @@ class Client:
             CapabilityNotSupportedError: the server offers no task list (the tasks
                 extension of the modern era has none).
         """
-        for page in self._engine.task_pages(timeout):
+        for page in self._engine.calls.task_pages(timeout):
             tasks = page.get("tasks") if isinstance(page, Mapping) else None
             if not isinstance(tasks, list):
                 raise InvalidResponseError("tasks/list returned no tasks array")

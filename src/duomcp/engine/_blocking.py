@@ -20,12 +20,13 @@ from .._portal import portal
 from ..connection import ConnectionState
 from ..tasks import ToolTask
 from ..types import DiscoverResult, InitializeResult, ServerCapabilities
+from ._calls import ToolCalls
 from ._correlation import ProgressCallback
 from ._engine import Engine
 from ._inbound import IN_CALLBACK
 from ._responder import Handlers
 
-__all__ = ["BlockingEngine"]
+__all__ = ["BlockingCalls", "BlockingEngine"]
 
 if TYPE_CHECKING:
     from ..transports.stdio import StdioServer
@@ -79,6 +80,8 @@ class BlockingEngine:
         }
         threaded = attrs.evolve(handlers, **wrapped)
         self._engine = Engine(url, handlers=threaded, **options)
+        self.calls = BlockingCalls(self._engine.calls, self._pool)
+        """``tools/call``, its tasks and the tool listing it needs, blocking."""
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._engine, name)
@@ -141,22 +144,6 @@ class BlockingEngine:
             finally:
                 self._pool.shutdown()
 
-    def prepare_tool_call(self, name: str, timeout: float | None) -> None:
-        """Know a tool's header annotations before calling it (modern era)."""
-        engine = self._engine
-        if engine.tool_call_prepared(name):
-            return  # the common case costs no trip to the loop
-        portal.call(_called_from, IN_CALLBACK.get(), engine.prepare_tool_call, name, timeout)
-
-    def output_schema(self, name: str, timeout: float | None) -> Any:
-        """The output schema of tool ``name``, listing the tools once if it is unknown."""
-        schemas = self._engine.tools.output_schemas
-        if name in schemas:
-            return schemas[name]  # the common case costs no trip to the loop
-        return portal.call(
-            _called_from, IN_CALLBACK.get(), self._engine.output_schema, name, timeout
-        )
-
     def request(
         self,
         method: str,
@@ -188,6 +175,32 @@ class BlockingEngine:
             use_cache=use_cache,
         )
 
+    def pages(self, method: str, timeout: float | None = None) -> Iterator[Any]:
+        """Yield the raw pages of a list method, each fetched when needed."""
+        return _iterate(self._engine.pages(method, timeout))
+
+
+def _iterate(pages: AsyncGenerator[Any, None]) -> Iterator[Any]:
+    try:
+        while True:
+            try:
+                yield portal.call(_called_from, IN_CALLBACK.get(), _next, pages)
+            except StopAsyncIteration:
+                return
+    finally:
+        portal.call(_close, pages)
+
+
+class BlockingCalls:
+    """:class:`~._calls.ToolCalls` with every method blocking."""
+
+    def __init__(self, calls: ToolCalls, pool: Pool) -> None:
+        self._calls = calls
+        self._pool = pool
+
+    def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return portal.call(_called_from, IN_CALLBACK.get(), fn, *args, **kwargs)
+
     def call_tool(
         self,
         params: dict[str, Any],
@@ -197,11 +210,9 @@ class BlockingEngine:
         as_task: bool = False,
         ttl_ms: int | None = None,
     ) -> tuple[ToolTask | None, Any]:
-        """``tools/call`` (and the task it may start): see :meth:`Engine.call_tool`."""
-        return portal.call(  # type: ignore[no-any-return]
-            _called_from,
-            IN_CALLBACK.get(),
-            self._engine.call_tool,
+        """``tools/call`` (and the task it may start): see :meth:`ToolCalls.call_tool`."""
+        return self._call(  # type: ignore[no-any-return]
+            self._calls.call_tool,
             params,
             timeout=timeout,
             on_progress=_in_pool(on_progress, self._pool),
@@ -209,26 +220,25 @@ class BlockingEngine:
             ttl_ms=ttl_ms,
         )
 
+    def output_schema(self, name: str, timeout: float | None) -> Any:
+        """The output schema of tool ``name``, listing the tools once if it is unknown."""
+        schemas = self._calls.tools.output_schemas
+        if name in schemas:
+            return schemas[name]  # the common case costs no trip to the loop
+        return self._call(self._calls.output_schema, name, timeout)
+
     def get_task(self, task_id: str, timeout: float | None) -> ToolTask:
-        """``tasks/get``: see :meth:`Engine.get_task`."""
-        return portal.call(  # type: ignore[no-any-return]
-            _called_from, IN_CALLBACK.get(), self._engine.get_task, task_id, timeout
-        )
+        """``tasks/get``: see :meth:`ToolCalls.get_task`."""
+        return self._call(self._calls.get_task, task_id, timeout)  # type: ignore[no-any-return]
+
+    def task_outcome(self, task_id: str, timeout: float | None) -> Any:
+        """Wait for a task to end: see :meth:`ToolCalls.task_outcome`."""
+        return self._call(self._calls.task_outcome, task_id, timeout)
+
+    def cancel_task(self, task_id: str, timeout: float | None) -> None:
+        """``tasks/cancel``: see :meth:`ToolCalls.cancel_task`."""
+        self._call(self._calls.cancel_task, task_id, timeout)
 
     def task_pages(self, timeout: float | None) -> Iterator[Any]:
         """Yield the raw pages of ``tasks/list``, each fetched when needed."""
-        return self._iterate(self._engine.task_pages(timeout))
-
-    def pages(self, method: str, timeout: float | None = None) -> Iterator[Any]:
-        """Yield the raw pages of a list method, each fetched when needed."""
-        return self._iterate(self._engine.pages(method, timeout))
-
-    def _iterate(self, pages: AsyncGenerator[Any, None]) -> Iterator[Any]:
-        try:
-            while True:
-                try:
-                    yield portal.call(_called_from, IN_CALLBACK.get(), _next, pages)
-                except StopAsyncIteration:
-                    return
-        finally:
-            portal.call(_close, pages)
+        return _iterate(self._calls.task_pages(timeout))

@@ -23,18 +23,18 @@ from .._wire import from_wire, to_wire
 from ..auth import Auth
 from ..connection import ConnectionState
 from ..errors import CapabilityNotSupportedError, OutcomeUnknownError, TransportError
-from ..tasks import ToolTask
 from ..transports._base import Transport, make_transport
 from ..transports._http import HTTPOptions
 from ..types import DiscoverResult, Implementation, InitializeResult, ServerCapabilities
+from ._calls import ToolCalls
 from ._correlation import Correlator, ProgressCallback
-from ._inbound import IN_CALLBACK, Inbound
+from ._inbound import Inbound
 from ._legacy import LegacySession
 from ._modern import ModernPath
 from ._negotiation import Negotiated, Negotiator
 from ._responder import Handlers, Responder
 from ._subscriptions import Subscriptions
-from ._tasks import TASKS_EXTENSION, TaskDriver
+from ._tasks import TASKS_EXTENSION, TaskDriver, TaskStatusLog
 from ._tools import ToolRegistry, lost_reply, paginate
 from ._trace import trace_fields
 from ._versions import (
@@ -127,6 +127,36 @@ class Engine:
             memory=memory,
             modern_params=lambda: self.modern.params(None),
         )
+        on_task_status = handlers.on_task_status
+        statuses = TaskStatusLog(
+            state.endpoint,
+            lambda task: (
+                None if on_task_status is None else self._inbound.queue(on_task_status, task)
+            ),
+        )
+        self._inbound.tasks = statuses
+        tasks = TaskDriver(
+            state,
+            c,
+            send=lambda method, params, timeout: self.request(method, params, timeout=timeout),
+            serve=responder.serve,
+            statuses=statuses,
+            default_timeout=lambda: c.timeout,
+            max_timeout=max_timeout,
+            restart_on_activity=progress_resets_timeout,
+        )
+        self.calls = ToolCalls(
+            state,
+            self.tools,
+            tasks,
+            connect=self.connect,
+            connected=lambda: self.connected,
+            request=self.request,
+            pages=self.pages,
+            capabilities=lambda: self.server_capabilities,
+            invalidate=self._invalidate,
+        )
+        """``tools/call``, its tasks, and the tool listing a call needs."""
         modern_capabilities = handlers.capabilities("modern")
         # call_tool drives tasks the server chooses to start (SEP-2663).
         modern_capabilities["extensions"] = {TASKS_EXTENSION: {}}
@@ -140,34 +170,16 @@ class Engine:
             trace_fields=trace,
             cache=cache,
             max_input_rounds=max_input_rounds,
-            relist_tools=self._relist_tools,
+            relist_tools=self.calls.relist,
         )
         self.legacy = LegacySession(c, self.tools, trace_fields=trace, reinitialize=self._reinit)
         self.subscriptions = Subscriptions(c, handlers, modern_params=self.modern.params)
         self._inbound.tools = self.tools
         self._inbound.subscriptions = self.subscriptions
-        on_task_status = handlers.on_task_status
-
-        def report(task: ToolTask) -> None:
-            if on_task_status is not None:
-                self._inbound.queue(on_task_status, task)
-
-        self.tasks = TaskDriver(
-            state,
-            c,
-            send=lambda method, params, timeout: self.request(method, params, timeout=timeout),
-            serve=responder.serve,
-            report=report,
-            default_timeout=lambda: c.timeout,
-            max_timeout=max_timeout,
-            restart_on_activity=progress_resets_timeout,
-        )
-        self._inbound.tasks = self.tasks
         self._max_pages = max_pages
         self.negotiated: Negotiated | None = None
         """What the connection agreed on with the server, once connected."""
         self._lock: asyncio.Lock | None = None
-        self._listing: asyncio.Future[None] | None = None  # a tools/list walk under way
         self._closing: asyncio.Future[None] | None = None
 
     # -- parts and state ----------------------------------------------------------------
@@ -271,10 +283,11 @@ class Engine:
         await asyncio.shield(self._closing)
 
     async def _close(self) -> None:
-        await self.tasks.settle()  # the tasks/cancel of abandoned tasks go out first (bounded)
+        # The cancels of abandoned tasks go out first (bounded).
+        await self.calls.tasks.settle()
         others = [self.legacy.stop(), self.subscriptions.task, *self._inbound.cancel_all()]
-        if self._listing is not None:
-            others.append(self._listing)  # type: ignore[arg-type]
+        if self.calls.listing is not None:
+            others.append(self.calls.listing)  # type: ignore[arg-type]
         await self._correlator.close(*others)
         try:
             await self.transport.delete_session()
@@ -357,130 +370,6 @@ class Engine:
         async for page in paginate(
             fetch, method, max_pages=self._max_pages, endpoint=self.state.endpoint, on_page=accept
         ):
-            yield page
-
-    async def _relist_tools(self, timeout: float | None) -> None:
-        """List the tools again; concurrent callers share one listing."""
-        listing = self._listing
-        if listing is None or listing.done():
-            listing = self._listing = asyncio.ensure_future(self._list_tools(timeout))
-        await asyncio.shield(listing)
-
-    async def _list_tools(self, timeout: float | None) -> None:
-        # Shared by callers of all kinds, a callback among them maybe: it must not wait
-        # for callbacks to run (that callback would wait for it). Its own task's context.
-        IN_CALLBACK.set(True)
-        self._invalidate("tools/list")
-        async for _ in self.pages("tools/list", timeout):
-            pass
-
-    async def output_schema(self, name: str, timeout: float | None) -> Any:
-        """The output schema of tool ``name`` (``None``: it declares none), listing the
-        tools once if it is not known yet."""
-        if name not in self.tools.output_schemas:
-            await self._relist_tools(timeout)
-        return self.tools.output_schemas.get(name)
-
-    def tool_call_prepared(self, name: str) -> bool:
-        """Whether a call of ``name`` may go at once (connected; its headers known)."""
-        return self.tools.prepared(name, self.connected)
-
-    async def prepare_tool_call(self, name: str, timeout: float | None) -> None:
-        """Before a modern ``tools/call``: know the tool's header annotations.
-
-        Raises:
-            InvalidRequestError: the tool was dropped because its definition is invalid.
-        """
-        if self.tool_call_prepared(name):
-            return
-        await self.connect()
-        if self.state.era != "modern":
-            return
-        if self.tools.needs_listing(name):
-            await self._relist_tools(timeout)
-        self.tools.check_offered(name)
-
-    # -- tools and tasks ------------------------------------------------------------------
-
-    async def call_tool(
-        self,
-        params: dict[str, Any],
-        *,
-        timeout: float | None,
-        on_progress: ProgressCallback | None,
-        as_task: bool = False,
-        ttl_ms: int | None = None,
-    ) -> tuple[ToolTask | None, Any]:
-        """``tools/call``: the task it started (``None`` if none) and the raw result.
-
-        The legacy era asks for a task when the tool requires one or ``as_task`` is set
-        (``CapabilityNotSupportedError`` if the server or tool cannot); the modern server
-        decides alone. Without ``as_task``, a task is driven to its end here (cancelled
-        on the server if the wait times out or is cancelled) and its result returned.
-        """
-        name = params["name"]
-        await self.prepare_tool_call(name, timeout)
-        asked = False
-        if self.state.era != "modern":
-            caps = self.server_capabilities
-            tasks = caps.tasks if caps is not None else None
-            declared = bool(
-                tasks is not None
-                and tasks.requests is not None
-                and tasks.requests.tools is not None
-                and tasks.requests.tools.call is not None
-            )
-            if declared and name not in self.tools.task_support:
-                await self._relist_tools(timeout)
-                # Not listed (the server's choice): no task, and no listing per call.
-                self.tools.task_support.setdefault(name, "forbidden")
-            support = self.tools.task_support.get(name)
-            asked = self.tasks.legacy_mode(name, support, declared, as_task)
-            if asked:
-                params = {**params, "task": {} if ttl_ms is None else {"ttl": ttl_ms}}
-        raw = await self.request("tools/call", params, timeout=timeout, on_progress=on_progress)
-        task = self.tasks.created(raw, asked)
-        if task is None or as_task:
-            return task, raw
-        return task, await self.tasks.outcome(task, timeout, cancel_on_abort=True)
-
-    async def get_task(self, task_id: str, timeout: float | None) -> ToolTask:
-        """``tasks/get``: the task's state (``TaskNotFoundError`` if unknown)."""
-        await self.connect()
-        task, _ = await self.tasks.get(task_id, timeout)
-        return task
-
-    async def task_outcome(self, task_id: str, timeout: float | None) -> Any:
-        """Wait for a task to end; its raw result. A timeout leaves the task running."""
-        await self.connect()
-        task, raw = await self.tasks.get(task_id, timeout)
-        return await self.tasks.outcome(task, timeout, cancel_on_abort=False, raw=raw)
-
-    async def cancel_task(self, task_id: str, timeout: float | None) -> None:
-        """``tasks/cancel``; a task already over is left as it is."""
-        await self.connect()
-        await self.tasks.cancel(task_id, timeout)
-
-    def _tasks_listed(self) -> None:
-        if self.state.era == "modern":
-            raise CapabilityNotSupportedError(
-                f"{self.state.endpoint} speaks the tasks extension, which has no tasks/list"
-            )
-        caps = self.server_capabilities
-        if caps is None or caps.tasks is None or caps.tasks.list is None:
-            raise CapabilityNotSupportedError(
-                f"{self.state.endpoint} does not declare the tasks.list capability"
-            )
-
-    async def task_pages(self, timeout: float | None) -> AsyncGenerator[Any, None]:
-        """The raw pages of ``tasks/list`` (2025-11-25 servers that declare it).
-
-        Raises:
-            CapabilityNotSupportedError: the server offers no task list.
-        """
-        await self.connect()
-        self._tasks_listed()
-        async for page in self.pages("tasks/list", timeout):
             yield page
 
     # -- what differs between eras ------------------------------------------------------

@@ -27,7 +27,7 @@ from ._responder import Responder, call
 
 if TYPE_CHECKING:
     from ._subscriptions import Subscriptions
-    from ._tasks import TaskDriver
+    from ._tasks import TaskStatusLog
     from ._tools import ToolRegistry
 
 __all__ = ["IN_CALLBACK", "Inbound"]
@@ -88,7 +88,7 @@ class Inbound:
         self._invalidate = invalidate
         self.tools: ToolRegistry | None = None
         self.subscriptions: Subscriptions | None = None
-        self.tasks: TaskDriver | None = None
+        self.tasks: TaskStatusLog | None = None
         self._server_requests: dict[Any, asyncio.Task[Any]] = {}
         self._refused = 0  # requests refused (repeated id, too many)
         self._refusing = 0  # refusals being sent

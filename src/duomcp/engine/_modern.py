@@ -10,12 +10,10 @@ and a lost reply (sent again only when :meth:`ToolRegistry.may_resend` allows).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from .. import _jsonrpc as rpc
 from .._cache import CACHEABLE_METHODS, ResultCache, identity_of
 from ..connection import PROTOCOL_VERSION_META
 from ..errors import (
@@ -27,7 +25,7 @@ from ..errors import (
 )
 from ._correlation import Correlator, ProgressCallback
 from ._negotiation import Negotiator
-from ._responder import Responder
+from ._responder import Responder, answer_inputs
 from ._tools import ToolRegistry
 from ._versions import HEADER_MISMATCH, MISSING_CAPABILITY, UNSUPPORTED_VERSION
 
@@ -39,8 +37,6 @@ _META_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
 _META_CLIENT_INFO = "io.modelcontextprotocol/clientInfo"
 _META_LOG_LEVEL = "io.modelcontextprotocol/logLevel"
 _MRTR_METHODS = frozenset({"tools/call", "resources/read", "prompts/get"})
-_INPUT_KINDS = frozenset({"sampling/createMessage", "elicitation/create", "roots/list"})
-_MAX_INPUT_REQUESTS = 64
 
 
 class ModernPath:
@@ -181,26 +177,8 @@ class ModernPath:
 
     async def _fulfil(self, method: str, requests: Any) -> dict[str, Any]:
         """Answer a server's input requests with the same responder as legacy requests."""
-        if not isinstance(requests, dict) or len(requests) > _MAX_INPUT_REQUESTS:
-            raise InvalidResponseError(
-                f"{method}: inputRequests must be an object of at most {_MAX_INPUT_REQUESTS}"
-            )
-
-        async def answer(key: str, request: Any) -> tuple[str, Any]:
-            if not isinstance(request, dict) or not isinstance(request.get("method"), str):
-                raise InvalidResponseError(f"{method}: input request {key!r} is malformed")
-            kind = request["method"]
-            if kind not in _INPUT_KINDS:
-                raise InvalidResponseError(f"{method}: unknown input request kind {kind!r}")
-            try:
-                return key, await self._responder.serve(kind, request.get("params") or {})
-            except JSONRPCError as exc:
-                if exc.code == rpc.METHOD_NOT_FOUND:
-                    raise CapabilityNotSupportedError(
-                        f"{method} on {self.state.endpoint} asks for {kind}, which this "
-                        "client has no handler for"
-                    ) from exc
-                raise
-
-        answers = await asyncio.gather(*(answer(k, r) for k, r in requests.items()))
-        return dict(answers)
+        answers = await answer_inputs(
+            self._responder.serve, requests, what=method, endpoint=self.state.endpoint
+        )
+        assert answers is not None  # no timeout: every answer, or an error
+        return answers

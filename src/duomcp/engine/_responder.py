@@ -19,7 +19,7 @@ import attrs
 
 from .. import _jsonrpc as rpc
 from .._wire import from_wire, to_wire
-from ..errors import InvalidResponseError, JSONRPCError
+from ..errors import CapabilityNotSupportedError, InvalidResponseError, JSONRPCError
 from ..tasks import ToolTask
 from ..types import (
     CreateMessageRequestParams,
@@ -33,6 +33,8 @@ from ..types import (
 from ..types._lazy import evolve
 
 __all__ = [
+    "INPUT_KINDS",
+    "MAX_INPUT_REQUESTS",
     "BlockingElicitationHandler",
     "BlockingRootsHandler",
     "BlockingSamplingHandler",
@@ -41,6 +43,7 @@ __all__ = [
     "Responder",
     "RootsHandler",
     "SamplingHandler",
+    "answer_inputs",
 ]
 
 log = logging.getLogger("duomcp")
@@ -166,3 +169,65 @@ class Responder:
             answer = await call(handlers.elicitation, form)
             return to_wire(_apply_elicitation_defaults(form, answer))
         raise JSONRPCError(rpc.METHOD_NOT_FOUND, f"the client does not handle {method!r}")
+
+
+INPUT_KINDS = frozenset({"sampling/createMessage", "elicitation/create", "roots/list"})
+"""The server requests a modern server may ask inside a result (``inputRequests``)."""
+MAX_INPUT_REQUESTS = 64
+"""Input requests answered at once, at most."""
+
+
+async def answer_inputs(
+    serve: Callable[[str, Mapping[str, Any]], Awaitable[Any]],
+    requests: Any,
+    *,
+    what: str,
+    endpoint: str,
+    timeout: float | None = None,
+) -> dict[str, Any] | None:
+    """Answer ``inputRequests`` (MRTR rounds, and a task's input) with the handlers:
+    every answer, or the first failure with the rest cancelled. ``None`` when ``timeout``
+    ran out first (nothing is answered then).
+
+    Raises:
+        InvalidResponseError: the requests are malformed, too many, or of an unknown kind.
+        CapabilityNotSupportedError: one asks for a handler the client does not have.
+    """
+    if not isinstance(requests, Mapping) or len(requests) > MAX_INPUT_REQUESTS:
+        raise InvalidResponseError(
+            f"{what}: inputRequests must be an object of at most {MAX_INPUT_REQUESTS}"
+        )
+
+    async def answer(key: str, request: Any) -> tuple[str, Any]:
+        if not isinstance(request, Mapping) or request.get("method") not in INPUT_KINDS:
+            raise InvalidResponseError(
+                f"{what}: input request {key!r} is malformed or of an unknown kind"
+            )
+        kind = request["method"]
+        try:
+            return key, await serve(kind, request.get("params") or {})
+        except JSONRPCError as exc:
+            if exc.code == rpc.METHOD_NOT_FOUND:
+                raise CapabilityNotSupportedError(
+                    f"{what} on {endpoint} asks for {kind}, which this client has no handler for"
+                ) from exc
+            raise
+
+    jobs = [asyncio.ensure_future(answer(k, r)) for k, r in requests.items()]
+    if not jobs:
+        return {}
+    try:
+        done, pending = await asyncio.wait(
+            jobs,
+            timeout=None if timeout is None else max(timeout, 0),
+            return_when=asyncio.FIRST_EXCEPTION,
+        )
+        for job in done:
+            error = job.exception()
+            if error is not None:
+                raise error
+        return None if pending else dict(job.result() for job in jobs)
+    finally:
+        for job in jobs:
+            job.cancel()
+        await asyncio.gather(*jobs, return_exceptions=True)

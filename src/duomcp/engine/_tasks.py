@@ -35,18 +35,17 @@ from ..errors import (
 )
 from ..tasks import TERMINAL_STATUSES, ToolTask
 from ._correlation import Correlator
+from ._responder import answer_inputs
 
-__all__ = ["TASKS_EXTENSION", "TaskDriver"]
+__all__ = ["TASKS_EXTENSION", "TaskDriver", "TaskStatusLog", "legacy_task_mode"]
 
 log = logging.getLogger("duomcp")
 
 TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
 _MIN_POLL = 0.05
 _DEFAULT_POLL = 0.5
-_MAX_INPUT_REQUESTS = 64
 _MAX_ANSWERED = 4096
 _CANCEL_TIMEOUT = 5.0
-_INPUT_KINDS = frozenset({"sampling/createMessage", "elicitation/create", "roots/list"})
 
 Send = Callable[[str, "dict[str, Any] | None", "float | None"], Awaitable[Any]]
 Serve = Callable[[str, Mapping[str, Any]], Awaitable[Any]]
@@ -100,6 +99,50 @@ class _Gone(TaskNotFoundError):
     """The server said it does not know the task (nothing left to cancel)."""
 
 
+class TaskStatusLog:
+    """The last state seen of each task (bounded): reports each change once, never an
+    older or ended state again, and wakes whoever waits on a task it is told about."""
+
+    def __init__(self, endpoint: str, report: Callable[[ToolTask], None]) -> None:
+        self._endpoint = endpoint
+        self._report = report
+        self._last_seen: dict[str, tuple[str, str | None, str | None]] = {}
+        self.wakers: dict[str, asyncio.Event] = {}
+        """An event per task being waited for, set by a status notification."""
+
+    def notified(self, params: Mapping[str, Any]) -> None:
+        """A status notification (``notifications/tasks/status`` or ``notifications/tasks``):
+        report it and wake whoever waits on the task."""
+        try:
+            task = ToolTask.from_wire(params, what="a task status notification")
+        except InvalidResponseError as exc:
+            log.warning("ignored a task status notification from %s: %s", self._endpoint, exc)
+            return
+        self.observe(task)
+        waker = self.wakers.get(task.task_id)
+        if waker is not None:
+            waker.set()
+
+    def observe(self, task: ToolTask) -> bool:
+        """Report ``task`` if it changed since last seen; whether it did."""
+        seen = _seen(task)
+        last = self._last_seen.get(task.task_id)
+        if last is not None:
+            if last == seen or last[0] in TERMINAL_STATUSES:
+                return False
+            if _older(seen[2], last[2]):
+                return False  # older than what was seen (a notification overtaken by a poll)
+        elif len(self._last_seen) >= _MAX_ANSWERED:
+            self._last_seen.pop(next(iter(self._last_seen)))
+        self._last_seen[task.task_id] = seen
+        self._report(task)
+        return True
+
+    def forget(self, task_id: str) -> None:
+        """Nothing more will be seen of ``task_id``."""
+        self._last_seen.pop(task_id, None)
+
+
 class TaskDriver:
     """Drives tasks to their outcome over one connection."""
 
@@ -110,7 +153,7 @@ class TaskDriver:
         *,
         send: Send,
         serve: Serve,
-        report: Callable[[ToolTask], None],
+        statuses: TaskStatusLog,
         default_timeout: Callable[[], float],
         max_timeout: float | None,
         restart_on_activity: bool,
@@ -118,13 +161,11 @@ class TaskDriver:
         self._state = state
         self._send = send
         self._serve = serve
-        self._report = report
+        self.statuses = statuses
         self._default_timeout = default_timeout
         self._max_timeout = max_timeout
         self._restart = restart_on_activity
         self._correlator = correlator
-        self._wakers: dict[str, asyncio.Event] = {}
-        self._last_seen: dict[str, tuple[str, str | None, str | None]] = {}
         # Input keys answered, by task, shared by every waiter on the task (bounded), and
         # one answering at a time per task: no input request is answered twice.
         self._answered: dict[str, set[str]] = {}
@@ -160,36 +201,8 @@ class TaskDriver:
             if isinstance(task_id, str) and task_id:
                 self._abandon(task_id)  # a task nobody can follow: cancelled on the server
             raise
-        self._observe(task)
+        self.statuses.observe(task)
         return task
-
-    def notified(self, params: Mapping[str, Any]) -> None:
-        """A status notification (``notifications/tasks/status`` or ``notifications/tasks``):
-        report it and wake whoever waits on the task."""
-        try:
-            task = ToolTask.from_wire(params, what="a task status notification")
-        except InvalidResponseError as exc:
-            log.warning("ignored a task status notification from %s: %s", self._state.endpoint, exc)
-            return
-        self._observe(task)
-        waker = self._wakers.get(task.task_id)
-        if waker is not None:
-            waker.set()
-
-    def _observe(self, task: ToolTask) -> bool:
-        """Report ``task`` if it changed since last seen; whether it did."""
-        seen = _seen(task)
-        last = self._last_seen.get(task.task_id)
-        if last is not None:
-            if last == seen or last[0] in TERMINAL_STATUSES:
-                return False
-            if _older(seen[2], last[2]):
-                return False  # older than what was seen (a notification overtaken by a poll)
-        elif len(self._last_seen) >= _MAX_ANSWERED:
-            self._last_seen.pop(next(iter(self._last_seen)))
-        self._last_seen[task.task_id] = seen
-        self._report(task)
-        return True
 
     # -- requests -----------------------------------------------------------------------
 
@@ -206,7 +219,7 @@ class TaskDriver:
         task = ToolTask.from_wire(raw, what=f"tasks/get of {task_id!r}")
         if task.task_id != task_id:
             raise InvalidResponseError(f"tasks/get of {task_id!r} described task {task.task_id!r}")
-        self._observe(task)
+        self.statuses.observe(task)
         return task, raw
 
     async def cancel(self, task_id: str, timeout: float | None) -> None:
@@ -226,10 +239,10 @@ class TaskDriver:
                 raise
             return
         if self._state.era != "modern" and isinstance(raw, Mapping) and "taskId" in raw:
-            self._observe(ToolTask.from_wire(raw, what=f"tasks/cancel of {task_id!r}"))
+            self.statuses.observe(ToolTask.from_wire(raw, what=f"tasks/cancel of {task_id!r}"))
 
     def _forget(self, task_id: str) -> None:
-        self._last_seen.pop(task_id, None)
+        self.statuses.forget(task_id)
         self._answered.pop(task_id, None)
         self._answering.pop(task_id, None)
 
@@ -272,7 +285,7 @@ class TaskDriver:
             self._max_timeout,
             self._restart,
         )
-        waker = self._wakers.setdefault(task.task_id, asyncio.Event())
+        waker = self.statuses.wakers.setdefault(task.task_id, asyncio.Event())
         try:
             if self._state.era == "modern":
                 result = await self._modern(task, raw or {}, deadline, waker)
@@ -287,8 +300,8 @@ class TaskDriver:
                 self._abandon(task.task_id)
             raise
         finally:
-            if self._wakers.get(task.task_id) is waker:
-                del self._wakers[task.task_id]
+            if self.statuses.wakers.get(task.task_id) is waker:
+                del self.statuses.wakers[task.task_id]
         self._forget(task.task_id)
         # Like any call: return after the callbacks of what arrived before the result.
         barrier = self._correlator.barrier
@@ -407,23 +420,32 @@ class TaskDriver:
         ``tasks/update``, within the call's deadline; one answering at a time per task."""
         if requests is None:
             return
-        if not isinstance(requests, Mapping) or len(requests) > _MAX_INPUT_REQUESTS:
-            raise InvalidResponseError(
-                f"task {task.task_id!r}: inputRequests must be an object of at most "
-                f"{_MAX_INPUT_REQUESTS}"
-            )
         lock = self._answering.setdefault(task.task_id, asyncio.Lock())
-        async with lock:
+        try:
+            await asyncio.wait_for(lock.acquire(), max(deadline.left(), 0))
+        except asyncio.TimeoutError:
+            raise self._timeout(task) from None
+        try:
             answered = self._answered.setdefault(task.task_id, set())
-            fresh = {key: value for key, value in requests.items() if key not in answered}
+            fresh = (
+                {k: v for k, v in requests.items() if k not in answered}
+                if isinstance(requests, Mapping)
+                else requests  # answer_inputs says what is wrong with it
+            )
             if not fresh:
                 return
             if len(answered) + len(fresh) > _MAX_ANSWERED:
                 raise InvalidResponseError(
                     f"task {task.task_id!r} asked for input more than {_MAX_ANSWERED} times"
                 )
-            responses = await self._serve_all(task, fresh, deadline)
-            if deadline.left() <= 0:
+            responses = await answer_inputs(
+                self._serve,
+                fresh,
+                what=f"task {task.task_id!r}",
+                endpoint=self._state.endpoint,
+                timeout=deadline.left(),
+            )
+            if responses is None or deadline.left() <= 0:
                 raise self._timeout(task)  # answered too late: nothing is sent
             params = {"taskId": task.task_id, "inputResponses": responses}
             try:
@@ -433,44 +455,9 @@ class TaskDriver:
             answered.update(responses)
             if len(self._answered) > _MAX_ANSWERED:
                 self._answered.pop(next(iter(self._answered)))
-        deadline.alive()
-
-    async def _serve_all(
-        self, task: ToolTask, requests: Mapping[str, Any], deadline: _Deadline
-    ) -> dict[str, Any]:
-        """The handlers' answers to ``requests``, all or nothing, within the deadline."""
-
-        async def answer(key: str, request: Any) -> tuple[str, Any]:
-            if not isinstance(request, Mapping) or request.get("method") not in _INPUT_KINDS:
-                raise InvalidResponseError(
-                    f"task {task.task_id!r}: input request {key!r} is malformed or of an "
-                    "unknown kind"
-                )
-            try:
-                return key, await self._serve(request["method"], request.get("params") or {})
-            except JSONRPCError as exc:
-                if exc.code == rpc.METHOD_NOT_FOUND:
-                    raise CapabilityNotSupportedError(
-                        f"task {task.task_id!r} on {self._state.endpoint} asks for "
-                        f"{request['method']}, which this client has no handler for"
-                    ) from exc
-                raise
-
-        jobs = [asyncio.ensure_future(answer(k, r)) for k, r in requests.items()]
-        try:
-            done, pending = await asyncio.wait(
-                jobs, timeout=max(deadline.left(), 0), return_when=asyncio.FIRST_EXCEPTION
-            )
-            for job in done:
-                if job.exception() is not None:
-                    raise job.exception()  # type: ignore[misc]
-            if pending:
-                raise self._timeout(task)
-            return dict(job.result() for job in jobs)
         finally:
-            for job in jobs:
-                job.cancel()
-            await asyncio.gather(*jobs, return_exceptions=True)
+            lock.release()
+        deadline.alive()
 
     async def _legacy(
         self, task: ToolTask, deadline: _Deadline, waker: asyncio.Event
@@ -506,6 +493,8 @@ class TaskDriver:
         """``tasks/result``, which blocks until the task ends: within the call's deadline,
         restarted by the task's status notifications meanwhile."""
         cap = deadline.cap_left()
+        # The request's own timeout is the cap (or none worth the name): the loop below
+        # ends the wait at the call's deadline, which activity restarts.
         job = asyncio.ensure_future(
             self._send("tasks/result", {"taskId": task.task_id}, 1e9 if cap is None else cap)
         )
@@ -529,27 +518,28 @@ class TaskDriver:
                 job.cancel()  # the request is cancelled on the server too
                 await asyncio.gather(job, return_exceptions=True)
 
-    # -- the 2025-11-25 capability checks -------------------------------------------------
 
-    def legacy_mode(self, name: str, support: str | None, declared: bool, asked: bool) -> bool:
-        """Whether a legacy ``tools/call`` of ``name`` goes as a task: when the tool
-        requires it, or when asked and allowed.
+def legacy_task_mode(
+    endpoint: str, name: str, support: str | None, declared: bool, asked: bool
+) -> bool:
+    """Whether a 2025-11-25 ``tools/call`` of ``name`` goes as a task: when the tool
+    requires it, or when asked and allowed.
 
-        Raises:
-            CapabilityNotSupportedError: asked for a task the server or tool does not offer.
-        """
-        if not declared:
-            if asked:
-                raise CapabilityNotSupportedError(
-                    f"{self._state.endpoint} does not run tools/call as tasks (no "
-                    "tasks.requests.tools.call capability)"
-                )
-            return False
-        if support == "required":
-            return True
-        if asked and support != "optional":
+    Raises:
+        CapabilityNotSupportedError: asked for a task the server or tool does not offer.
+    """
+    if not declared:
+        if asked:
             raise CapabilityNotSupportedError(
-                f"tool {name!r} of {self._state.endpoint} does not run as a task "
-                f"(execution.taskSupport: {support or 'forbidden'})"
+                f"{endpoint} does not run tools/call as tasks (no tasks.requests.tools.call "
+                "capability)"
             )
-        return asked
+        return False
+    if support == "required":
+        return True
+    if asked and support != "optional":
+        raise CapabilityNotSupportedError(
+            f"tool {name!r} of {endpoint} does not run as a task "
+            f"(execution.taskSupport: {support or 'forbidden'})"
+        )
+    return asked

@@ -55,12 +55,6 @@ def ensure(cls: type) -> type:
     return cls
 
 
-def ensure_all() -> None:
-    """Make every declared model an attrs class (for code that inspects classes first)."""
-    for cls in list(_pending):
-        ensure(cls)
-
-
 def evolve(instance: _M, **changes: Any) -> _M:
     """A copy of a model instance with ``changes`` (``attrs.evolve``, typed for models)."""
     return attrs.evolve(instance, **changes)  # type: ignore[misc]
