@@ -99,7 +99,8 @@ async def test_a_failing_input_handler_cancels_the_hidden_task(
             with pytest.raises(JSONRPCError, match="handler failed"):
                 await client.call_tool("confirm_delete")
         else:  # legacy: the server gets the handler's error and the tool reports it
-            await client.call_tool("confirm_delete")
+            result = await client.call_tool("confirm_delete")
+            assert result.is_error and "handler failed" in result.text
     if task_server.era == "modern":
         assert list(task_server.tasks.values()) == ["cancelled"]
         assert len(posts(task_server, "tasks/cancel")) == 1
