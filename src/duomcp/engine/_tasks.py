@@ -270,8 +270,9 @@ class TaskDriver:
         """Wait for ``task`` to end and return its raw result (a ``CallToolResult``).
         ``raw`` is the ``tasks/get`` result ``task`` was read from, if it was.
 
-        With ``cancel_on_abort`` (the task stands for a plain ``call_tool``), a timeout or
-        cancellation of the wait cancels the task on the server too.
+        With ``cancel_on_abort`` (the task stands for a plain ``call_tool``), giving up the
+        wait for any reason but the task's own end (timeout, cancellation, a failing
+        handler, a bad answer) cancels the task on the server too, in the background.
 
         Raises:
             TaskFailedError: the task failed with a JSON-RPC error.
