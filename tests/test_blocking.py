@@ -165,13 +165,22 @@ def test_an_open_stream_keeps_running_between_calls(
     with Client(server.url, timeout=10, on_tools_changed=changed.set) as client:
         wait_for(lambda: any(r.method == "GET" for r in server.requests))
         # No call is in flight: the daemon thread must be reading the GET stream.
+        wait_for(lambda: portal._runner is portal._thread)
         server_thread.run(server.notify("notifications/tools/list_changed"))
         assert changed.wait(5), "the notification did not arrive between calls"
-        driven, handed = portal.driven, portal.handed
+        handed = portal.handed
         assert text_of(client.call_tool("echo", {"text": "x"})) == "x"
-        # The loop has a stream to read: calls go to its thread instead of running it.
-        assert portal.handed > handed
-        assert portal.driven == driven
+        assert portal.handed > handed, "the daemon thread ran the loop: the call is handed"
+        # Calls in a row run the loop in the caller's thread: no thread hop each...
+        driven = portal.driven
+        for i in range(20):
+            assert text_of(client.call_tool("echo", {"text": str(i)})) == str(i)
+        assert portal.driven > driven
+        # ... and once the caller leaves the loop, the daemon thread takes it back.
+        wait_for(lambda: portal._runner is portal._thread)
+        changed.clear()
+        server_thread.run(server.notify("notifications/tools/list_changed"))
+        assert changed.wait(5), "the notification did not arrive after calls in a row"
     # Closed: nothing is left to run, so the daemon thread gives the loop back.
     wait_for(lambda: portal._runner is None)
 
@@ -184,6 +193,8 @@ def test_ctrl_c_cancels_the_call_on_the_server(
     faults.get_stream = get_stream
     with Client(server.url, timeout=30) as client:
         client.call_tool("echo", {"text": "warm"})
+        if get_stream:  # the daemon thread takes the loop back after the call
+            wait_for(lambda: portal._runner is portal._thread)
         driven = portal.driven
         timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
         timer.start()

@@ -5,7 +5,12 @@ itself, in the caller's thread, until its own coroutine is done: no thread switc
 blocking call costs about what the same ``await`` costs. While the loop has work of its own
 (a GET stream, a subscription, another thread's call), a daemon thread runs it, and blocking
 calls hand their coroutine to that thread and wait. The daemon thread gives the loop back
-as soon as it has nothing left to do, so the fast path comes back by itself.
+as soon as no handed call is left, so the fast path comes back by itself.
+
+A loop with only background work (a stdio pipe or a GET stream to read) is left alone for
+:data:`_ORPHAN_GRACE` after a call: a caller that comes back within it runs the loop itself
+(no thread hop per call for a program calling in a row); otherwise the daemon thread takes
+the loop, so what the background work waits for is never held up for longer than that.
 
 This works where ``asyncio.run`` cannot: inside a running event loop (Jupyter, IPython: the
 call goes to the daemon thread), from many threads at once, and after ``os.fork()`` (the
@@ -31,6 +36,8 @@ _T = TypeVar("_T")
 _CANCEL_GRACE = 5.0  # seconds a cancelled call may take to tell the server, after Ctrl-C
 _SIGINT_AFTER = 0.05  # seconds a driven call runs before Ctrl-C is routed to it
 _SETTLE_AFTER = 0.5  # seconds without anyone running the loop before a call settles it first
+_ORPHAN_GRACE = 0.005  # seconds a loop with background work waits for a caller to run it
+_WATCH_MAX = 0.1  # the longest the daemon thread sleeps while a caller runs such a loop
 
 
 class Portal:
@@ -50,6 +57,10 @@ class Portal:
         self.driven = 0  # calls that ran the loop in their own thread (for tests, benchmarks)
         self.handed = 0  # calls handed to the daemon thread
         self._idle_since = 0.0  # when the loop last stopped running in a caller's thread
+        self._orphaned_at: float | None = None  # nobody runs the loop, which has work, since
+        self._background = False  # the loop had background work when last left
+        self._driven_since = 0.0  # when the caller now running the loop took it
+        self._daemon_wakes_at = float("inf")  # when the daemon thread's wait ends by itself
         self._inbox: collections.deque[_Call] = collections.deque()  # calls not started yet
         self._inbox_ok = False  # the loop's selector takes calls from the inbox
         self._sleeping = False  # the loop is in, or about to enter, a select() that may block
@@ -101,6 +112,8 @@ class Portal:
             drive = self._runner is None and running is None
             if drive:
                 self._runner = threading.current_thread()
+                self._orphaned_at = None
+                self._driven_since = time.monotonic()
                 self.driven += 1
             else:
                 self._pending += 1
@@ -165,8 +178,12 @@ class Portal:
             with self._lock:
                 self._runner = None
                 self._idle_since = time.monotonic()
-                if self._pending or _busy(loop):
+                if self._pending:
                     self._hand_over()
+                elif _busy(loop):
+                    self._orphan()
+                else:
+                    self._background = False
         if box.interrupted:
             raise KeyboardInterrupt
         if box.error is not None:
@@ -178,7 +195,25 @@ class Portal:
     def _hand_over(self) -> None:
         """Give the loop to the daemon thread (lock held), starting it if needed."""
         self._runner = self._thread_for_loop()
+        self._orphaned_at = None
         self._wake.notify()
+
+    def _orphan(self) -> None:
+        """Nobody runs the loop, which has background work (lock held): the daemon thread
+        takes it unless a caller comes within the grace time.
+
+        While callers run such a loop, the daemon thread looks at it every grace time on
+        its own, so a program calling in a row does not wake it once per call: a thread
+        waking up takes the GIL from the one making calls.
+        """
+        now = time.monotonic()
+        self._orphaned_at = now
+        self._background = True
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            self._thread_for_loop()
+        elif self._daemon_wakes_at > now + 2 * _ORPHAN_GRACE:
+            self._wake.notify()
 
     def _thread_for_loop(self) -> threading.Thread:
         thread = self._thread
@@ -195,20 +230,36 @@ class Portal:
         while True:
             with self._lock:
                 while self._runner is not me:
-                    self._wake.wait()
+                    now = time.monotonic()
+                    timeout: float | None = None
+                    if self._runner is None and self._orphaned_at is not None:
+                        timeout = self._orphaned_at + _ORPHAN_GRACE - now
+                        if timeout <= 0:  # nobody came: run the background work
+                            self._runner = me
+                            self._orphaned_at = None
+                            break
+                    elif self._runner is not None and self._background:
+                        # Look again soon: the caller may leave the loop to its work. Less
+                        # often while one call runs long; _orphan wakes this thread then.
+                        timeout = min(_WATCH_MAX, max(_ORPHAN_GRACE, now - self._driven_since))
+                    self._daemon_wakes_at = float("inf") if timeout is None else now + timeout
+                    self._wake.wait(timeout)
+                    self._daemon_wakes_at = float("inf")
             try:
-                loop.run_forever()  # stopped by the last handed call when nothing is left
+                loop.run_forever()  # stopped by the last handed call
             finally:  # also when run_forever raised: never leave the loop owned by nobody
                 with self._lock:
-                    if not self._pending and not _busy(loop):
+                    if not self._pending:
                         self._runner = None
+                        if _busy(loop):
+                            self._orphan()
 
     def _finished(self, loop: asyncio.AbstractEventLoop) -> None:
         """A handed call is done (called on the loop, from the call's task)."""
         with self._lock:
             self._pending -= 1
-            if not self._pending and self._runner is self._thread and _busy(loop) <= 1:
-                loop.stop()  # only this call's own task is left: give the loop back
+            if not self._pending and self._runner is self._thread:
+                loop.stop()  # no handed call is left: give the loop back
 
 
 def _nothing() -> None:
