@@ -49,7 +49,6 @@ class _Pending:
     signed_in_at_activity: float
     """... and at its last activity: sign-in time since does not count."""
     on_progress: ProgressCallback | None = None
-    timer: asyncio.TimerHandle | None = None
     mark: int = 0
     """The callbacks queued when the response arrived: they run before the call returns."""
 
@@ -86,6 +85,11 @@ class Correlator:
         self._ids = itertools.count(1)
         self._pending: dict[Any, _Pending] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        # One timer for all pending calls, at the earliest deadline: a call whose deadline
+        # is later than that (the common case: the same timeout for every call) costs no
+        # timer of its own to schedule and cancel.
+        self._watch: asyncio.TimerHandle | None = None
+        self._watch_at = 0.0
         self.closed = False
         self.barrier: Barrier | None = None
         """Set by the inbound router: a call returns after the callbacks queued before
@@ -148,7 +152,9 @@ class Correlator:
         # One done-callback per call does both jobs (a callback is a loop turn's Handle).
         self._tasks.add(post)
         post.add_done_callback(lambda task: self._post_finished(request_id, task))
-        pending.timer = loop.call_at(now + pending.timeout, self._check_timeout, request_id)
+        due = now + pending.timeout
+        if self._watch is None or due < self._watch_at:
+            self._watch_at_(loop, due)
         try:
             result = await pending.future
             barrier = self.barrier
@@ -167,37 +173,50 @@ class Correlator:
                 self.spawn(self.send_cancelled(request_id, "cancelled by the caller"))
             raise
         finally:
-            pending.timer.cancel()
             del self._pending[request_id]
 
-    def _check_timeout(self, request_id: Any) -> None:
-        pending = self._pending.get(request_id)
-        if pending is None or pending.future.done():
+    def _watch_at_(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        """Look at the pending calls' deadlines at ``when`` (the earliest one)."""
+        if self._watch is not None:
+            self._watch.cancel()
+        self._watch = loop.call_at(when, self._check_timeouts)
+        self._watch_at = when
+
+    def _check_timeouts(self) -> None:
+        """Fail the calls past their deadline; look again at the earliest one left."""
+        self._watch = None
+        if not self._pending:
             return
         loop = asyncio.get_running_loop()
+        now = loop.time()
         state = self.state
-        if state.is_signing_in:
-            # A person may be signing in: that time is not the call's. Look again later.
-            pending.timer = loop.call_at(
-                loop.time() + min(pending.timeout, 1.0), self._check_timeout, request_id
-            )
-            return
+        signing_in = state.is_signing_in
         signed_in = state.sign_in_seconds()
-        deadline = (
-            pending.last_activity + pending.timeout + signed_in - pending.signed_in_at_activity
-        )
-        if self._max_timeout is not None:
-            cap = pending.started + self._max_timeout + signed_in - pending.signed_in_at_start
-            deadline = min(deadline, cap)
-        if deadline > loop.time():
-            pending.timer = loop.call_at(deadline, self._check_timeout, request_id)
-            return
-        pending.future.set_exception(
-            RequestTimeoutError(
-                f"{pending.method} to {state.endpoint} got no response within "
-                f"{pending.timeout} s; it was cancelled"
+        earliest = float("inf")
+        for pending in list(self._pending.values()):
+            if pending.future.done():
+                continue
+            if signing_in:
+                # A person may be signing in: that time is not the call's. Look again later.
+                earliest = min(earliest, now + min(pending.timeout, 1.0))
+                continue
+            deadline = (
+                pending.last_activity + pending.timeout + signed_in - pending.signed_in_at_activity
             )
-        )
+            if self._max_timeout is not None:
+                cap = pending.started + self._max_timeout + signed_in - pending.signed_in_at_start
+                deadline = min(deadline, cap)
+            if deadline > now:
+                earliest = min(earliest, deadline)
+                continue
+            pending.future.set_exception(
+                RequestTimeoutError(
+                    f"{pending.method} to {state.endpoint} got no response within "
+                    f"{pending.timeout} s; it was cancelled"
+                )
+            )
+        if earliest != float("inf"):
+            self._watch_at_(loop, earliest)
 
     def _post_finished(self, request_id: Any, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -289,6 +308,9 @@ class Correlator:
         """Fail every pending call, cancel every owned task (and ``others``), and wait for
         them to end. Idempotent."""
         self.closed = True
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
         closed = ConnectionClosedError("the client was closed")
         for pending in list(self._pending.values()):
             if not pending.future.done():
