@@ -438,9 +438,39 @@ _FAST_PATHS: dict[type, Callable[[Mapping[str, Any]], Any]] = {
 }
 
 
+def _deferred_hook(tp: Any, slot: str) -> _StructureHook:
+    """The structure hook of a field of type ``tp`` (a model, or a container or union
+    holding one), made the first time the field is present: a model's hook is made without
+    those of every model it may hold (the capabilities a server leaves out, the content
+    types a result does not use), each of which is an attrs class and a compiled hook.
+    Once made, it replaces this stand-in in the generated function (``slot``)."""
+    real: _StructureHook | None = None
+
+    def structure(value: Any, _: Any) -> Any:
+        nonlocal real
+        if real is None:
+            real = converter.get_structure_hook(tp)
+            owner = generated_in.get("globals")
+            if owner is not None and owner.get(slot) is structure:
+                owner[slot] = real
+        return real(value, tp)
+
+    generated_in: dict[str, Any] = {}
+    structure.generated_in = generated_in  # type: ignore[attr-defined]
+    return structure
+
+
 def _model_structure_hook(cls: type) -> _StructureHook:
     fields = _data_fields(cls)
-    overrides: dict[str, Any] = {f.name: override(rename=wire_name(cls, f.name)) for f in fields}
+    overrides: dict[str, Any] = {}
+    deferred = []
+    for f in fields:
+        if _is_plain(f.type):
+            overrides[f.name] = override(rename=wire_name(cls, f.name))
+        else:
+            hook = _deferred_hook(f.type, f"__c_structure_{f.name}")
+            deferred.append(hook)
+            overrides[f.name] = override(rename=wire_name(cls, f.name), struct_hook=hook)
     generated: _StructureHook = make_dict_structure_fn(
         cls,
         converter,
@@ -449,6 +479,8 @@ def _model_structure_hook(cls: type) -> _StructureHook:
         extra=override(omit=True),
         **overrides,
     )
+    for hook in deferred:  # where each stand-in puts the real hook once made
+        hook.generated_in["globals"] = getattr(generated, "__globals__", None)  # type: ignore[attr-defined]
     known = frozenset(wire_name(cls, f.name) for f in fields)
     name = cls.__name__
     fast = _FAST_PATHS.get(cls)
@@ -609,6 +641,14 @@ def from_wire(data: Any, cls: type[T]) -> T:
     """
     hook = _structure_hooks.get(cls)
     if hook is None:
+        fast = _FAST_PATHS.get(cls)
+        if fast is not None and type(data) is dict:
+            # Before the general hook is made: making it builds the hooks of every class
+            # the model may hold (for a CallToolResult, every content type), which a
+            # process whose results all take the fast path never needs.
+            done = fast(data)
+            if done is not None:
+                return done  # type: ignore[no-any-return]
         hook = _structure_hooks[cls] = converter.get_structure_hook(cls)
     try:
         return hook(data, cls)  # type: ignore[no-any-return]
