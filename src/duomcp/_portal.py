@@ -10,7 +10,7 @@ as soon as no handed call is left, so the fast path comes back by itself.
 A loop with only background work (a stdio pipe or a GET stream to read) is left alone for
 :data:`_ORPHAN_GRACE` after a call: a caller that comes back within it runs the loop itself
 (no thread hop per call for a program calling in a row); otherwise the daemon thread takes
-the loop, so what the background work waits for is never held up for longer than that.
+the loop, so what the background work waits for is held up for about 10 ms at most.
 
 This works where ``asyncio.run`` cannot: inside a running event loop (Jupyter, IPython: the
 call goes to the daemon thread), from many threads at once, and after ``os.fork()`` (the
@@ -108,20 +108,27 @@ class Portal:
                 "callbacks run in worker threads and may call the client from there"
             )
         coro = fn(*args, **kwargs)  # before taking a role: nothing to undo if this fails
-        with self._lock:  # no system call in here: other callers wait on this lock
-            drive = self._runner is None and running is None
+        me = threading.current_thread()
+        drive = False
+        try:
+            with self._lock:  # no system call in here: other callers wait on this lock
+                if self._runner is None and running is None:
+                    drive = True  # first: a Ctrl-C from here on gives the loop back
+                    self._runner = me
+                    self._orphaned_at = None
+                    self._driven_since = time.monotonic()
+                    self.driven += 1
+                    background = self._background
+                else:
+                    self._pending += 1
+                    self.handed += 1
+                    if self._runner is None:
+                        self._hand_over()
             if drive:
-                self._runner = threading.current_thread()
-                self._orphaned_at = None
-                self._driven_since = time.monotonic()
-                self.driven += 1
-            else:
-                self._pending += 1
-                self.handed += 1
-                if self._runner is None:
-                    self._hand_over()
-        if drive:
-            return self._drive(loop, coro)
+                return self._drive(loop, coro, background)
+        finally:
+            if drive:  # however the call ended, even by a Ctrl-C before _drive began
+                self._release(loop, me)
         call = _Call(coro, self)
         try:
             self._submit(loop, call)
@@ -153,7 +160,10 @@ class Portal:
 
     # -- running the loop in the caller's thread ------------------------------------------
 
-    def _drive(self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, _T]) -> _T:
+    def _drive(
+        self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, _T], background: bool
+    ) -> _T:
+        box: _Driven | None = None
         try:
             box = _Driven(coro, loop)
             # After a pause, give the loop one turn first, so I/O that arrived while nobody
@@ -161,8 +171,15 @@ class Portal:
             box.settle = time.monotonic() - self._idle_since > _SETTLE_AFTER
             task = loop.create_task(box.run())
             main = threading.current_thread() is threading.main_thread()
-            ctrl_c = self._ctrl_c = _CtrlC(box, task) if main else None
+            ctrl_c = None
             try:
+                if main:
+                    ctrl_c = self._ctrl_c = _CtrlC(box, task)
+                    if background:
+                        # A Ctrl-C before the handler is in would raise wherever the loop
+                        # is, perhaps in a stream's reader (lost for the rest of the
+                        # session): put it in at once.
+                        ctrl_c.install()
                 while not task.done():  # a stale stop() of an interrupted call may come first
                     loop.run_forever()  # stopped by the task's last step
             except KeyboardInterrupt:  # before our SIGINT handler was in place
@@ -175,20 +192,28 @@ class Portal:
                     self._ctrl_c = None
                     ctrl_c.close()
         finally:
-            with self._lock:
-                self._runner = None
-                self._idle_since = time.monotonic()
-                if self._pending:
-                    self._hand_over()
-                elif _busy(loop):
-                    self._orphan()
-                else:
-                    self._background = False
+            if box is None or not box.started:  # a Ctrl-C came before its first step
+                coro.close()
         if box.interrupted:
             raise KeyboardInterrupt
         if box.error is not None:
             raise box.error
         return box.result  # type: ignore[no-any-return]
+
+    def _release(self, loop: asyncio.AbstractEventLoop, me: threading.Thread) -> None:
+        """A driven call is over: the loop goes to the daemon thread if it has handed calls
+        or background work, else to nobody."""
+        with self._lock:
+            if self._runner is not me:  # interrupted before it took the loop
+                return
+            self._runner = None
+            self._idle_since = time.monotonic()
+            if self._pending:
+                self._hand_over()
+            elif _busy(loop):
+                self._orphan()
+            else:
+                self._background = False
 
     # -- the daemon thread ------------------------------------------------------------------
 
@@ -240,19 +265,31 @@ class Portal:
                             break
                     elif self._runner is not None and self._background:
                         # Look again soon: the caller may leave the loop to its work. Less
-                        # often while one call runs long; _orphan wakes this thread then.
-                        timeout = min(_WATCH_MAX, max(_ORPHAN_GRACE, now - self._driven_since))
+                        # often while one call runs longer, not at all once it has run
+                        # _WATCH_MAX: _orphan wakes this thread when it ends.
+                        running_for = now - self._driven_since
+                        if running_for < _WATCH_MAX:
+                            timeout = max(_ORPHAN_GRACE, running_for)
                     self._daemon_wakes_at = float("inf") if timeout is None else now + timeout
                     self._wake.wait(timeout)
                     self._daemon_wakes_at = float("inf")
             try:
                 loop.run_forever()  # stopped by the last handed call
+            except BaseException:  # SystemExit or the like from a task: this thread ends
+                with self._lock:
+                    self._thread = None  # the loop's next owner starts a new one
+                raise
             finally:  # also when run_forever raised: never leave the loop owned by nobody
                 with self._lock:
-                    if not self._pending:
+                    if self._pending:
+                        if self._thread is None:  # handed calls wait: to a new thread
+                            self._hand_over()
+                    else:
                         self._runner = None
                         if _busy(loop):
                             self._orphan()
+                        else:
+                            self._background = False
 
     def _finished(self, loop: asyncio.AbstractEventLoop) -> None:
         """A handed call is done (called on the loop, from the call's task)."""
@@ -324,7 +361,8 @@ class _CtrlC:
             raise KeyboardInterrupt  # the cancellation takes too long for the user
         self.box.interrupted = True
         self.task.cancel()
-        self.task.get_loop().call_soon_threadsafe(_nothing)  # wake the loop if it sleeps
+        # Thread-safe: also wakes the loop if it sleeps in select().
+        self.task.get_loop().call_soon_threadsafe(self.box.stop_unstarted)
 
     def close(self) -> None:
         if self.installed:
@@ -425,7 +463,16 @@ class _Call:
 class _Driven:
     """A coroutine run by the caller's own thread; its last step stops the loop."""
 
-    __slots__ = ("coro", "error", "interrupted", "loop", "result", "settle", "stop_loop")
+    __slots__ = (
+        "coro",
+        "error",
+        "interrupted",
+        "loop",
+        "result",
+        "settle",
+        "started",
+        "stop_loop",
+    )
 
     def __init__(self, coro: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop) -> None:
         self.coro = coro
@@ -435,8 +482,17 @@ class _Driven:
         self.settle = False
         self.stop_loop = True
         self.interrupted = False
+        self.started = False
+
+    def stop_unstarted(self) -> None:
+        """After a cancel: a task cancelled before its first step never runs ``run``, so
+        nothing else would stop the loop (and a loop with background work never stops)."""
+        if not self.started:
+            self.coro.close()
+            self.loop.stop()
 
     async def run(self) -> None:
+        self.started = True
         try:
             if self.settle:
                 await asyncio.sleep(0)
