@@ -182,6 +182,11 @@ class Portal:
                         ctrl_c.install()
                 while not task.done():  # a stale stop() of an interrupted call may come first
                     loop.run_forever()  # stopped by the task's last step
+                if getattr(loop, "_ready", None):
+                    # What the call's last step scheduled (a transport closing its socket
+                    # does so in a callback) runs now: the loop may have no owner next.
+                    loop.call_soon(loop.stop)
+                    loop.run_forever()
             except KeyboardInterrupt:  # before our SIGINT handler was in place
                 box.stop_loop = False
                 task.cancel()

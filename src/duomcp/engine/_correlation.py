@@ -35,6 +35,7 @@ log = logging.getLogger("duomcp")
 
 ProgressCallback = Callable[[float, "float | None", "str | None"], Any]
 _CANCEL_TIMEOUT = 5.0
+_SETTLE_AFTER = 0.001  # seconds without a call after which a call lets the loop turn first
 
 
 @attrs.define(eq=False)
@@ -51,6 +52,17 @@ class _Pending:
     on_progress: ProgressCallback | None = None
     mark: int = 0
     """The callbacks queued when the response arrived: they run before the call returns."""
+    task: asyncio.Task[Any] | None = None
+    """The caller's task, while it posts the request (and waits for its reply) itself."""
+    stopped: bool = False
+    """The correlator cancelled ``task`` (timeout, close): the future says why."""
+
+
+def _uncancel(task: asyncio.Task[Any] | None) -> None:
+    """Take back a cancellation of ours (Python 3.11+ counts them; 3.10 does not)."""
+    uncancel = getattr(task, "uncancel", None)
+    if uncancel is not None:
+        uncancel()
 
 
 class Barrier(Protocol):
@@ -90,6 +102,7 @@ class Correlator:
         # timer of its own to schedule and cancel.
         self._watch: asyncio.TimerHandle | None = None
         self._watch_at = 0.0
+        self._active_at = 0.0  # when a call last started or ended
         self.closed = False
         self.barrier: Barrier | None = None
         """Set by the inbound router: a call returns after the callbacks queued before
@@ -124,11 +137,18 @@ class Correlator:
         """
         self.check_open()
         loop = asyncio.get_running_loop()
+        now = loop.time()
+        if now - self._active_at > _SETTLE_AFTER:
+            # After a pause, let the loop turn once before sending, so what arrived while
+            # it was busy or idle (a pooled connection the server closed) is seen first:
+            # a request written on such a connection is a reply lost, not a retry.
+            await asyncio.sleep(0)
+            now = loop.time()
+        self._active_at = now
         request_id = next(self._ids)
         if on_progress is not None:
             params = dict(params or {})
             params["_meta"] = {**(params.get("_meta") or {}), "progressToken": request_id}
-        now = loop.time()
         signed_in = self.state.sign_in_seconds()
         pending = _Pending(
             future=loop.create_future(),
@@ -142,38 +162,61 @@ class Correlator:
         )
         self._pending[request_id] = pending
         transport = self.transport
-        post = loop.create_task(
-            transport.post(
-                rpc.request(request_id, method, params),
-                request_id=request_id,
-                initialize=handshake,
-            )
-        )
-        # One done-callback per call does both jobs (a callback is a loop turn's Handle).
-        self._tasks.add(post)
-        post.add_done_callback(lambda task: self._post_finished(request_id, task))
         due = now + pending.timeout
         if self._watch is None or due < self._watch_at:
             self._watch_at_(loop, due)
         try:
-            result = await pending.future
+            # The caller's own task posts the request and reads its reply: no task per
+            # call. A deadline or close() cancels it there (``stopped``); the transport
+            # cancels the request on the server the way it does (HTTP: closes the reply
+            # stream; stdio: notifications/cancelled).
+            task = pending.task = asyncio.current_task()
+            try:
+                await transport.post(
+                    rpc.request(request_id, method, params),
+                    request_id=request_id,
+                    initialize=handshake,
+                )
+            except asyncio.CancelledError:
+                pending.task = None
+                if not pending.stopped:
+                    raise  # cancelled by the caller
+                _uncancel(task)  # ours: the future holds the timeout or the close
+            except Exception as exc:
+                pending.task = None
+                if pending.stopped:  # the transport turned our cancellation into an error
+                    _uncancel(task)
+                if not pending.future.done():
+                    pending.future.set_exception(self._post_error(pending, exc))
+            else:
+                pending.task = None
+                if pending.stopped:  # the transport took our cancellation in
+                    _uncancel(task)
+                if not pending.future.done():
+                    pending.future.set_exception(
+                        TransportError(
+                            f"the reply of {method} from {self.state.endpoint} ended "
+                            "without a response"
+                        )
+                    )
+            result = pending.future.result()
             barrier = self.barrier
             if barrier is not None and pending.mark:
                 await barrier.reached(pending.mark, pending.timeout)
             return result
         except RequestTimeoutError:
-            post.cancel()  # HTTP: closes the reply stream; stdio: notifications/cancelled
             if not handshake and not transport.cancels_requests(self.state.era):
                 self.spawn(self.send_cancelled(request_id, "timed out"))
             raise
         except asyncio.CancelledError:
-            post.cancel()
             cancels = transport.cancels_requests(self.state.era)
             if not handshake and not self.closed and not cancels:
                 self.spawn(self.send_cancelled(request_id, "cancelled by the caller"))
             raise
         finally:
+            pending.task = None
             del self._pending[request_id]
+            self._active_at = loop.time()
 
     def _watch_at_(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
         """Look at the pending calls' deadlines at ``when`` (the earliest one)."""
@@ -209,29 +252,31 @@ class Correlator:
             if deadline > now:
                 earliest = min(earliest, deadline)
                 continue
-            pending.future.set_exception(
+            self._stop(
+                pending,
                 RequestTimeoutError(
                     f"{pending.method} to {state.endpoint} got no response within "
                     f"{pending.timeout} s; it was cancelled"
-                )
+                ),
             )
         if earliest != float("inf"):
             self._watch_at_(loop, earliest)
 
-    def _post_finished(self, request_id: Any, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        pending = self._pending.get(request_id)
-        if pending is None or pending.future.done() or task.cancelled():
-            return
-        exc = task.exception()
-        if exc is None:
-            exc = TransportError(
-                f"the reply of {pending.method} from {self.state.endpoint} ended without a response"
-            )
-        elif not isinstance(exc, MCPError):
-            log.error("bug: unexpected error sending %s", pending.method, exc_info=exc)
-            exc = TransportError(f"sending {pending.method} failed: {exc!r}")
-        pending.future.set_exception(exc)
+    def _post_error(self, pending: _Pending, exc: Exception) -> MCPError:
+        """What a call raises when posting its request failed with ``exc``."""
+        if isinstance(exc, MCPError):
+            return exc
+        log.error("bug: unexpected error sending %s", pending.method, exc_info=exc)
+        return TransportError(f"sending {pending.method} failed: {exc!r}")
+
+    @staticmethod
+    def _stop(pending: _Pending, error: MCPError) -> None:
+        """End a pending call with ``error``, interrupting its post if under way."""
+        pending.future.set_exception(error)
+        task = pending.task
+        if task is not None:
+            pending.stopped = True
+            task.cancel()
 
     async def notify(self, method: str, params: dict[str, Any] | None) -> None:
         """Send a notification, bounded by the default timeout."""
@@ -314,7 +359,7 @@ class Correlator:
         closed = ConnectionClosedError("the client was closed")
         for pending in list(self._pending.values()):
             if not pending.future.done():
-                pending.future.set_exception(closed)
+                self._stop(pending, closed)
         tasks = [*self._tasks, *(task for task in others if task is not None)]
         for task in tasks:
             task.cancel()
