@@ -469,6 +469,28 @@ def sse_then_result(events: Callable[[Request], Iterator[bytes]]) -> Fault:
     return fault
 
 
+def result_then_open(after: float = 0.3) -> Fault:
+    """An SSE reply: the result, then (``after`` seconds later) a log message, then the
+    stream is kept open until the client leaves."""
+
+    def fault(conn: Conn, request: Request) -> None:
+        started = time.monotonic()
+        if not conn.head(200, {"Content-Type": "text/event-stream", "Connection": "close"}):
+            return
+        result = message_bytes(result_of(request, call_result("done")))
+        if not conn.send(b"event: message\ndata: " + result + b"\n\n"):
+            return
+        if conn.pause_until_closed(after):
+            return
+        log = {"level": "info", "logger": "late", "data": "after the result"}
+        message = {"jsonrpc": "2.0", "method": "notifications/message", "params": log}
+        if conn.send(b"event: message\ndata: " + message_bytes(message) + b"\n\n"):
+            conn.wait_for_close()
+        conn.server.closed_after.append(time.monotonic() - started)
+
+    return fault
+
+
 def notifications(count: int, *, method: str = "notifications/message") -> Fault:
     """``count`` notifications (log messages, or progress for the request's token) in
     SSE events, written in batches of 1000, then the result."""

@@ -8,6 +8,7 @@ import asyncio
 import importlib.metadata
 import json
 import logging
+import sys
 from typing import Any
 
 import attrs
@@ -249,3 +250,45 @@ async def test_concurrent_first_calls_list_the_tools_once(era: str) -> None:
             first = listed(st.server)
             await client.list_tools()
             assert listed(st.server) == 2 * first  # twenty calls cost one walk of the pages
+
+
+@pytest.mark.parametrize("order", ["caller-first", "timeout-first"])
+async def test_a_callers_cancel_in_the_turn_of_a_timeout_is_not_lost(order: str) -> None:
+    """The caller's task posts its request itself, and a timeout cancels it there: a
+    cancellation of the caller's own in the same loop turn must still be raised (and the
+    task left cancelled, on Python 3.11+ where cancellations are counted)."""
+    _, _, correlator = parts()
+    call = asyncio.ensure_future(correlator.roundtrip("tools/call", {}, 30.0, None))
+    await asyncio.sleep(0.01)  # posted; the recorder never answers
+
+    def both() -> None:
+        for pending in correlator._pending.values():
+            pending.last_activity -= 100  # past its deadline
+        if order == "caller-first":
+            call.cancel()
+            correlator._check_timeouts()
+        else:
+            correlator._check_timeouts()
+            call.cancel()
+
+    asyncio.get_running_loop().call_soon(both)
+    if sys.version_info >= (3, 11):
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        assert call.cancelled()
+    else:  # no count of cancellations: one in the same turn is taken for the timeout's
+        with pytest.raises((asyncio.CancelledError, RequestTimeoutError)):
+            await call
+
+
+async def test_a_timeout_alone_raises_and_leaves_the_task_uncancelled() -> None:
+    _, _, correlator = parts()
+
+    async def caller() -> int:
+        with pytest.raises(RequestTimeoutError):
+            await correlator.roundtrip("tools/call", {}, 0.05, None)
+        await asyncio.sleep(0.01)  # not cancelled: the timeout's cancellation was taken back
+        task = asyncio.current_task()
+        return task.cancelling() if sys.version_info >= (3, 11) and task else 0
+
+    assert await asyncio.ensure_future(caller()) == 0

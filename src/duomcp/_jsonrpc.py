@@ -75,6 +75,10 @@ def loads_messages(raw: bytes | str, *, source: str) -> list[dict[str, Any]]:
         InvalidResponseError: the text is not JSON, or not a JSON-RPC object or array of them.
     """
     try:
+        if type(raw) is bytes and raw.startswith((b"{", b"[")):
+            # UTF-8 with no BOM (every MCP message in practice): decoded here, json.loads
+            # skips guessing the encoding. A bad byte raises a ValueError all the same.
+            raw = raw.decode()
         parsed = json.loads(raw)
     except ValueError as exc:
         raise InvalidResponseError(f"{source} is not valid JSON: {exc}") from exc

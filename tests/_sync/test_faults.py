@@ -225,6 +225,24 @@ def test_a_garbage_probe_falls_back_to_legacy() -> None:
 
 # -- 5: a flood of notifications before the result -------------------------------------------
 
+
+def test_a_reply_stream_kept_open_after_its_result(server: FaultyServer) -> None:
+    """The server answers on the reply stream and keeps it open. The call returns once
+    the result came (not when the stream ends); what the stream carries later is still
+    delivered, and closing the client lets go of the stream."""
+    server.faults["tools/call"] = faulty.result_then_open(after=0.3)
+    logs: list[Any] = []
+    with client_of(server, timeout=30, on_logging_message=logs.append) as client:
+        client.list_tools()
+        with deadline(2.0, server.abort) as took:
+            assert text_of(client.call_tool("echo", {"text": "x"})) == "done"
+        assert took.seconds < 1.0, "the call waited for the stream to end"
+        wait_until(lambda: len(logs) == 1, 3)
+    wait_until(lambda: len(server.closed_after) == 1, 3)
+    assert_once(server)
+    faulty.note(f"result after {took.seconds:.2f} s; the stream ended at close")
+
+
 FLOOD = 100_000
 STDIO_FLOOD = 20_000  # stdio reads line by line: 100,000 take 8-13 s
 

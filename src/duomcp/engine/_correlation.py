@@ -56,13 +56,29 @@ class _Pending:
     """The caller's task, while it posts the request (and waits for its reply) itself."""
     stopped: bool = False
     """The correlator cancelled ``task`` (timeout, close): the future says why."""
+    left: asyncio.Future[None] | None = None
+    """Set by close(), which waits for the stopped call to leave its post."""
 
 
-def _uncancel(task: asyncio.Task[Any] | None) -> None:
-    """Take back a cancellation of ours (Python 3.11+ counts them; 3.10 does not)."""
+def _cancelling(task: asyncio.Task[Any] | None) -> int:
+    """How many cancellations of ``task`` are pending (Python 3.11+; 0 before)."""
+    cancelling = getattr(task, "cancelling", None)
+    return cancelling() if cancelling is not None else 0
+
+
+def _cancelled_beside(task: asyncio.Task[Any] | None, before: int, pending: _Pending) -> bool:
+    """Take back the correlator's own cancellation of ``task``; return whether another
+    one (the caller's) came too, and is to be raised instead of the call's error.
+
+    Python 3.10 does not count cancellations: there, one that came in the same loop turn
+    as the correlator's is taken for it (the call then raises its timeout or close).
+    """
     uncancel = getattr(task, "uncancel", None)
-    if uncancel is not None:
-        uncancel()
+    if uncancel is None or uncancel() <= before:
+        return False
+    if pending.future.done() and not pending.future.cancelled():
+        pending.future.exception()  # read: not reported as never retrieved
+    return True
 
 
 class Barrier(Protocol):
@@ -143,6 +159,7 @@ class Correlator:
             # it was busy or idle (a pooled connection the server closed) is seen first:
             # a request written on such a connection is a reply lost, not a retry.
             await asyncio.sleep(0)
+            self.check_open()  # close() may have run meanwhile
             now = loop.time()
         self._active_at = now
         request_id = next(self._ids)
@@ -171,6 +188,7 @@ class Correlator:
             # cancels the request on the server the way it does (HTTP: closes the reply
             # stream; stdio: notifications/cancelled).
             task = pending.task = asyncio.current_task()
+            cancelling = _cancelling(task)
             try:
                 await transport.post(
                     rpc.request(request_id, method, params),
@@ -179,19 +197,19 @@ class Correlator:
                 )
             except asyncio.CancelledError:
                 pending.task = None
-                if not pending.stopped:
-                    raise  # cancelled by the caller
-                _uncancel(task)  # ours: the future holds the timeout or the close
+                if not pending.stopped or _cancelled_beside(task, cancelling, pending):
+                    raise  # cancelled by the caller (too)
             except Exception as exc:
                 pending.task = None
-                if pending.stopped:  # the transport turned our cancellation into an error
-                    _uncancel(task)
+                # Our cancellation, turned into an error (or taken in) by the transport.
+                if pending.stopped and _cancelled_beside(task, cancelling, pending):
+                    raise asyncio.CancelledError from None
                 if not pending.future.done():
                     pending.future.set_exception(self._post_error(pending, exc))
             else:
                 pending.task = None
-                if pending.stopped:  # the transport took our cancellation in
-                    _uncancel(task)
+                if pending.stopped and _cancelled_beside(task, cancelling, pending):
+                    raise asyncio.CancelledError
                 if not pending.future.done():
                     pending.future.set_exception(
                         TransportError(
@@ -217,6 +235,8 @@ class Correlator:
             pending.task = None
             del self._pending[request_id]
             self._active_at = loop.time()
+            if pending.left is not None and not pending.left.done():
+                pending.left.set_result(None)
 
     def _watch_at_(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
         """Look at the pending calls' deadlines at ``when`` (the earliest one)."""
@@ -357,11 +377,19 @@ class Correlator:
             self._watch.cancel()
             self._watch = None
         closed = ConnectionClosedError("the client was closed")
+        loop = asyncio.get_running_loop()
+        current = asyncio.current_task()
+        leaving: list[asyncio.Future[None]] = []
         for pending in list(self._pending.values()):
             if not pending.future.done():
                 self._stop(pending, closed)
+            if pending.task is not None and pending.task is not current:
+                pending.left = loop.create_future()  # set once it left its post
+                leaving.append(pending.left)
         tasks = [*self._tasks, *(task for task in others if task is not None)]
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        if leaving:  # each stopped call has told the server, before the transport closes
+            await asyncio.wait(leaving, timeout=_CANCEL_TIMEOUT)

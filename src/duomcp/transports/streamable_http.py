@@ -46,6 +46,7 @@ log = logging.getLogger("duomcp.transport")
 
 GET_STREAM = "get"
 _HOLD = 0.05  # seconds a reply stream may take to end after its response
+_DRAINING = 2  # _read_stream: answered, and the rest of the stream is read in a task
 # A server's `retry` is honoured up to an hour; beyond that it is a bug or an attack.
 _MAX_SERVER_RETRY_MS = 3_600_000
 
@@ -85,6 +86,7 @@ class StreamableHTTPTransport:
         self.sender = (sender or HTTPSender(state, options=options, http=http)).acquire()
         """The HTTP request path (and connection pool) this transport sends through."""
         self._closed = False
+        self._drains: set[asyncio.Task[None]] = set()
         self.state = state
         """The connection state every request takes its headers from."""
         self.options = self.sender.options
@@ -112,6 +114,11 @@ class StreamableHTTPTransport:
         """Let go of the connection pool (closed with its last user); idempotent."""
         if not self._closed:
             self._closed = True
+            drains = list(self._drains)
+            for task in drains:
+                task.cancel()
+            if drains:
+                await asyncio.gather(*drains, return_exceptions=True)
             await self.sender.release()
 
     # -- POST ---------------------------------------------------------------------------
@@ -137,6 +144,7 @@ class StreamableHTTPTransport:
         resp = await self.sender.send("post", body=dumps(message), message=message)
         stream_key = f"post:{request_id}"
         modern = self.state.era == "modern"
+        draining = False
         try:
             if initialize:
                 self.state.set_session_id(resp.headers.get("Mcp-Session-Id"))
@@ -160,7 +168,9 @@ class StreamableHTTPTransport:
                     "expected application/json or text/event-stream"
                 )
             try:
-                if await self._read_stream(resp, stream_key, request_id):
+                answered = await self._read_stream(resp, stream_key, request_id)
+                draining = answered == _DRAINING
+                if answered:
                     return
             except _StreamBroken as exc:
                 log.debug("reply stream for request %s broke: %s", request_id, exc)
@@ -170,7 +180,8 @@ class StreamableHTTPTransport:
             resp.close()
             raise
         finally:
-            resp.release()
+            if not draining:  # else the drain task releases it
+                resp.release()
         if modern:
             raise ReplyLostError(
                 f"the reply stream of request {request_id} to {url} ended before its response"
@@ -226,18 +237,26 @@ class StreamableHTTPTransport:
             raise ReplyLostError(f"reply of {url} broke off: {exc}") from exc
 
     async def _read_stream(
-        self, resp: aiohttp.ClientResponse, stream_key: str, request_id: str | int | None
-    ) -> bool:
+        self,
+        resp: aiohttp.ClientResponse,
+        stream_key: str,
+        request_id: str | int | None,
+        decoder: SSEDecoder | None = None,
+    ) -> int:
         """Deliver the messages of one SSE response; return whether ``request_id``'s
-        response was among them. Raises :class:`_StreamBroken` if the connection drops
-        before the response (after it, a drop only costs the connection)."""
-        decoder = SSEDecoder(
-            max_line_bytes=self.options.max_sse_line_bytes,
-            max_event_bytes=self.options.max_message_bytes,
-        )
+        response was among them (``_DRAINING``: yes, and a task now reads the rest of a
+        stream the server keeps open, and releases ``resp``). Raises
+        :class:`_StreamBroken` if the connection drops before the response (after it, a
+        drop only costs the connection). With a ``decoder``, the response came already:
+        read on for at most ``drain_timeout`` between two pieces."""
+        answered = decoder is not None
+        if decoder is None:
+            decoder = SSEDecoder(
+                max_line_bytes=self.options.max_sse_line_bytes,
+                max_event_bytes=self.options.max_message_bytes,
+            )
         state = self.state
         content = resp.content
-        answered = False
         # The response is held until the stream ends (or briefly, _HOLD seconds): the
         # connection then goes back to the pool before the caller sends its next request.
         held: dict[str, Any] | None = None
@@ -254,8 +273,12 @@ class StreamableHTTPTransport:
             except asyncio.TimeoutError:
                 if held is not None:
                     self._on_message(held)
-                    held = None
-                    continue
+                    # The call has its answer: it does not wait for the server to end
+                    # the stream; a task reads what else comes, as long as it comes.
+                    task = asyncio.ensure_future(self._drain(resp, stream_key, decoder))
+                    self._drains.add(task)
+                    task.add_done_callback(self._drains.discard)
+                    return _DRAINING
                 resp.close()  # the server keeps an answered stream open: give up the socket
                 return True
             except (aiohttp.ClientError, OSError) as exc:
@@ -294,6 +317,21 @@ class StreamableHTTPTransport:
                         held = message
                         continue
                     self._on_message(message)
+
+    async def _drain(
+        self, resp: aiohttp.ClientResponse, stream_key: str, decoder: SSEDecoder
+    ) -> None:
+        """Read the rest of an answered reply stream (see :meth:`_read_stream`)."""
+        try:
+            await self._read_stream(resp, stream_key, None, decoder)
+        except asyncio.CancelledError:
+            resp.close()
+            raise
+        except Exception as exc:  # nobody waits for this: it ends here
+            resp.close()
+            log.debug("stopped reading the rest of an answered reply stream: %s", exc)
+        finally:
+            resp.release()
 
     def _reconnect_delay(self, failures: int) -> float:
         retry_ms = self.state.server_retry_ms
