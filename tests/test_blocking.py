@@ -87,6 +87,9 @@ def wait_for(predicate: object, seconds: float = 5) -> None:
     assert predicate(), "condition not met in time"  # type: ignore[operator]
 
 
+pytestmark = pytest.mark.usefixtures("ctrl_c_raises")
+
+
 # -- who runs the loop ------------------------------------------------------------------
 
 
@@ -331,11 +334,14 @@ def test_ctrl_c_during_calls_in_a_row_leaves_background_work_running() -> None:
             # From another process: a thread of this one would send it only where the GIL
             # is free, which is seldom while the background work runs Python code.
             kill = subprocess.Popen(["/bin/sh", "-c", f"sleep {delay}; kill -INT {os.getpid()}"])
-            deadline = time.monotonic() + 5
-            with pytest.raises(KeyboardInterrupt):
-                while time.monotonic() < deadline:
-                    p.call(short)
-            kill.wait(5)
+            try:
+                deadline = time.monotonic() + 5
+                with pytest.raises(KeyboardInterrupt):
+                    while time.monotonic() < deadline:
+                        p.call(short)
+            finally:
+                kill.kill()  # a no-op once it has sent the signal
+                kill.wait(5)
             assert not task.done(), f"Ctrl-C after {delay} s ended the background work"
         assert p.driven > p.handed
         seen = len(ticks)

@@ -316,6 +316,7 @@ def test_the_blocking_client_over_stdio(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.usefixtures("ctrl_c_raises")
 def test_ctrl_c_during_a_blocking_stdio_call_cancels_it(tmp_path: Path) -> None:
     import threading
 
