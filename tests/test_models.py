@@ -420,3 +420,35 @@ def test_generated_models_are_up_to_date() -> None:
         timeout=60,
     )
     assert check.returncode == 0, check.stderr
+
+
+def test_reading_a_model_builds_only_the_models_present() -> None:
+    """A fresh process reads an InitializeResult and a text tool result: the models they
+    could hold but do not (the capabilities left out, other content types) are not made
+    attrs classes, and reading them later works and checks them all the same."""
+    script = """
+from duomcp._wire import from_wire
+from duomcp.errors import InvalidResponseError
+from duomcp.types import _lazy, _models as m
+from duomcp.types import CallToolResult, InitializeResult
+init = {"protocolVersion": "2025-11-25", "capabilities": {"tools": {"listChanged": True}},
+        "serverInfo": {"name": "x", "version": "1"}}
+assert from_wire(init, InitializeResult).capabilities.tools.list_changed is True
+text = {"content": [{"type": "text", "text": "t"}]}
+assert from_wire(text, CallToolResult).content[0].text == "t"
+left = {m.ServerCapabilitiesTasks, m.ServerCapabilitiesPrompts, m.ImageContent, m.AudioContent}
+assert left <= _lazy._pending, left - _lazy._pending
+init["capabilities"]["prompts"] = {"listChanged": "yes"}
+try:
+    from_wire(init, InitializeResult)
+except InvalidResponseError as exc:
+    assert "capabilities.prompts.listChanged" in str(exc), exc
+else:
+    raise AssertionError("a bad prompts capability was accepted")
+image = {"content": [{"type": "image", "data": "AA==", "mimeType": "image/png"}]}
+assert from_wire(image, CallToolResult).content[0].mime_type == "image/png"
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"

@@ -215,10 +215,8 @@ class Portal:
             self._idle_since = time.monotonic()
             if self._pending:
                 self._hand_over()
-            elif _busy(loop):
-                self._orphan()
             else:
-                self._background = False
+                self._left(loop)
 
     # -- the daemon thread ------------------------------------------------------------------
 
@@ -227,6 +225,13 @@ class Portal:
         self._runner = self._thread_for_loop()
         self._orphaned_at = None
         self._wake.notify()
+
+    def _left(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Nobody runs the loop now and no handed call waits (lock held)."""
+        if _busy(loop):
+            self._orphan()
+        else:
+            self._background = False
 
     def _orphan(self) -> None:
         """Nobody runs the loop, which has background work (lock held): the daemon thread
@@ -291,10 +296,7 @@ class Portal:
                             self._hand_over()
                     else:
                         self._runner = None
-                        if _busy(loop):
-                            self._orphan()
-                        else:
-                            self._background = False
+                        self._left(loop)
 
     def _finished(self, loop: asyncio.AbstractEventLoop) -> None:
         """A handed call is done (called on the loop, from the call's task)."""

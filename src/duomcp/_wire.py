@@ -438,37 +438,38 @@ _FAST_PATHS: dict[type, Callable[[Mapping[str, Any]], Any]] = {
 }
 
 
-def _deferred_hook(tp: Any, slot: str) -> _StructureHook:
+class _Deferred:
     """The structure hook of a field of type ``tp`` (a model, or a container or union
     holding one), made the first time the field is present: a model's hook is made without
     those of every model it may hold (the capabilities a server leaves out, the content
     types a result does not use), each of which is an attrs class and a compiled hook.
-    Once made, it replaces this stand-in in the generated function (``slot``)."""
-    real: _StructureHook | None = None
+    Once made, it replaces this stand-in in the generated function's ``owner`` globals."""
 
-    def structure(value: Any, _: Any) -> Any:
-        nonlocal real
+    __slots__ = ("owner", "real", "slot", "tp")
+
+    def __init__(self, tp: Any, slot: str) -> None:
+        self.tp, self.slot = tp, slot
+        self.real: _StructureHook | None = None
+        self.owner: dict[str, Any] | None = None  # set once the function is generated
+
+    def __call__(self, value: Any, _: Any) -> Any:
+        real = self.real
         if real is None:
-            real = converter.get_structure_hook(tp)
-            owner = generated_in.get("globals")
-            if owner is not None and owner.get(slot) is structure:
-                owner[slot] = real
-        return real(value, tp)
-
-    generated_in: dict[str, Any] = {}
-    structure.generated_in = generated_in  # type: ignore[attr-defined]
-    return structure
+            real = self.real = converter.get_structure_hook(self.tp)
+            if self.owner is not None and self.owner.get(self.slot) is self:
+                self.owner[self.slot] = real
+        return real(value, self.tp)
 
 
 def _model_structure_hook(cls: type) -> _StructureHook:
     fields = _data_fields(cls)
     overrides: dict[str, Any] = {}
-    deferred = []
+    deferred: list[_Deferred] = []
     for f in fields:
         if _is_plain(f.type):
             overrides[f.name] = override(rename=wire_name(cls, f.name))
         else:
-            hook = _deferred_hook(f.type, f"__c_structure_{f.name}")
+            hook = _Deferred(f.type, f"__c_structure_{f.name}")  # cattrs' name for it
             deferred.append(hook)
             overrides[f.name] = override(rename=wire_name(cls, f.name), struct_hook=hook)
     generated: _StructureHook = make_dict_structure_fn(
@@ -480,7 +481,7 @@ def _model_structure_hook(cls: type) -> _StructureHook:
         **overrides,
     )
     for hook in deferred:  # where each stand-in puts the real hook once made
-        hook.generated_in["globals"] = getattr(generated, "__globals__", None)  # type: ignore[attr-defined]
+        hook.owner = getattr(generated, "__globals__", None)
     known = frozenset(wire_name(cls, f.name) for f in fields)
     name = cls.__name__
     fast = _FAST_PATHS.get(cls)

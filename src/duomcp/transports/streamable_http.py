@@ -31,7 +31,7 @@ from ..errors import (
     TransportError,
 )
 from ._http import HTTPOptions, HTTPSender
-from ._sse import SSEDecoder
+from ._sse_replies import DRAINING, SSEReplies, StreamBroken
 
 __all__ = ["HTTPOptions", "StreamableHTTPTransport"]
 
@@ -45,14 +45,8 @@ else:
 log = logging.getLogger("duomcp.transport")
 
 GET_STREAM = "get"
-_HOLD = 0.05  # seconds a reply stream may take to end after its response
-_DRAINING = 2  # _read_stream: answered, and the rest of the stream is read in a task
 # A server's `retry` is honoured up to an hour; beyond that it is a bug or an attack.
 _MAX_SERVER_RETRY_MS = 3_600_000
-
-
-class _StreamBroken(TransportError):
-    """The connection dropped in the middle of an SSE stream."""
 
 
 def _is_success(status: int) -> bool:
@@ -86,11 +80,11 @@ class StreamableHTTPTransport:
         self.sender = (sender or HTTPSender(state, options=options, http=http)).acquire()
         """The HTTP request path (and connection pool) this transport sends through."""
         self._closed = False
-        self._drains: set[asyncio.Task[None]] = set()
         self.state = state
         """The connection state every request takes its headers from."""
         self.options = self.sender.options
         """The limits and timings in force."""
+        self._replies = SSEReplies(state, self.options, on_message)
 
     async def revive(self, generation: int) -> bool:
         """Nothing to start again over HTTP: ``False``."""
@@ -114,11 +108,7 @@ class StreamableHTTPTransport:
         """Let go of the connection pool (closed with its last user); idempotent."""
         if not self._closed:
             self._closed = True
-            drains = list(self._drains)
-            for task in drains:
-                task.cancel()
-            if drains:
-                await asyncio.gather(*drains, return_exceptions=True)
+            await self._replies.close()
             await self.sender.release()
 
     # -- POST ---------------------------------------------------------------------------
@@ -168,11 +158,11 @@ class StreamableHTTPTransport:
                     "expected application/json or text/event-stream"
                 )
             try:
-                answered = await self._read_stream(resp, stream_key, request_id)
-                draining = answered == _DRAINING
+                answered = await self._replies.read(resp, stream_key, request_id)
+                draining = answered == DRAINING
                 if answered:
                     return
-            except _StreamBroken as exc:
+            except StreamBroken as exc:
                 log.debug("reply stream for request %s broke: %s", request_id, exc)
         except BaseException:
             # Cancelled or failed mid-reply: close the connection, never pool it. In the
@@ -236,103 +226,6 @@ class StreamableHTTPTransport:
         except (aiohttp.ClientError, OSError) as exc:
             raise ReplyLostError(f"reply of {url} broke off: {exc}") from exc
 
-    async def _read_stream(
-        self,
-        resp: aiohttp.ClientResponse,
-        stream_key: str,
-        request_id: str | int | None,
-        decoder: SSEDecoder | None = None,
-    ) -> int:
-        """Deliver the messages of one SSE response; return whether ``request_id``'s
-        response was among them (``_DRAINING``: yes, and a task now reads the rest of a
-        stream the server keeps open, and releases ``resp``). Raises
-        :class:`_StreamBroken` if the connection drops before the response (after it, a
-        drop only costs the connection). With a ``decoder``, the response came already:
-        read on for at most ``drain_timeout`` between two pieces."""
-        answered = decoder is not None
-        if decoder is None:
-            decoder = SSEDecoder(
-                max_line_bytes=self.options.max_sse_line_bytes,
-                max_event_bytes=self.options.max_message_bytes,
-            )
-        state = self.state
-        content = resp.content
-        # The response is held until the stream ends (or briefly, _HOLD seconds): the
-        # connection then goes back to the pool before the caller sends its next request.
-        held: dict[str, Any] | None = None
-        source = f"SSE event from {self.state.endpoint}"
-        while True:
-            try:
-                if answered and not content.is_eof():
-                    wait = _HOLD if held is not None else self.options.drain_timeout
-                    chunk = await asyncio.wait_for(content.readany(), wait)
-                else:
-                    # Nothing to wait for once the body is complete (the usual reply:
-                    # one event, then the end): no timer, no task of wait_for.
-                    chunk = await content.readany()
-            except asyncio.TimeoutError:
-                if held is not None:
-                    self._on_message(held)
-                    # The call has its answer: it does not wait for the server to end
-                    # the stream; a task reads what else comes, as long as it comes.
-                    task = asyncio.ensure_future(self._drain(resp, stream_key, decoder))
-                    self._drains.add(task)
-                    task.add_done_callback(self._drains.discard)
-                    return _DRAINING
-                resp.close()  # the server keeps an answered stream open: give up the socket
-                return True
-            except (aiohttp.ClientError, OSError) as exc:
-                if answered:
-                    if held is not None:
-                        self._on_message(held)
-                    return True
-                raise _StreamBroken(f"SSE stream of {self.state.endpoint} broke: {exc}") from exc
-            if not chunk:
-                decoder.close()
-                if held is not None:
-                    self._on_message(held)
-                return answered
-            events = decoder.feed(chunk)
-            if decoder.last_event_id:
-                state.last_event_ids[stream_key] = decoder.last_event_id
-            if decoder.retry is not None:
-                state.server_retry_ms = decoder.retry
-            for event in events:
-                if not event.data or event.event != "message":
-                    continue
-                try:
-                    messages = loads_messages(event.data, source=source)
-                except InvalidResponseError:
-                    if request_id is not None:
-                        raise
-                    log.warning("dropped an SSE event that is not JSON-RPC from %s", source)
-                    continue
-                for message in messages:
-                    if (
-                        request_id is not None
-                        and message.get("id") == request_id
-                        and "method" not in message
-                    ):
-                        answered = True
-                        held = message
-                        continue
-                    self._on_message(message)
-
-    async def _drain(
-        self, resp: aiohttp.ClientResponse, stream_key: str, decoder: SSEDecoder
-    ) -> None:
-        """Read the rest of an answered reply stream (see :meth:`_read_stream`)."""
-        try:
-            await self._read_stream(resp, stream_key, None, decoder)
-        except asyncio.CancelledError:
-            resp.close()
-            raise
-        except Exception as exc:  # nobody waits for this: it ends here
-            resp.close()
-            log.debug("stopped reading the rest of an answered reply stream: %s", exc)
-        finally:
-            resp.release()
-
     def _reconnect_delay(self, failures: int) -> float:
         retry_ms = self.state.server_retry_ms
         if retry_ms is not None:
@@ -364,7 +257,7 @@ class StreamableHTTPTransport:
                         raise InvalidResponseError(
                             f"GET {url} (resuming) answered {resp.content_type!r}, not SSE"
                         )
-                    if await self._read_stream(resp, stream_key, request_id):
+                    if await self._replies.read(resp, stream_key, request_id):
                         return
                 finally:
                     resp.release()
@@ -427,7 +320,7 @@ class StreamableHTTPTransport:
                         if opened is not None:
                             opened()
                             opened = None
-                        await self._read_stream(resp, GET_STREAM, None)
+                        await self._replies.read(resp, GET_STREAM, None)
                     finally:
                         resp.release()
                 except (SessionExpiredError, AuthError) as exc:
