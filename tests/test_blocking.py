@@ -4,6 +4,7 @@ handlers that block."""
 from __future__ import annotations
 
 import asyncio
+import linecache
 import os
 import signal
 import subprocess
@@ -11,7 +12,9 @@ import sys
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from types import FrameType
 
 import pytest
 
@@ -376,3 +379,98 @@ def test_background_work_outlives_a_daemon_thread_that_died() -> None:
     finally:
         threading.excepthook = old_hook
         _stop(p, task)
+
+
+def _is_with(filename: str, line: int) -> bool:
+    return linecache.getline(filename, line).lstrip().startswith("with ")
+
+
+def _interrupt_at_line(k: int) -> Callable[[FrameType, str, object], object]:
+    """A trace function that raises KeyboardInterrupt at the k-th line the main thread runs
+    in ``_MAIN_THREAD_CODE``, as a signal would there."""
+    lines = 0
+
+    def on_call(frame: FrameType, event: str, arg: object) -> object:
+        if frame.f_code not in _MAIN_THREAD_CODE:
+            return None
+        seen: set[int] = set()
+
+        def at_line(frame: FrameType, event: str, arg: object) -> object:
+            nonlocal lines
+            if event != "line":
+                return at_line
+            line = frame.f_lineno
+            if line in seen and _is_with(frame.f_code.co_filename, line):
+                # A with block's exit: CPython looks for signals only once the lock's
+                # __exit__ has run, the trace function is called before it.
+                return at_line
+            seen.add(line)
+            if lines == k:
+                raise KeyboardInterrupt
+            lines += 1
+            return at_line
+
+        return at_line
+
+    return on_call
+
+
+_MAIN_THREAD_CODE = {
+    f.__code__
+    for f in (
+        Portal.call,
+        Portal._drive,
+        Portal._release,
+        Portal._left,
+        Portal._orphan,
+        Portal._hand_over,
+        Portal._thread_for_loop,
+    )
+}
+
+
+@pytest.mark.parametrize("background", [False, True], ids=["idle", "background"])
+@pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:RuntimeWarning")
+def test_a_ctrl_c_at_any_line_of_a_call_leaves_the_portal_working(background: bool) -> None:
+    # A signal's KeyboardInterrupt is raised between any two lines the main thread runs.
+    # Raise one (and only one: an error in a trace function ends tracing) at the k-th line
+    # the portal's own code runs for a call, for every k; after each, calls from another
+    # thread and from this one still finish, and background work still runs when nobody
+    # calls. The loop's own code is left out: a Ctrl-C there cancels the call (tests above).
+    p = Portal()
+    ticks, task = _background_ticks(p) if background else ([], None)
+
+    async def short() -> None:
+        await asyncio.sleep(0.001)
+
+    def call_from_another_thread() -> None:
+        done = threading.Event()
+        thread = threading.Thread(target=lambda: (p.call(short), done.set()), daemon=True)
+        thread.start()
+        assert done.wait(5), "a call from another thread hangs"
+
+    interrupted_at = 0
+    try:
+        for k in range(1000):
+            sys.settrace(_interrupt_at_line(k))
+            try:
+                p.call(short)
+            except KeyboardInterrupt:
+                interrupted_at += 1
+            else:
+                break  # k is past the call's last line
+            finally:
+                sys.settrace(None)
+            if task is not None:
+                assert not task.done()
+                seen = len(ticks)
+                time.sleep(0.03)  # nobody calls: the daemon thread runs the background work
+                assert len(ticks) > seen, f"background work stopped after line {k}"
+            call_from_another_thread()
+            p.call(short)
+        else:
+            raise AssertionError("a call runs more than 1,000 lines of the portal")
+        assert interrupted_at > 20  # the trace saw the call's lines
+    finally:
+        if task is not None:
+            _stop(p, task)

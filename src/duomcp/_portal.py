@@ -112,7 +112,10 @@ class Portal:
         drive = False
         try:
             with self._lock:  # no system call in here: other callers wait on this lock
-                if self._runner is None and running is None:
+                runner = self._runner
+                # A runner that is this very thread, outside the loop, is left over from a
+                # Ctrl-C that came where nothing could catch it: the loop is free.
+                if (runner is None or runner is me) and running is None:
                     drive = True  # first: a Ctrl-C from here on gives the loop back
                     self._runner = me
                     self._orphaned_at = None
@@ -122,12 +125,14 @@ class Portal:
                 else:
                     self._pending += 1
                     self.handed += 1
-                    if self._runner is None:
+                    if runner is None:
                         self._hand_over()
             if drive:
-                return self._drive(loop, coro, background)
+                return self._drive(loop, coro, background, me)
         finally:
-            if drive:  # however the call ended, even by a Ctrl-C before _drive began
+            # However the call ended, even by a Ctrl-C before _drive began. Only this thread
+            # changes a runner that is this thread: no lock needed to look.
+            if drive and self._runner is me:
                 self._release(loop, me)
         call = _Call(coro, self)
         try:
@@ -161,25 +166,29 @@ class Portal:
     # -- running the loop in the caller's thread ------------------------------------------
 
     def _drive(
-        self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, _T], background: bool
+        self,
+        loop: asyncio.AbstractEventLoop,
+        coro: Coroutine[Any, Any, _T],
+        background: bool,
+        me: threading.Thread,
     ) -> _T:
         box: _Driven | None = None
+        ctrl_c = None
+        task: asyncio.Task[None] | None = None
         try:
             box = _Driven(coro, loop)
             # After a pause, give the loop one turn first, so I/O that arrived while nobody
             # ran it (a keep-alive connection the server closed, say) is seen before the call.
             box.settle = time.monotonic() - self._idle_since > _SETTLE_AFTER
             task = loop.create_task(box.run())
-            main = threading.current_thread() is threading.main_thread()
-            ctrl_c = None
+            if threading.current_thread() is threading.main_thread():
+                ctrl_c = self._ctrl_c = _CtrlC(box, task)
+                if background:
+                    # A Ctrl-C before the handler is in would raise wherever the loop is,
+                    # perhaps in a stream's reader (lost for the rest of the session): put
+                    # it in at once.
+                    ctrl_c.install()
             try:
-                if main:
-                    ctrl_c = self._ctrl_c = _CtrlC(box, task)
-                    if background:
-                        # A Ctrl-C before the handler is in would raise wherever the loop
-                        # is, perhaps in a stream's reader (lost for the rest of the
-                        # session): put it in at once.
-                        ctrl_c.install()
                 while not task.done():  # a stale stop() of an interrupted call may come first
                     loop.run_forever()  # stopped by the task's last step
                 if getattr(loop, "_ready", None):
@@ -188,17 +197,34 @@ class Portal:
                     loop.call_soon(loop.stop)
                     loop.run_forever()
             except KeyboardInterrupt:  # before our SIGINT handler was in place
-                box.stop_loop = False
-                task.cancel()
-                loop.run_until_complete(asyncio.wait({task}, timeout=_CANCEL_GRACE))
+                if not task.done():  # let it tell the server, for a while
+                    task.cancel()
+                    give_up = loop.time() + _CANCEL_GRACE
+                    timer = loop.call_at(give_up, loop.stop)
+                    try:
+                        # A stale stop() (the Ctrl-C came just after one was scheduled)
+                        # only ends one run early.
+                        while not task.done() and loop.time() < give_up:
+                            loop.run_forever()  # stopped by the task's last step
+                    finally:
+                        timer.cancel()
                 raise
-            finally:
-                if ctrl_c is not None:
-                    self._ctrl_c = None
-                    ctrl_c.close()
         finally:
-            if box is None or not box.started:  # a Ctrl-C came before its first step
-                coro.close()
+            self._ctrl_c = None  # the selector may run in another thread once released
+            try:
+                # While our handler still takes Ctrl-C: one raised in here would leave the
+                # loop to nobody, and every later call waiting.
+                self._release(loop, me)
+            finally:
+                # Free the task while our handler still takes Ctrl-C: freeing it runs
+                # asyncio's weak-set callback, and a KeyboardInterrupt raised in such a
+                # callback is printed and lost.
+                task = None
+                if ctrl_c is not None:
+                    ctrl_c.task = None
+                    ctrl_c.close()
+                if box is None or not box.started:  # a Ctrl-C came before its first step
+                    coro.close()
         if box.interrupted:
             raise KeyboardInterrupt
         if box.error is not None:
@@ -207,24 +233,36 @@ class Portal:
 
     def _release(self, loop: asyncio.AbstractEventLoop, me: threading.Thread) -> None:
         """A driven call is over: the loop goes to the daemon thread if it has handed calls
-        or background work, else to nobody."""
-        with self._lock:
-            if self._runner is not me:  # interrupted before it took the loop
-                return
-            self._runner = None
-            self._idle_since = time.monotonic()
-            if self._pending:
-                self._hand_over()
-            else:
-                self._left(loop)
+        or background work, else to nobody.
+
+        A Ctrl-C raised in here (the default handler raises at any line) is held until the
+        loop has its next owner: each step may be done again, and ``_runner`` changes last.
+        """
+        interrupted = False
+        while True:
+            try:
+                with self._lock:
+                    if self._runner is me:
+                        self._idle_since = time.monotonic()
+                        if self._pending:
+                            self._hand_over()
+                        else:
+                            self._left(loop)
+                            self._runner = None
+                break
+            except KeyboardInterrupt:
+                interrupted = True
+        if interrupted:
+            raise KeyboardInterrupt
 
     # -- the daemon thread ------------------------------------------------------------------
 
     def _hand_over(self) -> None:
         """Give the loop to the daemon thread (lock held), starting it if needed."""
-        self._runner = self._thread_for_loop()
+        thread = self._thread_for_loop()
         self._orphaned_at = None
-        self._wake.notify()
+        self._wake.notify()  # it looks once the lock is free
+        self._runner = thread  # last: see _release
 
     def _left(self, loop: asyncio.AbstractEventLoop) -> None:
         """Nobody runs the loop now and no handed call waits (lock held)."""
@@ -352,7 +390,8 @@ class _CtrlC:
     __slots__ = ("box", "deadline", "installed", "task")
 
     def __init__(self, box: _Driven, task: asyncio.Task[Any]) -> None:
-        self.box, self.task, self.installed = box, task, False
+        self.box, self.installed = box, False
+        self.task: asyncio.Task[Any] | None = task
         self.deadline = time.monotonic() + _SIGINT_AFTER
 
     def install(self) -> None:
@@ -364,12 +403,15 @@ class _CtrlC:
             signal.signal(signal.SIGINT, previous)
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
-        if self.box.interrupted:
+        box = self.box
+        if box.interrupted:
             raise KeyboardInterrupt  # the cancellation takes too long for the user
-        self.box.interrupted = True
-        self.task.cancel()
-        # Thread-safe: also wakes the loop if it sleeps in select().
-        self.task.get_loop().call_soon_threadsafe(self.box.stop_unstarted)
+        box.interrupted = True  # raised once the call has given the loop back
+        task = self.task
+        if task is not None:  # the call still runs
+            task.cancel()
+            # Thread-safe: also wakes the loop if it sleeps in select().
+            box.loop.call_soon_threadsafe(box.stop_unstarted)
 
     def close(self) -> None:
         if self.installed:
@@ -478,7 +520,6 @@ class _Driven:
         "result",
         "settle",
         "started",
-        "stop_loop",
     )
 
     def __init__(self, coro: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop) -> None:
@@ -487,7 +528,6 @@ class _Driven:
         self.result: Any = None
         self.error: BaseException | None = None
         self.settle = False
-        self.stop_loop = True
         self.interrupted = False
         self.started = False
 
@@ -507,8 +547,7 @@ class _Driven:
         except BaseException as exc:  # raised by the caller
             self.error = exc
         finally:
-            if self.stop_loop:
-                self.loop.stop()
+            self.loop.stop()
 
 
 portal = Portal()
