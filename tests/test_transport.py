@@ -709,6 +709,59 @@ async def test_a_callback_calling_during_the_shared_tool_listing_does_not_stall(
     assert took[0] < 2
 
 
+@pytest.mark.parametrize("joiner", ["longer", "shorter"])
+async def test_a_call_joining_the_tool_listing_keeps_its_own_timeout(
+    raw_server: Callable[[Any], Any], joiner: str
+) -> None:
+    # Two calls need the tool listing (for output schemas); the first begins it, the other
+    # joins it with another timeout. tools/list takes 0.6 s. A joiner with the longer
+    # timeout gets its result although the first's listing timed out (it lists again); a
+    # joiner with the shorter one times out at its own deadline, not at the listing's end.
+    listings: list[float] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if request.method != "POST":
+            return web.Response(status=405)
+        body = await request.json()
+        if "id" not in body:
+            return web.Response(status=202)
+        method = body["method"]
+        if method == "initialize":
+            result: dict[str, Any] = legacy_initialize_result({"tools": {}})
+        elif method == "tools/list":
+            listings.append(time.monotonic())
+            await asyncio.sleep(0.6)
+            result = {"tools": [{"name": n, "inputSchema": {"type": "object"}} for n in "ab"]}
+        else:  # tools/call: "b" answers 0.1 s after "a", so "a" begins the listing
+            if body["params"]["name"] == "b":
+                await asyncio.sleep(0.1)
+            result = {"content": [{"type": "text", "text": "ok"}]}
+        return web.json_response({"jsonrpc": "2.0", "id": body["id"], "result": result})
+
+    url = await raw_server(handler)
+    first, second = (0.3, 5.0) if joiner == "longer" else (5.0, 0.3)
+    async with AsyncClient(url, era="legacy", timeout=30) as client:
+        started = time.monotonic()
+
+        async def timed(name: str, timeout: float) -> tuple[object, float]:
+            try:
+                outcome: object = await client.call_tool(name, timeout=timeout)
+            except RequestTimeoutError as exc:
+                outcome = exc
+            return outcome, time.monotonic() - started
+
+        (a, a_took), (b, b_took) = await asyncio.gather(timed("a", first), timed("b", second))
+    if joiner == "longer":
+        assert isinstance(a, RequestTimeoutError) and a_took < 0.55
+        assert not isinstance(b, Exception), b  # listed again under its own 5 s
+        assert len(listings) == 2
+    else:
+        assert not isinstance(a, Exception), a
+        assert isinstance(b, RequestTimeoutError)
+        assert 0.35 < b_took < 0.55  # joined at 0.1 s, gave up 0.3 s later
+        assert len(listings) == 1
+
+
 async def test_a_reply_whose_resumption_is_refused_is_not_sent_again(
     raw_server: Callable[[Any], Any],
 ) -> None:

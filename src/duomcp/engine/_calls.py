@@ -13,7 +13,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from ..connection import ConnectionState
-from ..errors import CapabilityNotSupportedError
+from ..errors import CapabilityNotSupportedError, RequestTimeoutError
 from ..tasks import ToolTask
 from ..types import ServerCapabilities
 from ._correlation import ProgressCallback
@@ -41,6 +41,7 @@ class ToolCalls:
         pages: Callable[[str, float | None], AsyncIterator[Any]],
         capabilities: Callable[[], ServerCapabilities | None],
         invalidate: Callable[[str], None],
+        default_timeout: Callable[[], float],
     ) -> None:
         self.state = state
         self.tools = tools
@@ -52,17 +53,44 @@ class ToolCalls:
         self._pages = pages
         self._capabilities = capabilities
         self._invalidate = invalidate
+        self._default_timeout = default_timeout
         self.listing: asyncio.Future[None] | None = None
         """The ``tools/list`` walk under way, shared by the calls that wait for it."""
+        self._listing_timeout: float | None = None  # the timeout it was begun with
 
     # -- the listing a call needs --------------------------------------------------------
 
     async def relist(self, timeout: float | None) -> None:
-        """List the tools again; concurrent callers share one listing."""
+        """List the tools again; concurrent callers share one listing.
+
+        A caller joining a listing another began under a different timeout waits for it
+        no longer than its own timeout (:class:`RequestTimeoutError`), and lists again
+        under its own when the other's ran out first: a deadline is the caller's own.
+        """
         listing = self.listing
         if listing is None or listing.done():
+            self._listing_timeout = timeout
             listing = self.listing = asyncio.ensure_future(self._list(timeout))
+        elif timeout != self._listing_timeout:
+            await self._join(listing, timeout)
+            return
         await asyncio.shield(listing)
+
+    async def _join(self, listing: asyncio.Future[None], timeout: float | None) -> None:
+        own = self._default_timeout() if timeout is None else timeout
+        theirs = self._listing_timeout
+        # asyncio.wait: neither cancels the listing nor loses this task's cancellation.
+        done, _ = await asyncio.wait({listing}, timeout=own)
+        if not done:
+            raise RequestTimeoutError(
+                f"tools/list to {self.state.endpoint} (begun by another call) got no "
+                f"response within {own:g} s"
+            )
+        if not listing.cancelled() and isinstance(listing.exception(), RequestTimeoutError):
+            if own > (self._default_timeout() if theirs is None else theirs):
+                await self.relist(timeout)  # its time was shorter than ours: ours now
+                return
+        listing.result()  # its outcome is ours
 
     async def _list(self, timeout: float | None) -> None:
         # Shared by callers of all kinds, a callback among them maybe: it must not wait

@@ -155,6 +155,7 @@ class Engine:
             pages=self.pages,
             capabilities=lambda: self.server_capabilities,
             invalidate=self._invalidate,
+            default_timeout=lambda: c.timeout,
         )
         """``tools/call``, its tasks, and the tool listing a call needs."""
         modern_capabilities = handlers.capabilities("modern")
