@@ -70,6 +70,17 @@ def legacy_initialize_result(capabilities: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+async def read_request(request: web.Request) -> dict[str, Any] | web.Response:
+    """A small test server's first step: the JSON-RPC request POSTed to it, or the answer
+    to anything else (405 to other HTTP methods, 202 to a notification)."""
+    if request.method != "POST":
+        return web.Response(status=405)
+    body: dict[str, Any] = await request.json()
+    if "id" not in body:
+        return web.Response(status=202)
+    return body
+
+
 def kinds(requests: list[RecordedRequest]) -> list[str]:
     out = []
     for r in requests:
@@ -460,11 +471,9 @@ async def raw_server() -> AsyncIterator[Callable[[Any], Any]]:
 
 async def test_unknown_server_version_is_refused(raw_server: Callable[[Any], Any]) -> None:
     async def handler(request: web.Request) -> web.StreamResponse:
-        if request.method != "POST":
-            return web.Response(status=405)
-        body = await request.json()
-        if "id" not in body:
-            return web.Response(status=202)
+        body = await read_request(request)
+        if isinstance(body, web.Response):
+            return body
         result = {
             "protocolVersion": "1999-01-01",
             "capabilities": {},
@@ -619,11 +628,9 @@ async def test_a_message_with_a_strange_id_is_dropped_not_fatal(
     raw_server: Callable[[Any], Any],
 ) -> None:
     async def handler(request: web.Request) -> web.StreamResponse:
-        if request.method != "POST":
-            return web.Response(status=405)
-        body = await request.json()
-        if "id" not in body:
-            return web.Response(status=202)
+        body = await read_request(request)
+        if isinstance(body, web.Response):
+            return body
         if body["method"] == "initialize":
             result = legacy_initialize_result({"tools": {}})
             return web.json_response({"jsonrpc": "2.0", "id": body["id"], "result": result})
@@ -665,11 +672,9 @@ async def test_a_callback_calling_during_the_shared_tool_listing_does_not_stall(
     # The tools/list reply carries a log message; its callback calls a tool, which joins
     # the listing under way. Neither may wait for the other (it used to: the timeout).
     async def handler(request: web.Request) -> web.StreamResponse:
-        if request.method != "POST":
-            return web.Response(status=405)
-        body = await request.json()
-        if "id" not in body:
-            return web.Response(status=202)
+        body = await read_request(request)
+        if isinstance(body, web.Response):
+            return body
         method = body["method"]
         if method == "initialize":
             result: dict[str, Any] = legacy_initialize_result({"tools": {}, "logging": {}})
@@ -720,11 +725,9 @@ async def test_a_call_joining_the_tool_listing_keeps_its_own_timeout(
     listings: list[float] = []
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        if request.method != "POST":
-            return web.Response(status=405)
-        body = await request.json()
-        if "id" not in body:
-            return web.Response(status=202)
+        body = await read_request(request)
+        if isinstance(body, web.Response):
+            return body
         method = body["method"]
         if method == "initialize":
             result: dict[str, Any] = legacy_initialize_result({"tools": {}})
@@ -774,11 +777,9 @@ async def test_a_reply_whose_resumption_is_refused_is_not_sent_again(
             if request.headers.get("Last-Event-ID"):
                 return web.Response(status=401, headers={"WWW-Authenticate": "Bearer"})
             return web.Response(status=405)
-        if request.method != "POST":
-            return web.Response(status=405)
-        body = await request.json()
-        if "id" not in body:
-            return web.Response(status=202)
+        body = await read_request(request)
+        if isinstance(body, web.Response):
+            return body
         if body["method"] == "initialize":
             result = legacy_initialize_result({"tools": {}})
             return web.json_response({"jsonrpc": "2.0", "id": body["id"], "result": result})
