@@ -16,6 +16,7 @@ import pytest
 
 import duomcp
 from duomcp import AsyncClient, EraMemory, ProtocolError
+from duomcp._timeouts import wait_for
 from duomcp.connection import ConnectionState
 from duomcp.engine import Handlers
 from duomcp.engine._correlation import Correlator
@@ -292,3 +293,26 @@ async def test_a_timeout_alone_raises_and_leaves_the_task_uncancelled() -> None:
         return task.cancelling() if sys.version_info >= (3, 11) and task else 0
 
     assert await asyncio.ensure_future(caller()) == 0
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="3.10 has no cancel counts to tell by")
+async def test_a_cancellation_beside_a_bounded_waits_result_is_not_lost() -> None:
+    # Python 3.11's asyncio.wait_for returns the result and drops a cancellation that came
+    # in the same loop turn (gh-86296); ours raises it.
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[int] = loop.create_future()
+    waiting = asyncio.create_task(wait_for(ready, 10))
+    await asyncio.sleep(0)  # it waits for ready
+    ready.set_result(1)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+
+
+async def test_a_bounded_wait_runs_out_and_cancels_what_it_waited_for() -> None:
+    slow = asyncio.ensure_future(asyncio.sleep(10))
+    with pytest.raises(asyncio.TimeoutError):
+        await wait_for(slow, 0.05)
+    await asyncio.sleep(0)
+    assert slow.cancelled()
+    assert await wait_for(asyncio.sleep(0.01, "done"), None) == "done"  # None: no limit

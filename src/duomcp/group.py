@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 from ._async.client import AsyncClient
 from ._portal import portal
+from ._timeouts import wait_for
 from .errors import InvalidRequestError
 from .types import (
     CallToolResult,
@@ -114,7 +115,7 @@ class AsyncClientGroup:
 
         async def one(name: str, client: AsyncClient) -> None:
             try:
-                await asyncio.wait_for(client.connect(), self._connect_timeout)
+                await wait_for(client.connect(), self._connect_timeout)
             except Exception as exc:
                 log.warning("server %s of the group failed to connect: %s", name, exc)
                 self.failures[name] = exc

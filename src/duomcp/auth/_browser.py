@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .._executors import INTERACTIONS
+from .._timeouts import wait_for
 from ..errors import AuthError
 
 if TYPE_CHECKING:
@@ -102,7 +103,7 @@ class LoopbackLogin:
             if not opened:
                 _print_url(authorization_url)
             try:
-                return await asyncio.wait_for(reached, self.timeout)
+                return await wait_for(reached, self.timeout)
             except asyncio.TimeoutError:
                 raise AuthError(
                     f"nobody completed the sign-in within {self.timeout:.0f} s"

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import attrs
 
 from .. import _jsonrpc as rpc
+from .._timeouts import wait_for
 from ..connection import ConnectionState
 from ..errors import (
     ConnectionClosedError,
@@ -307,7 +308,7 @@ class Correlator:
         server request), bounded by the default timeout."""
         self.check_open()
         try:
-            await asyncio.wait_for(self.transport.post(message), self.timeout)
+            await wait_for(self.transport.post(message), self.timeout)
         except asyncio.TimeoutError as exc:
             raise RequestTimeoutError(
                 f"{what} to {self.state.endpoint} was not accepted within {self.timeout} s"
@@ -319,7 +320,7 @@ class Correlator:
             "notifications/cancelled", {"requestId": request_id, "reason": reason}
         )
         try:
-            await asyncio.wait_for(self.transport.post(message), _CANCEL_TIMEOUT)
+            await wait_for(self.transport.post(message), _CANCEL_TIMEOUT)
         except (MCPError, asyncio.TimeoutError) as exc:
             log.debug("could not cancel request %s: %s", request_id, exc)
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import _jsonrpc as rpc
+from .._timeouts import wait_for
 from .._wire import from_wire
 from ..connection import ConnectionState
 from ..errors import InvalidResponseError, JSONRPCError, MCPError
@@ -303,7 +304,7 @@ class Inbound:
         waiter = asyncio.get_running_loop().create_future()
         self._drained.append((mark, waiter))
         try:
-            await asyncio.wait_for(asyncio.shield(waiter), timeout)
+            await wait_for(asyncio.shield(waiter), timeout)
         except asyncio.TimeoutError:
             log.warning("notification callbacks still running after %.1f s; going on", timeout)
 

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .._timeouts import wait_for
 from ..errors import ReplyLostError, SessionExpiredError
 from ._correlation import Correlator, ProgressCallback
 from ._negotiation import Negotiated
@@ -57,7 +58,7 @@ class LegacySession:
         self._listener = asyncio.get_running_loop().create_task(transport.listen(opened.set))
         wait = min(self._correlator.timeout, _GET_STREAM_WAIT)
         try:
-            await asyncio.wait_for(opened.wait(), wait)
+            await wait_for(opened.wait(), wait)
         except asyncio.TimeoutError:
             log.debug("the GET stream of %s is not open yet; going on", self.state.endpoint)
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .. import _jsonrpc as rpc
+from .._timeouts import wait_for
 from ..errors import AuthError, JSONRPCError, MCPError
 from ..types import DiscoverResult
 from ._correlation import Correlator
@@ -132,7 +133,7 @@ class Subscriptions:
             return
         wait = min(self._correlator.timeout if timeout is None else timeout, _ACK_WAIT)
         try:
-            await asyncio.wait_for(acked.wait(), wait)
+            await wait_for(acked.wait(), wait)
         except asyncio.TimeoutError:
             log.warning(
                 "%s did not acknowledge the subscription stream within %.1f s",

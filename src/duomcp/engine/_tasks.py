@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from .. import _jsonrpc as rpc
+from .._timeouts import wait_for
 from ..connection import ConnectionState
 from ..errors import (
     CapabilityNotSupportedError,
@@ -345,7 +346,7 @@ class TaskDriver:
         interval = min(max(interval, _MIN_POLL), left)
         waker.clear()
         try:
-            await asyncio.wait_for(waker.wait(), interval)
+            await wait_for(waker.wait(), interval)
         except asyncio.TimeoutError:
             pass
         left = deadline.left()
@@ -423,7 +424,7 @@ class TaskDriver:
             return
         lock = self._answering.setdefault(task.task_id, asyncio.Lock())
         try:
-            await asyncio.wait_for(lock.acquire(), max(deadline.left(), 0))
+            await wait_for(lock.acquire(), max(deadline.left(), 0))
         except asyncio.TimeoutError:
             raise self._timeout(task) from None
         try:

@@ -20,6 +20,7 @@ import attrs
 from .._jsonrpc import loads_messages
 from .._lazy import LazyModule
 from .._net import env_proxy
+from .._timeouts import wait_for
 from ..auth import AuthChallenge, RequestKind
 from ..connection import ConnectionState
 from ..errors import (
@@ -236,7 +237,7 @@ class HTTPSender:
         limit = self.options.sign_in_timeout
         with self.state.signing_in():
             try:
-                return await asyncio.wait_for(react(), limit)
+                return await wait_for(react(), limit)
             except asyncio.TimeoutError:
                 raise AuthError(
                     f"signing in to {challenge.url} did not finish within {limit:.0f} s"

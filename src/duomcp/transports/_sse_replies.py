@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._jsonrpc import loads_messages
 from .._lazy import LazyModule
+from .._timeouts import wait_for
 from ..connection import ConnectionState
 from ..errors import InvalidResponseError, TransportError
 from ._http import HTTPOptions
@@ -87,7 +88,7 @@ class SSEReplies:
             try:
                 if answered and not content.is_eof():
                     wait = _HOLD if held is not None else self._options.drain_timeout
-                    chunk = await asyncio.wait_for(content.readany(), wait)
+                    chunk = await wait_for(content.readany(), wait)
                 else:
                     # Nothing to wait for once the body is complete (the usual reply:
                     # one event, then the end): no timer, no task of wait_for.

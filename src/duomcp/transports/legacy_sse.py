@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from .._jsonrpc import dumps
+from .._timeouts import wait_for
 from ..connection import ConnectionState
 from ..errors import (
     HTTPStatusError,
@@ -152,7 +153,7 @@ class LegacySSETransport:
             endpoint = self._endpoint
         wait = self.options.connect_timeout
         try:
-            return await asyncio.wait_for(asyncio.shield(endpoint), wait)
+            return await wait_for(asyncio.shield(endpoint), wait)
         except asyncio.TimeoutError:
             raise TransportError(
                 f"GET {self.state.endpoint} sent no endpoint event within {wait} s: "

@@ -22,6 +22,7 @@ from typing import IO, Any
 import attrs
 
 from .._jsonrpc import dumps
+from .._timeouts import wait_for
 from ..connection import ConnectionState
 from ..errors import MessageTooLargeError, TransportError
 from ._http import HTTPOptions
@@ -576,7 +577,7 @@ class StdioTransport:
             return  # already failed, or a reader of a server that was replaced
         code: int | None = None
         try:
-            code = await asyncio.wait_for(asyncio.shield(process.wait()), 1.0)
+            code = await wait_for(asyncio.shield(process.wait()), 1.0)
         except asyncio.TimeoutError:
             pass
         what = "was closed" if self._closed else f"exited (code {code})"
@@ -651,7 +652,7 @@ class StdioTransport:
                 except ProcessLookupError:
                     return
             try:  # not process.wait(): it also waits for pipes a helper may hold open
-                await asyncio.wait_for(_exited(process), timeout)
+                await wait_for(_exited(process), timeout)
                 return
             except asyncio.TimeoutError:
                 continue

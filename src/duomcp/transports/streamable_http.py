@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._jsonrpc import dumps, loads_messages
 from .._lazy import LazyModule
+from .._timeouts import wait_for
 from ..auth import RequestKind
 from ..connection import ConnectionState
 from ..errors import (
@@ -359,7 +360,7 @@ class StreamableHTTPTransport:
             return
         url = self.state.endpoint
         try:
-            resp = await asyncio.wait_for(self.sender.send("delete"), self.options.delete_timeout)
+            resp = await wait_for(self.sender.send("delete"), self.options.delete_timeout)
             resp.release()
             if resp.status not in (200, 202, 204, 404, 405):
                 log.debug("DELETE %s answered %d", url, resp.status)
