@@ -22,6 +22,7 @@ import jsonschema
 import pytest
 import referencing
 
+from duomcp import _wire, types
 from duomcp._wire import from_wire, to_wire
 from duomcp.errors import InvalidResponseError
 from duomcp.types import (
@@ -46,6 +47,7 @@ from duomcp.types import (
     UnknownContent,
     _models,
 )
+from duomcp.types._lazy import ensure
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -452,3 +454,30 @@ print("ok")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def _plain_instances() -> Iterator[Any]:
+    """An instance of every model whose fields all have defaults, some with plain values
+    set, and one with an unknown field kept in ``extra``."""
+    for cls in _models.MODELS:
+        ensure(cls)
+        fields = [a for a in attrs.fields(cls) if a.name != "extra"]
+        if all(a.default is not attrs.NOTHING for a in fields):
+            yield cls()
+    yield types.Implementation(name="me", version="1", title="Me", website_url="https://x")
+    yield types.TextContent(text="hi", extra={"future": 1, "text": "stale"})
+    yield types.ToolAnnotations(read_only_hint=False, title="t")
+
+
+def test_a_model_of_plain_values_is_written_as_its_hook_writes_it() -> None:
+    # to_wire skips making the unstructure hook for such models (start-up time); what it
+    # writes must not depend on that.
+    plain = 0
+    for value in _plain_instances():
+        written = _wire._plain_model(value, type(value))
+        if written is not None:
+            plain += 1
+            assert written == _wire.converter.unstructure(value), type(value).__name__
+    assert plain > 20
+    nested = types.Tool(name="t", input_schema={"type": "object"})
+    assert _wire._plain_model(nested, types.Tool) is None  # a JSON object: the hook's work

@@ -525,12 +525,48 @@ def _model_unstructure_hook(cls: type) -> _UnstructureHook:
 # -- unstructuring: containers and unions ----------------------------------------------
 
 
+_unstructured: set[type] = set()  # models that needed their unstructure hook
+_plain_fields: dict[type, tuple[tuple[str, str, bool], ...]] = {}
+_SCALARS = frozenset((str, int, float, bool))
+
+
+def _plain_model(value: Any, cls: type) -> dict[str, Any] | None:
+    """``value`` as the unstructure hook would write it, if each of its fields holds a
+    string, number, boolean or ``None`` (a client's ``Implementation``, say); else
+    ``None``. Making the hook makes those of every model the class may hold: a process
+    that only ever sends such models (most send one, at start-up) needs none of them."""
+    fields = _plain_fields.get(cls)
+    if fields is None:
+        fields = _plain_fields[cls] = tuple(
+            (a.name, wire_name(cls, a.name), a.default is None)
+            for a in attrs.fields(cls)
+            if a.name != "extra"
+        )
+    out: dict[str, Any] = {}
+    for name, wire, omit_none in fields:
+        item = getattr(value, name)
+        if item is None:
+            if omit_none:
+                continue
+        elif item.__class__ not in _SCALARS:
+            return None
+        out[wire] = item
+    for key, item in value.extra.items():
+        out.setdefault(key, item)  # a known field wins over a stale copy in extra
+    return out
+
+
 def _unstructure_value(value: Any) -> Any:
     """Turn a value of any type into JSON-ready data, by its runtime class."""
     cls = value.__class__
     if cls in (str, int, float, bool, _NoneType):
         return value
     if cls in _MODELS:
+        if cls not in _unstructured:  # no hook made yet: a model of plain values needs none
+            plain = _plain_model(value, cls)
+            if plain is not None:
+                return plain
+            _unstructured.add(cls)
         return converter.unstructure(value)
     if cls in (tuple, list):
         return [_unstructure_value(item) for item in value]
