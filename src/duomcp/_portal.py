@@ -38,6 +38,7 @@ _SIGINT_AFTER = 0.05  # seconds a driven call runs before Ctrl-C is routed to it
 _SETTLE_AFTER = 0.5  # seconds without anyone running the loop before a call settles it first
 _ORPHAN_GRACE = 0.005  # seconds a loop with background work waits for a caller to run it
 _WATCH_MAX = 0.1  # the longest the daemon thread sleeps while a caller runs such a loop
+_NEVER = float("inf")
 
 
 class Portal:
@@ -110,41 +111,66 @@ class Portal:
         coro = fn(*args, **kwargs)  # before taking a role: nothing to undo if this fails
         me = threading.current_thread()
         drive = False
+        call: _Call | None = None
         try:
             with self._lock:  # no system call in here: other callers wait on this lock
                 runner = self._runner
-                # A runner that is this very thread, outside the loop, is left over from a
-                # Ctrl-C that came where nothing could catch it: the loop is free.
+                if runner is me and running is None and self._inside(me):
+                    raise RuntimeError(
+                        "a blocking duomcp client was called from code run by the thread "
+                        "that runs its event loop (a finalizer, a signal handler)"
+                    )
+                # A runner that is this very thread, outside the loop and outside any
+                # call, is left over from a Ctrl-C that came where nothing could catch
+                # it: the loop is free.
                 if (runner is None or runner is me) and running is None:
                     drive = True  # first: a Ctrl-C from here on gives the loop back
                     self._runner = me
                     self._orphaned_at = None
                     self._driven_since = time.monotonic()
                     self.driven += 1
-                    background = self._background
+                    background = self._background or self._pending > 0
                 else:
+                    call = _Call(coro, self)  # a Ctrl-C in here: nothing counted yet
                     self._pending += 1
+                    if self._inbox_ok:
+                        # Signals are looked for after this call returns, not between
+                        # the count and the queueing: a queued call is always counted.
+                        self._inbox.append(call)
                     self.handed += 1
                     if runner is None:
                         self._hand_over()
             if drive:
                 return self._drive(loop, coro, background, me)
+            assert call is not None
+            self._rouse(loop, call)
+        except BaseException:
+            if call is not None:  # counted: the loop ends it (never run, or cancelled)
+                loop.call_soon_threadsafe(call.cancel)
+            elif not drive:
+                coro.close()
+            raise
         finally:
             # However the call ended, even by a Ctrl-C before _drive began. Only this thread
             # changes a runner that is this thread: no lock needed to look.
             if drive and self._runner is me:
                 self._release(loop, me)
-        call = _Call(coro, self)
-        try:
-            self._submit(loop, call)
-        except BaseException:
-            coro.close()
-            with self._lock:
-                self._pending -= 1
-            raise
         return call.wait(loop)  # type: ignore[no-any-return]
 
-    def _submit(self, loop: asyncio.AbstractEventLoop, call: _Call) -> None:
+    def _inside(self, me: threading.Thread) -> bool:
+        """Whether this thread is inside one of this portal's calls or its daemon loop
+        (code it runs outside the loop: a finalizer, a signal handler). Rare: only asked
+        when this thread is recorded as the loop's runner."""
+        frame = sys._getframe(2)
+        while frame is not None:
+            if frame.f_code in _OWNING_CODE and frame.f_locals.get("self") is self:
+                return True
+            frame = frame.f_back  # type: ignore[assignment]
+        return False
+
+    def _rouse(self, loop: asyncio.AbstractEventLoop, call: _Call) -> None:
+        """Have the loop take a handed call (queued in the inbox already, where there is
+        one)."""
         if not self._inbox_ok:
             loop.call_soon_threadsafe(call.start)
             return
@@ -152,7 +178,6 @@ class Portal:
         # it sleeps (or is about to) in select(). Publishing the call before reading the
         # flag, and the selector setting the flag before reading the inbox, means one of
         # the two always sees the other.
-        self._inbox.append(call)
         if self._sleeping:
             self._sleeping = False
             loop.call_soon_threadsafe(_nothing)
@@ -199,6 +224,9 @@ class Portal:
             except KeyboardInterrupt:  # before our SIGINT handler was in place
                 if not task.done():  # let it tell the server, for a while
                     task.cancel()
+                    # Cancelled before its first step, it never runs the step that stops
+                    # the loop: its end does.
+                    task.add_done_callback(lambda _: loop.stop())
                     give_up = loop.time() + _CANCEL_GRACE
                     timer = loop.call_at(give_up, loop.stop)
                     try:
@@ -303,6 +331,10 @@ class Portal:
         while True:
             with self._lock:
                 while self._runner is not me:
+                    if self._thread is not me:
+                        # Started twice: a Ctrl-C in Thread.start() made _release start
+                        # another. The portal's thread is the other one.
+                        return
                     now = time.monotonic()
                     timeout: float | None = None
                     if self._runner is None and self._orphaned_at is not None:
@@ -344,6 +376,9 @@ class Portal:
                 loop.stop()  # no handed call is left: give the loop back
 
 
+_OWNING_CODE = frozenset((Portal.call.__code__, Portal._serve.__code__))
+
+
 def _nothing() -> None:
     """Scheduled from another thread only to wake the loop."""
 
@@ -366,9 +401,12 @@ class _Selector(selectors.DefaultSelector):
         finally:
             portal._sleeping = False
             # Before the loop runs Python code again: a Ctrl-C in select() itself is fine.
+            # Before it starts other threads' calls, too: a Ctrl-C raised while it takes
+            # one from the inbox would lose it, and its thread would wait for ever.
             ctrl_c = portal._ctrl_c
-            if ctrl_c is not None and time.monotonic() > ctrl_c.deadline:
-                ctrl_c.install()
+            if ctrl_c is not None and ctrl_c.deadline != _NEVER:
+                if portal._inbox or time.monotonic() > ctrl_c.deadline:
+                    ctrl_c.install()
             if portal._inbox:
                 portal._take_inbox()
 
@@ -395,9 +433,10 @@ class _CtrlC:
         self.deadline = time.monotonic() + _SIGINT_AFTER
 
     def install(self) -> None:
-        self.deadline = float("inf")  # once
+        self.deadline = _NEVER  # once
         previous = signal.signal(signal.SIGINT, self._on_sigint)
-        if previous is signal.default_int_handler:
+        # Another call's handler left in (a second Ctrl-C as it was taken out) is ours.
+        if previous is signal.default_int_handler or _is_ours(previous):
             self.installed = True
         else:  # the program handles Ctrl-C itself: leave it that way
             signal.signal(signal.SIGINT, previous)
@@ -416,6 +455,10 @@ class _CtrlC:
     def close(self) -> None:
         if self.installed:
             signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _is_ours(handler: Any) -> bool:
+    return getattr(handler, "__func__", None) is _CtrlC._on_sigint
 
 
 def _busy(loop: asyncio.AbstractEventLoop) -> int:
