@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -451,14 +452,28 @@ async def test_a_server_restarted_on_the_same_port(era: str, loop_free: bool) ->
     faulty.note(f"success after {took.seconds:.2f} s")
 
 
-async def test_an_idle_connection_closed_by_the_server(era: str) -> None:
+def block(seconds: float) -> None:
+    """Sleep without letting the event loop run (what a busy loop does to the client)."""
+    time.sleep(seconds)
+
+
+@pytest.mark.parametrize("loop_free", [True, False], ids=["loop-free", "loop-busy"])
+async def test_an_idle_connection_closed_by_the_server(era: str, loop_free: bool) -> None:
     """Servers and proxies close kept-alive connections that sit idle; the next call must
-    not be taken for a lost reply (it never reached the server)."""
+    not be taken for a lost reply (it never reached the server). ``loop-busy``: the close
+    comes while the client's loop cannot run, so only the call itself can see it."""
     with FaultyServer(era, close_idle_after=0.1) as server:
         async with client_of(server) as client:
             assert text_of(await client.call_tool("echo", {"text": "a"})) == "ok"
-            await async_wait_until(lambda: server.idle_closed >= 1, 3)
-            await async_pause(0.1)
+            if loop_free:
+                await async_wait_until(lambda: server.idle_closed >= 1, 3)
+                await async_pause(0.1)
+            else:
+                given_up = time.monotonic() + 3
+                while server.idle_closed < 1 and time.monotonic() < given_up:
+                    block(0.01)
+                assert server.idle_closed >= 1
+                block(0.05)  # the close reaches this end
             with deadline(3.0, server.abort) as took:
                 assert text_of(await client.call_tool("echo", {"text": "b"})) == "ok"
         assert server.tool_runs["echo"] == 2

@@ -158,7 +158,9 @@ class Correlator:
         if now - self._active_at > _SETTLE_AFTER:
             # After a pause, let the loop turn once before sending, so what arrived while
             # it was busy or idle (a pooled connection the server closed) is seen first:
-            # a request written on such a connection is a reply lost, not a retry.
+            # a request written on such a connection is a reply lost, not a retry. Twice:
+            # the turn's I/O callbacks run after this task's step, which was queued first.
+            await asyncio.sleep(0)
             await asyncio.sleep(0)
             self.check_open()  # close() may have run meanwhile
             now = loop.time()
