@@ -35,7 +35,6 @@ __all__ = ["Portal", "portal"]
 _T = TypeVar("_T")
 _CANCEL_GRACE = 5.0  # seconds a cancelled call may take to tell the server, after Ctrl-C
 _SIGINT_AFTER = 0.05  # seconds a driven call runs before Ctrl-C is routed to it
-_SETTLE_AFTER = 0.5  # seconds without anyone running the loop before a call settles it first
 _ORPHAN_GRACE = 0.005  # seconds a loop with background work waits for a caller to run it
 _WATCH_MAX = 0.1  # the longest the daemon thread sleeps while a caller runs such a loop
 _NEVER = float("inf")
@@ -57,11 +56,10 @@ class Portal:
         self._pending = 0  # calls handed to the daemon thread and not finished
         self.driven = 0  # calls that ran the loop in their own thread (for tests, benchmarks)
         self.handed = 0  # calls handed to the daemon thread
-        self._idle_since = 0.0  # when the loop last stopped running in a caller's thread
         self._orphaned_at: float | None = None  # nobody runs the loop, which has work, since
         self._background = False  # the loop had background work when last left
         self._driven_since = 0.0  # when the caller now running the loop took it
-        self._daemon_wakes_at = float("inf")  # when the daemon thread's wait ends by itself
+        self._daemon_wakes_at = _NEVER  # when the daemon thread's wait ends by itself
         self._inbox: collections.deque[_Call] = collections.deque()  # calls not started yet
         self._inbox_ok = False  # the loop's selector takes calls from the inbox
         self._sleeping = False  # the loop is in, or about to enter, a select() that may block
@@ -202,9 +200,6 @@ class Portal:
         task: asyncio.Task[None] | None = None
         try:
             box = _Driven(coro, loop)
-            # After a pause, give the loop one turn first, so I/O that arrived while nobody
-            # ran it (a keep-alive connection the server closed, say) is seen before the call.
-            box.settle = time.monotonic() - self._idle_since > _SETTLE_AFTER
             task = loop.create_task(box.run())
             if threading.current_thread() is threading.main_thread():
                 ctrl_c = self._ctrl_c = _CtrlC(box, task)
@@ -224,9 +219,7 @@ class Portal:
             except KeyboardInterrupt:  # before our SIGINT handler was in place
                 if not task.done():  # let it tell the server, for a while
                     task.cancel()
-                    # Cancelled before its first step, it never runs the step that stops
-                    # the loop: its end does.
-                    task.add_done_callback(lambda _: loop.stop())
+                    loop.call_soon(box.stop_unstarted)  # cancelled before its first step?
                     give_up = loop.time() + _CANCEL_GRACE
                     timer = loop.call_at(give_up, loop.stop)
                     try:
@@ -271,7 +264,6 @@ class Portal:
             try:
                 with self._lock:
                     if self._runner is me:
-                        self._idle_since = time.monotonic()
                         if self._pending:
                             self._hand_over()
                         else:
@@ -350,9 +342,9 @@ class Portal:
                         running_for = now - self._driven_since
                         if running_for < _WATCH_MAX:
                             timeout = max(_ORPHAN_GRACE, running_for)
-                    self._daemon_wakes_at = float("inf") if timeout is None else now + timeout
+                    self._daemon_wakes_at = _NEVER if timeout is None else now + timeout
                     self._wake.wait(timeout)
-                    self._daemon_wakes_at = float("inf")
+                    self._daemon_wakes_at = _NEVER
             try:
                 loop.run_forever()  # stopped by the last handed call
             except BaseException:  # SystemExit or the like from a task: this thread ends
@@ -561,7 +553,6 @@ class _Driven:
         "interrupted",
         "loop",
         "result",
-        "settle",
         "started",
     )
 
@@ -570,7 +561,6 @@ class _Driven:
         self.loop = loop
         self.result: Any = None
         self.error: BaseException | None = None
-        self.settle = False
         self.interrupted = False
         self.started = False
 
@@ -584,8 +574,6 @@ class _Driven:
     async def run(self) -> None:
         self.started = True
         try:
-            if self.settle:
-                await asyncio.sleep(0)
             self.result = await self.coro
         except BaseException as exc:  # raised by the caller
             self.error = exc

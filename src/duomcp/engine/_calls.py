@@ -56,7 +56,7 @@ class ToolCalls:
         self._default_timeout = default_timeout
         self.listing: asyncio.Future[None] | None = None
         """The ``tools/list`` walk under way, shared by the calls that wait for it."""
-        self._listing_timeout: float | None = None  # the timeout it was begun with
+        self._listing_timeout = 0.0  # the timeout it was begun with, in seconds
 
     # -- the listing a call needs --------------------------------------------------------
 
@@ -67,17 +67,17 @@ class ToolCalls:
         no longer than its own timeout (:class:`RequestTimeoutError`), and lists again
         under its own when the other's ran out first: a deadline is the caller's own.
         """
+        own = self._default_timeout() if timeout is None else timeout
         listing = self.listing
         if listing is None or listing.done():
-            self._listing_timeout = timeout
+            self._listing_timeout = own
             listing = self.listing = asyncio.ensure_future(self._list(timeout))
-        elif timeout != self._listing_timeout:
-            await self._join(listing, timeout)
+        elif own != self._listing_timeout:
+            await self._join(listing, timeout, own)
             return
         await asyncio.shield(listing)
 
-    async def _join(self, listing: asyncio.Future[None], timeout: float | None) -> None:
-        own = self._default_timeout() if timeout is None else timeout
+    async def _join(self, listing: asyncio.Future[None], timeout: float | None, own: float) -> None:
         theirs = self._listing_timeout
         # asyncio.wait: neither cancels the listing nor loses this task's cancellation.
         done, _ = await asyncio.wait({listing}, timeout=own)
@@ -87,7 +87,7 @@ class ToolCalls:
                 f"response within {own:g} s"
             )
         if not listing.cancelled() and isinstance(listing.exception(), RequestTimeoutError):
-            if own > (self._default_timeout() if theirs is None else theirs):
+            if own > theirs:
                 await self.relist(timeout)  # its time was shorter than ours: ours now
                 return
         listing.result()  # its outcome is ours

@@ -193,24 +193,24 @@ class Correlator:
             task = pending.task = asyncio.current_task()
             cancelling = _cancelling(task)
             try:
-                await transport.post(
-                    rpc.request(request_id, method, params),
-                    request_id=request_id,
-                    initialize=handshake,
-                )
+                try:
+                    await transport.post(
+                        rpc.request(request_id, method, params),
+                        request_id=request_id,
+                        initialize=handshake,
+                    )
+                finally:
+                    pending.task = None  # past its post: nothing of ours to cancel now
             except asyncio.CancelledError:
-                pending.task = None
                 if not pending.stopped or _cancelled_beside(task, cancelling, pending):
                     raise  # cancelled by the caller (too)
             except Exception as exc:
-                pending.task = None
                 # Our cancellation, turned into an error (or taken in) by the transport.
                 if pending.stopped and _cancelled_beside(task, cancelling, pending):
                     raise asyncio.CancelledError from None
                 if not pending.future.done():
                     pending.future.set_exception(self._post_error(pending, exc))
             else:
-                pending.task = None
                 if pending.stopped and _cancelled_beside(task, cancelling, pending):
                     raise asyncio.CancelledError
                 if not pending.future.done():
@@ -235,7 +235,6 @@ class Correlator:
                 self.spawn(self.send_cancelled(request_id, "cancelled by the caller"))
             raise
         finally:
-            pending.task = None
             del self._pending[request_id]
             self._active_at = loop.time()
             if pending.left is not None and not pending.left.done():
