@@ -199,7 +199,7 @@ class Portal:
         try:
             box = _Driven(coro, loop)
             task = loop.create_task(box.run())
-            if threading.current_thread() is threading.main_thread():
+            if me is threading.main_thread():
                 ctrl_c = _CtrlC(box, task)
                 ctrl_c.install()
             try:

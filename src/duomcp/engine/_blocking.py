@@ -40,11 +40,21 @@ async def _close(pages: AsyncGenerator[Any, None]) -> None:
     await pages.aclose()
 
 
-async def _called_from(in_callback: bool, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
-    """Run ``fn`` knowing whether the blocking caller is a user callback (see IN_CALLBACK)."""
-    if in_callback:
-        IN_CALLBACK.set(True)  # this task's own context
+async def _in_callback(fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+    """Await ``fn(*args, **kw)`` in a task that knows its blocking caller is a user
+    callback (see IN_CALLBACK)."""
+    IN_CALLBACK.set(True)  # this task's own context
     return await fn(*args, **kw)
+
+
+def _run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run coroutine function ``fn`` on the portal and block until its result. A user
+    callback's call says so to the task that runs it (the task's context is the loop
+    thread's, not the caller's, when the call is handed); any other call runs ``fn``
+    itself, with no coroutine around it."""
+    if IN_CALLBACK.get():
+        return portal.call(_in_callback, fn, *args, **kwargs)
+    return portal.call(fn, *args, **kwargs)
 
 
 def _in_pool(fn: Callable[..., Any] | None, pool: Pool) -> Callable[..., Any] | None:
@@ -89,7 +99,7 @@ class BlockingEngine:
 
             @functools.wraps(value)
             def blocking(*args: Any, **kwargs: Any) -> Any:
-                return portal.call(_called_from, IN_CALLBACK.get(), value, *args, **kwargs)
+                return _run(value, *args, **kwargs)
 
             return blocking
         return value
@@ -155,18 +165,7 @@ class BlockingEngine:
     ) -> Any:
         """Send a request and block until its result."""
         progress = _in_pool(on_progress, self._pool)
-        if IN_CALLBACK.get():  # a callback's call: its task must know (see IN_CALLBACK)
-            return portal.call(
-                _called_from,
-                True,
-                self._engine.request,
-                method,
-                params,
-                timeout=timeout,
-                on_progress=progress,
-                use_cache=use_cache,
-            )
-        return portal.call(
+        return _run(
             self._engine.request,
             method,
             params,
@@ -184,7 +183,7 @@ def _iterate(pages: AsyncGenerator[Any, None]) -> Iterator[Any]:
     try:
         while True:
             try:
-                yield portal.call(_called_from, IN_CALLBACK.get(), _next, pages)
+                yield _run(_next, pages)
             except StopAsyncIteration:
                 return
     finally:
@@ -199,7 +198,7 @@ class BlockingCalls:
         self._pool = pool
 
     def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return portal.call(_called_from, IN_CALLBACK.get(), fn, *args, **kwargs)
+        return _run(fn, *args, **kwargs)
 
     def call_tool(
         self,
