@@ -201,6 +201,16 @@ def _timed_sync(
             with lock:
                 latencies.append(time.perf_counter() - started)
 
+    if concurrency == 1:
+        # A program calling in a row: from the main thread, as a script does (each call
+        # then has its Ctrl-C handler, which a worker thread's call does not).
+        worker(range(warmup))
+        latencies.clear()
+        before = probe()
+        cpu, wall = _cpu(), time.perf_counter()
+        worker(range(calls))
+        cpu, wall = _cpu() - cpu, time.perf_counter() - wall
+        return _summary(calls, latencies, cpu, wall, before, probe())
     with ThreadPoolExecutor(concurrency) as pool:
         warm = warmup * concurrency
         list(pool.map(worker, [range(w, warm, concurrency) for w in range(concurrency)]))
@@ -928,6 +938,9 @@ def report(data: dict[str, Any], path: Path, plot: Path | None) -> list[Target]:
         f"{args['rounds']} round(s); figures are medians. Both servers are of the legacy era",
         "(`initialize`): duomcp, left at `era='auto'`, first sends the modern `server/discover`,",
         "which they refuse, then `initialize`; the official SDK runs `mode='legacy'`.",
+        "Concurrency 1 is a program calling in a row: async clients in one task, duomcp's",
+        "blocking `Client` from the main thread (as a script, so each call puts in and takes",
+        "out its Ctrl-C handler). Concurrency 16 is 16 tasks, or 16 threads sharing one `Client`.",
         "",
         *environment(),
         "",
