@@ -15,10 +15,11 @@ import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
+from typing import Any
 
 import pytest
 
-from duomcp import Client
+from duomcp import Client, _portal
 from duomcp._portal import Portal, portal
 from duomcp.testing import ReferenceServer, ServerFaults
 from duomcp.types import CreateMessageRequestParams, CreateMessageResult, TextContent
@@ -163,6 +164,50 @@ def test_ctrl_c_reaches_the_main_threads_call_not_anothers() -> None:
             portal.call(main_call)
         assert time.monotonic() - started < 3
         assert other.result(5) == "worker finished"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery differs on Windows")
+@pytest.mark.parametrize("handling", ["own-handler", "ignored"])
+def test_a_programs_own_ctrl_c_handling_is_left_alone(
+    handling: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A program that handles SIGINT itself, or ignores it, keeps doing so during a call:
+    # the portal never swaps that handler out, not even for a moment, and a SIGINT during
+    # the call reaches the program's handler (or nobody), not the call.
+    p = Portal()
+    seen: list[int] = []
+
+    def own_handler(signum: int, frame: object) -> None:
+        seen.append(signum)
+
+    own: Any = own_handler if handling == "own-handler" else signal.SIG_IGN
+    swaps: list[object] = []
+    real_set = _portal._set_handler
+
+    def recording_set(signum: int, handler: object) -> object:
+        swaps.append(handler)
+        return real_set(signum, handler)
+
+    monkeypatch.setattr(_portal, "_set_handler", recording_set)
+
+    async def signalled_midway() -> str:
+        os.kill(os.getpid(), signal.SIGINT)
+        await asyncio.sleep(0.05)  # Python runs signal handlers between bytecodes
+        return "finished"
+
+    previous = signal.signal(signal.SIGINT, own)
+    try:
+        assert p.call(signalled_midway) == "finished"
+        assert signal.getsignal(signal.SIGINT) == own
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert swaps == []
+    assert seen == ([signal.SIGINT] if handling == "own-handler" else [])
+    # With Python's own handler in, the call puts its handler in and takes it out again.
+    assert p.call(asyncio.sleep, 0) is None
+    assert len(swaps) == 2 and swaps[1] is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    p.loop().close()
 
 
 def test_an_open_stream_keeps_running_between_calls(

@@ -210,7 +210,7 @@ class Portal:
                     # does so in a callback) runs now: the loop may have no owner next.
                     loop.call_soon(loop.stop)
                     loop.run_forever()
-            except KeyboardInterrupt:  # before our SIGINT handler was in place
+            except KeyboardInterrupt:  # a second Ctrl-C, the program's own handler, a task
                 if not task.done():  # let it tell the server, for a while
                     task.cancel()
                     loop.call_soon(box.stop_unstarted)  # cancelled before its first step?
@@ -410,12 +410,16 @@ class _CtrlC:
         self.task: asyncio.Task[Any] | None = task
 
     def install(self) -> None:
-        previous = _set_handler(_SIGINT, self._on_sigint)
-        # Another call's handler left in (a second Ctrl-C as it was taken out) is ours.
-        if previous is signal.default_int_handler or _is_ours(previous):
+        # Only in place of Python's own handler, or of another call's left in (a second
+        # Ctrl-C as it was taken out): a program that handles Ctrl-C itself, ignores it,
+        # or had it handled from C (getsignal: None) keeps its handler, untouched.
+        current = _get_handler(_SIGINT)
+        if current is signal.default_int_handler or _is_ours(current):
+            try:
+                _set_handler(_SIGINT, self._on_sigint)
+            except ValueError:  # the main thread of another interpreter: no signals here
+                return
             self.installed = True
-        else:  # the program handles Ctrl-C itself: leave it that way
-            _set_handler(_SIGINT, previous)
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
         box = self.box
@@ -433,10 +437,15 @@ class _CtrlC:
             _set_handler(_SIGINT, signal.default_int_handler)
 
 
-# The C function under signal.signal (which the signal module imported), taking and
-# returning plain values; signal.signal itself where there is none.
+# The C functions under signal.signal and signal.getsignal (the signal module imported
+# them), taking and returning plain values; the signal module's own where there are none.
+# A monkeypatched signal.signal (gevent, eventlet) is not seen: this handler is Python's
+# own SIGINT handling, swapped for the time of one call.
 _set_handler: Callable[[int, Any], Any] = getattr(
     sys.modules.get("_signal"), "signal", signal.signal
+)
+_get_handler: Callable[[int], Any] = getattr(
+    sys.modules.get("_signal"), "getsignal", signal.getsignal
 )
 _SIGINT = int(signal.SIGINT)
 
