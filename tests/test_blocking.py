@@ -4,6 +4,7 @@ handlers that block."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import linecache
 import os
 import signal
@@ -207,6 +208,62 @@ def test_a_programs_own_ctrl_c_handling_is_left_alone(
     assert p.call(asyncio.sleep, 0) is None
     assert len(swaps) == 2 and swaps[1] is signal.default_int_handler
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    p.loop().close()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT handling differs on Windows")
+def test_a_ctrl_c_handler_the_call_itself_sets_stays() -> None:
+    # Code a driven call runs in the main thread (the coroutine, an async callback) may
+    # set a SIGINT handler of its own: the call's end puts Python's back only in place
+    # of the call's own.
+    p = Portal()
+
+    def own_handler(signum: int, frame: object) -> None:
+        pass
+
+    async def sets_its_own() -> None:
+        signal.signal(signal.SIGINT, own_handler)
+
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    try:
+        p.call(sets_its_own)
+        assert signal.getsignal(signal.SIGINT) is own_handler
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    p.loop().close()
+
+
+def test_a_handed_call_runs_with_its_callers_context_variables() -> None:
+    # A call handed to the thread running the loop sees the context variables of the
+    # thread that made it, as a call running the loop itself does: not those of the
+    # thread that happens to run the loop (a user callback's, say).
+    p = Portal()
+    where: contextvars.ContextVar[str] = contextvars.ContextVar("where", default="unset")
+    holding = threading.Event()
+
+    async def hold() -> None:
+        holding.set()
+        await asyncio.sleep(0.3)
+
+    async def probe() -> str:
+        return where.get()
+
+    def run_the_loop() -> None:
+        where.set("the thread running the loop")
+        p.call(hold)
+
+    def call_from(value: str) -> tuple[str, int]:
+        where.set(value)
+        handed = p.handed
+        return p.call(probe), p.handed - handed
+
+    thread = threading.Thread(target=run_the_loop)
+    thread.start()
+    assert holding.wait(5)
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(call_from, "the caller").result(5) == ("the caller", 1)
+    thread.join(5)
+    assert call_from("a driven caller") == ("a driven caller", 0)
     p.loop().close()
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import os
 import selectors
 import signal
@@ -415,11 +416,11 @@ class _CtrlC:
         # or had it handled from C (getsignal: None) keeps its handler, untouched.
         current = _get_handler(_SIGINT)
         if current is signal.default_int_handler or _is_ours(current):
+            self.installed = True  # first: close() looks at what is in, either way
             try:
                 _set_handler(_SIGINT, self._on_sigint)
             except ValueError:  # the main thread of another interpreter: no signals here
-                return
-            self.installed = True
+                self.installed = False
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
         box = self.box
@@ -433,7 +434,9 @@ class _CtrlC:
             box.loop.call_soon_threadsafe(box.stop_unstarted)
 
     def close(self) -> None:
-        if self.installed:
+        # Python's own back in place of ours; a handler the program set meanwhile (code
+        # the call ran in this thread) stays.
+        if self.installed and _is_ours(_get_handler(_SIGINT)):
             _set_handler(_SIGINT, signal.default_int_handler)
 
 
@@ -484,10 +487,23 @@ class _Call:
     no second thread-safe callback to copy the result back.
     """
 
-    __slots__ = ("cancelled", "coro", "done", "error", "portal", "result", "started", "task")
+    __slots__ = (
+        "cancelled",
+        "context",
+        "coro",
+        "done",
+        "error",
+        "portal",
+        "result",
+        "started",
+        "task",
+    )
 
     def __init__(self, coro: Coroutine[Any, Any, Any], portal: Portal) -> None:
         self.coro = coro
+        # The caller's context variables, as a driven call's task has them: the thread
+        # that starts this call on the loop is another one, with its own.
+        self.context = contextvars.copy_context()
         self.portal = portal
         self.done = threading.Lock()
         self.done.acquire()
@@ -501,7 +517,7 @@ class _Call:
         if self.cancelled:  # Ctrl-C before the loop took the call
             self._never_ran()
             return
-        self.task = asyncio.ensure_future(self.run())
+        self.task = self.context.run(asyncio.ensure_future, self.run())
 
     async def run(self) -> None:
         # The caller is released from within the task's last step: no done-callback, so
