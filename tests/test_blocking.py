@@ -267,6 +267,39 @@ def test_a_handed_call_runs_with_its_callers_context_variables() -> None:
     p.loop().close()
 
 
+def test_calls_from_threads_carry_their_own_trace_context(server: ReferenceServer) -> None:
+    # A trace_context hook reads the calling thread's context variables (OpenTelemetry
+    # keeps the current span in one), also in a call handed to the thread running the
+    # loop, which has context variables of its own.
+    def traceparent(n: int) -> str:
+        return f"00-{n:032x}-{n:016x}-01"
+
+    outside = traceparent(99)  # the connection's own requests, made outside any thread's
+    span: contextvars.ContextVar[str] = contextvars.ContextVar("span", default=outside)
+    handed = portal.handed
+    with Client(
+        server.url, timeout=10, trace_context=lambda: {"traceparent": span.get()}
+    ) as client:
+
+        def worker(n: int) -> None:
+            span.set(traceparent(n + 1))
+            for i in range(10):
+                client.call_tool("echo", {"text": f"{n}-{i}"})
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(worker, range(8)))
+    assert portal.handed > handed  # calls were handed, not only run in their own thread
+    calls = [
+        r.body
+        for r in server.requests
+        if r.method == "POST" and isinstance(r.body, dict) and r.body.get("method") == "tools/call"
+    ]
+    assert len(calls) == 80
+    for body in calls:
+        n = int(body["params"]["arguments"]["text"].split("-")[0])
+        assert body["params"]["_meta"]["traceparent"] == traceparent(n + 1)
+
+
 def test_an_open_stream_keeps_running_between_calls(
     server_thread: ServerThread, server: ReferenceServer
 ) -> None:
