@@ -4,6 +4,8 @@ No protocol logic lives here, and no list of the engine's methods: any coroutine
 of the engine is offered as a blocking one that submits the same call to the portal's
 loop and waits, so a new engine method needs nothing here. User handlers and callbacks
 are plain functions and run in worker threads, so they may block without stalling calls.
+A blocking call runs with its thread's context variables (the portal carries them to the
+loop), so one made from a user callback is known as such (``IN_CALLBACK``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from ..types import DiscoverResult, InitializeResult, ServerCapabilities
 from ._calls import ToolCalls
 from ._correlation import ProgressCallback
 from ._engine import Engine
-from ._inbound import IN_CALLBACK
 from ._responder import Handlers
 
 __all__ = ["BlockingCalls", "BlockingEngine"]
@@ -38,23 +39,6 @@ async def _next(pages: AsyncIterator[Any]) -> Any:
 
 async def _close(pages: AsyncGenerator[Any, None]) -> None:
     await pages.aclose()
-
-
-async def _in_callback(fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
-    """Await ``fn(*args, **kw)`` in a task that knows its blocking caller is a user
-    callback (see IN_CALLBACK)."""
-    IN_CALLBACK.set(True)  # this task's own context
-    return await fn(*args, **kw)
-
-
-def _run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run coroutine function ``fn`` on the portal and block until its result. A user
-    callback's call says so to the task that runs it (the task's context is the loop
-    thread's, not the caller's, when the call is handed); any other call runs ``fn``
-    itself, with no coroutine around it."""
-    if IN_CALLBACK.get():
-        return portal.call(_in_callback, fn, *args, **kwargs)
-    return portal.call(fn, *args, **kwargs)
 
 
 def _in_pool(fn: Callable[..., Any] | None, pool: Pool) -> Callable[..., Any] | None:
@@ -99,7 +83,7 @@ class BlockingEngine:
 
             @functools.wraps(value)
             def blocking(*args: Any, **kwargs: Any) -> Any:
-                return _run(value, *args, **kwargs)
+                return portal.call(value, *args, **kwargs)
 
             return blocking
         return value
@@ -165,7 +149,7 @@ class BlockingEngine:
     ) -> Any:
         """Send a request and block until its result."""
         progress = _in_pool(on_progress, self._pool)
-        return _run(
+        return portal.call(
             self._engine.request,
             method,
             params,
@@ -183,7 +167,7 @@ def _iterate(pages: AsyncGenerator[Any, None]) -> Iterator[Any]:
     try:
         while True:
             try:
-                yield _run(_next, pages)
+                yield portal.call(_next, pages)
             except StopAsyncIteration:
                 return
     finally:
@@ -198,7 +182,7 @@ class BlockingCalls:
         self._pool = pool
 
     def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return _run(fn, *args, **kwargs)
+        return portal.call(fn, *args, **kwargs)
 
     def call_tool(
         self,
