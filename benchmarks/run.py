@@ -202,24 +202,27 @@ def _timed_sync(
             with lock:
                 latencies.append(time.perf_counter() - started)
 
-    if concurrency == 1:
-        # A program calling in a row: from the main thread, as a script does (each call
-        # then has its Ctrl-C handler, which a worker thread's call does not).
-        worker(range(warmup))
+    # Concurrency 1 is a program calling in a row: from the main thread, as a script does
+    # (each call then has its Ctrl-C handler, which a worker thread's call does not).
+    pool = ThreadPoolExecutor(concurrency) if concurrency > 1 else None
+
+    def run_all(n: int) -> None:
+        ranges = [range(w, n, concurrency) for w in range(concurrency)]
+        if pool is None:
+            worker(ranges[0])
+        else:
+            list(pool.map(worker, ranges))
+
+    try:
+        run_all(warmup * concurrency)
         latencies.clear()
         before = probe()
         cpu, wall = _cpu(), time.perf_counter()
-        worker(range(calls))
+        run_all(calls)
         cpu, wall = _cpu() - cpu, time.perf_counter() - wall
-        return _summary(calls, latencies, cpu, wall, before, probe())
-    with ThreadPoolExecutor(concurrency) as pool:
-        warm = warmup * concurrency
-        list(pool.map(worker, [range(w, warm, concurrency) for w in range(concurrency)]))
-        latencies.clear()
-        before = probe()
-        cpu, wall = _cpu(), time.perf_counter()
-        list(pool.map(worker, [range(w, calls, concurrency) for w in range(concurrency)]))
-        cpu, wall = _cpu() - cpu, time.perf_counter() - wall
+    finally:
+        if pool is not None:
+            pool.shutdown()
     return _summary(calls, latencies, cpu, wall, before, probe())
 
 
