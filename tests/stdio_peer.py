@@ -5,8 +5,9 @@
 Every line it reads is appended to FILE as it arrived. Modes:
 
 - ``normal``: answers ``server/discover`` with -32601 (a legacy server), ``initialize``,
-  ``tools/list`` and ``tools/call`` of ``echo``, ``env`` (its environment's names) and
-  ``slow`` (never answers).
+  ``tools/list`` and ``tools/call`` of ``echo``, ``env`` (its environment's names),
+  ``refuse`` (ends the call with ``notifications/cancelled``, no response) and ``slow``
+  (never answers). Other methods get a -32601 error.
 - ``silent-probe``: ignores ``server/discover`` entirely, as some legacy servers do.
 - ``noise``: writes a line that is not JSON and answers ``tools/list`` as a batch array.
 - ``oversize``: answers ``tools/call`` with one line of 2 MiB.
@@ -137,6 +138,9 @@ def answer(message: dict[str, Any], mode: str) -> None:
         elif name == "echo":
             text = params.get("arguments", {}).get("text", "")
             send(result(request_id, {"content": [{"type": "text", "text": text}]}))
+        elif name == "refuse":  # ends the request itself, without a response
+            cancel = {"requestId": request_id, "reason": "refused"}
+            send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": cancel})
         elif name == "env":
             text = " ".join(sorted(os.environ))
             send(result(request_id, {"content": [{"type": "text", "text": text}]}))

@@ -45,7 +45,12 @@ class Recorder:
         return True
 
     async def post(
-        self, message: dict[str, Any], *, request_id: Any = None, initialize: bool = False
+        self,
+        message: dict[str, Any],
+        *,
+        request_id: Any = None,
+        initialize: bool = False,
+        response: Any = None,
     ) -> None:
         self.posted.append(message)
         if request_id is not None:

@@ -21,6 +21,7 @@ from duomcp import (
     AsyncClient,
     BearerToken,
     Client,
+    JSONRPCError,
     RequestTimeoutError,
     StdioServer,
     TransportError,
@@ -94,6 +95,37 @@ async def test_a_legacy_server_one_message_per_line(tmp_path: Path) -> None:
     assert methods[:3] == ["server/discover", "initialize", "notifications/initialized"]
     assert "tools/call" in methods
     await async_wait_until(lambda: not alive(pid))  # closing stdin ended it
+
+
+async def test_each_way_a_call_can_end_on_the_shared_stdout(tmp_path: Path) -> None:
+    """A response, an error response, and the server's own cancellation of the request
+    (no response) each end their call at once, whatever others are in flight."""
+    log = tmp_path / "in.jsonl"
+    async with AsyncClient(peer(log), timeout=10) as client:
+
+        async def refused() -> BaseException:
+            with pytest.raises(TransportError) as caught:
+                await client.call_tool("refuse")
+            return caught.value
+
+        async def unknown() -> BaseException:
+            with pytest.raises(JSONRPCError) as caught:
+                await client.request("no/such/method")
+            return caught.value
+
+        started = time.monotonic()
+        outcomes = await asyncio.gather(
+            *(client.call_tool("echo", {"text": str(i)}) for i in range(5)),
+            refused(),
+            unknown(),
+            *(client.call_tool("echo", {"text": str(i)}) for i in range(5, 10)),
+        )
+        assert time.monotonic() - started < 5  # none waited for its timeout
+        texts = [text_of(r) for r in (*outcomes[:5], *outcomes[7:])]
+        assert texts == [str(i) for i in range(10)]
+        assert "without a response" in str(outcomes[5])
+        assert isinstance(outcomes[6], JSONRPCError) and outcomes[6].code == -32601
+        assert text_of(await client.call_tool("echo", {"text": "after"})) == "after"
 
 
 async def test_a_timeout_is_cancelled_with_a_notification(tmp_path: Path) -> None:

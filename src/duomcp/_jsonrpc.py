@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+import json.decoder
+import json.encoder
+import json.scanner
+from typing import Any, Literal, cast
 
 from .errors import InvalidResponseError
 
@@ -29,12 +32,53 @@ INTERNAL_ERROR = -32603
 
 Kind = Literal["request", "notification", "response", "error"]
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_dumps = _ENCODER.encode
+# What _ENCODER.encode runs for a dict, without its Python layers (encode, iterencode):
+# the C encoder with the same options (a fresh dict to catch circular references).
+_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+_default = _ENCODER.default
+_encode_string: Any = json.encoder.encode_basestring
 
 
 def dumps(message: Any) -> bytes:
     """Serialize one message compactly as UTF-8 (no newlines, so stdio can use it too)."""
-    return _dumps(message).encode()
+    if _make_encoder is None:
+        return _dumps(message).encode()
+    chunks = _make_encoder({}, _default, _encode_string, None, ":", ",", False, False, False)
+    return "".join(chunks(message, 0)).encode()
+
+
+def _check_encoder() -> None:
+    """Use the C encoder directly only where it gives what ``_dumps`` gives."""
+    global _make_encoder
+    sample = {"jsonrpc": "2.0", "id": 1, "params": {"a": [1.5, True, None, "\u00e9\n"]}}
+    try:
+        same = _make_encoder is not None and dumps(sample) == _dumps(sample).encode()
+    except Exception:
+        same = False
+    if not same:
+        _make_encoder = None
+
+
+_check_encoder()
+
+# What json.loads runs for a text that starts with ``{`` or ``[`` (no leading whitespace),
+# without its Python layers (loads, decode, raw_decode): the scanner under them.
+_scan: Any = cast(Any, json.scanner).make_scanner(json.JSONDecoder())
+_WHITESPACE: Any = cast(Any, json.decoder).WHITESPACE.match
+
+
+def _parse(text: str) -> Any:
+    try:
+        value, end = _scan(text, 0)
+    except StopIteration as exc:
+        raise json.JSONDecodeError("Expecting value", text, exc.value) from None
+    if end != len(text):
+        end = _WHITESPACE(text, end).end()
+        if end != len(text):
+            raise json.JSONDecodeError("Extra data", text, end)
+    return value
 
 
 def request(request_id: str | int, method: str, params: dict[str, Any] | None) -> dict[str, Any]:
@@ -79,7 +123,10 @@ def loads_messages(raw: bytes | str, *, source: str) -> list[dict[str, Any]]:
             # UTF-8 with no BOM (every MCP message in practice): decoded here, json.loads
             # skips guessing the encoding. A bad byte raises a ValueError all the same.
             raw = raw.decode()
-        parsed = json.loads(raw)
+        if type(raw) is str and raw.startswith(("{", "[")):
+            parsed = _parse(raw)
+        else:
+            parsed = json.loads(raw)
     except ValueError as exc:
         raise InvalidResponseError(f"{source} is not valid JSON: {exc}") from exc
     items = parsed if isinstance(parsed, list) else [parsed]
@@ -97,7 +144,12 @@ def classify(message: dict[str, Any]) -> Kind:
     Raises:
         InvalidResponseError: it is none of request, notification, response, error.
     """
-    if "id" in message and not _valid_id(message["id"], "method" not in message):
+    request_id = message.get("id", 0)
+    if (
+        type(request_id) is not int
+        and type(request_id) is not str
+        and not _valid_id(request_id, "method" not in message)
+    ):
         raise InvalidResponseError(f"message has an invalid id: {message!r:.200}")
     if "method" in message:
         if not isinstance(message["method"], str):

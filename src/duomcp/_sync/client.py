@@ -411,7 +411,9 @@ class Client:
     def _tool_result(self, name: str, raw: Any, timeout: float | None) -> CallToolResult:
         result = from_wire(raw, CallToolResult)
         if self._validate and not result.is_error:
-            schema = self._engine.calls.output_schema(name, timeout)
+            known, schema = self._engine.calls.known_output_schema(name)
+            if not known:  # lists the tools once
+                schema = self._engine.calls.output_schema(name, timeout)
             if schema is not None:
                 validate_structured_content(name, schema, result.structured_content)
         return result

@@ -203,11 +203,12 @@ class BlockingCalls:
             ttl_ms=ttl_ms,
         )
 
+    def known_output_schema(self, name: str) -> tuple[bool, Any]:
+        """See :meth:`ToolCalls.known_output_schema`."""
+        return self._calls.known_output_schema(name)
+
     def output_schema(self, name: str, timeout: float | None) -> Any:
         """The output schema of tool ``name``, listing the tools once if it is unknown."""
-        schemas = self._calls.tools.output_schemas
-        if name in schemas:
-            return schemas[name]  # the common case costs no trip to the loop
         return self._call(self._calls.output_schema, name, timeout)
 
     def get_task(self, task_id: str, timeout: float | None) -> ToolTask:

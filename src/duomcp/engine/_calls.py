@@ -100,6 +100,14 @@ class ToolCalls:
         async for _ in self._pages("tools/list", timeout):
             pass
 
+    def known_output_schema(self, name: str) -> tuple[bool, Any]:
+        """Whether tool ``name`` is known from a listing, and its output schema if so
+        (``None``: it declares none): the common case needs no coroutine."""
+        schemas = self.tools.output_schemas
+        if name in schemas:
+            return True, schemas[name]
+        return False, None
+
     async def output_schema(self, name: str, timeout: float | None) -> Any:
         """The output schema of tool ``name`` (``None``: it declares none), listing the
         tools once if it is not known yet."""
@@ -145,7 +153,8 @@ class ToolCalls:
         on the server if the wait is given up) and its result returned.
         """
         name = params["name"]
-        await self._prepare(name, timeout)
+        if not self.prepared(name):
+            await self._prepare(name, timeout)
         asked = False
         if self.state.era != "modern":
             caps = self._capabilities()
@@ -155,8 +164,9 @@ class ToolCalls:
                 await self.relist(timeout)
                 # Not listed (the server's choice): no task, and no listing per call.
                 self.tools.task_support.setdefault(name, "forbidden")
-            support = self.tools.task_support.get(name)
-            asked = legacy_task_mode(self.state.endpoint, name, support, declared, as_task)
+            if declared or as_task:  # else: no task, nothing to check
+                support = self.tools.task_support.get(name)
+                asked = legacy_task_mode(self.state.endpoint, name, support, declared, as_task)
             if asked:
                 params = {**params, "task": {} if ttl_ms is None else {"ttl": ttl_ms}}
         raw = await self._request("tools/call", params, timeout=timeout, on_progress=on_progress)

@@ -67,6 +67,9 @@ def _cancelling(task: asyncio.Task[Any] | None) -> int:
     return cancelling() if cancelling is not None else 0
 
 
+_COUNTS_CANCELS = hasattr(asyncio.Task, "cancelling")  # Python 3.11+
+
+
 def _cancelled_beside(task: asyncio.Task[Any] | None, before: int, pending: _Pending) -> bool:
     """Take back the correlator's own cancellation of ``task``; return whether another
     one (the caller's) came too, and is to be raised instead of the call's error.
@@ -152,7 +155,8 @@ class Correlator:
             RequestTimeoutError: no response in time; the request was cancelled.
             TransportError: the message could not be sent or its reply was lost.
         """
-        self.check_open()
+        if self.closed:
+            raise ConnectionClosedError("the client is closed")
         loop = asyncio.get_running_loop()
         now = loop.time()
         if now - self._active_at > _SETTLE_AFTER:
@@ -190,14 +194,18 @@ class Correlator:
             # call. A deadline or close() cancels it there (``stopped``); the transport
             # cancels the request on the server the way it does (HTTP: closes the reply
             # stream; stdio: notifications/cancelled).
-            task = pending.task = asyncio.current_task()
-            cancelling = _cancelling(task)
+            task = pending.task = asyncio.current_task(loop)
+            if _COUNTS_CANCELS and task is not None:
+                cancelling = task.cancelling()  # type: ignore[attr-defined,unused-ignore]
+            else:
+                cancelling = _cancelling(task)
             try:
                 try:
                     await transport.post(
                         rpc.request(request_id, method, params),
                         request_id=request_id,
                         initialize=handshake,
+                        response=pending.future,
                     )
                 finally:
                     pending.task = None  # past its post: nothing of ours to cancel now

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -321,7 +321,7 @@ class Engine:
             OutcomeUnknownError: the reply was lost; the request may or may not have run.
             TransportError: the connection failed.
         """
-        generation = self.transport.generation
+        generation = self._correlator.transport.generation
         try:
             return await self._request(method, params, timeout, on_progress, use_cache)
         except TransportError as exc:
@@ -336,7 +336,34 @@ class Engine:
             log.warning("sent %s again to the new %s", method, self.state.endpoint)
             return await self._request(method, params, timeout, on_progress, use_cache)
 
-    async def _request(
+    def _request(
+        self,
+        method: str,
+        params: dict[str, Any] | None,
+        timeout: float | None,
+        on_progress: ProgressCallback | None,
+        use_cache: bool,
+    ) -> Coroutine[Any, Any, Any]:
+        """The coroutine that sends the request: once connected, the era's own, with no
+        coroutine of the engine's between (one frame less in every call's every step)."""
+        if self.negotiated is None or method == "server/discover":
+            return self._request_connecting(method, params, timeout, on_progress, use_cache)
+        return self._era_request(method, params, timeout, on_progress, use_cache)
+
+    def _era_request(
+        self,
+        method: str,
+        params: dict[str, Any] | None,
+        timeout: float | None,
+        on_progress: ProgressCallback | None,
+        use_cache: bool,
+    ) -> Coroutine[Any, Any, Any]:
+        if self.state.era != "modern":
+            return self.legacy.request(method, params, timeout, on_progress)
+        self.subscriptions.revive()
+        return self.modern.request(method, params, timeout, on_progress, use_cache)
+
+    async def _request_connecting(
         self,
         method: str,
         params: dict[str, Any] | None,
@@ -344,12 +371,11 @@ class Engine:
         on_progress: ProgressCallback | None,
         use_cache: bool,
     ) -> Any:
-        if self.negotiated is None:  # connected: no coroutine to await
+        """A request that connects first (not connected yet), or ``server/discover``
+        (its answer is adopted)."""
+        if self.negotiated is None:
             await self.connect()
-        if self.state.era != "modern":
-            return await self.legacy.request(method, params, timeout, on_progress)
-        self.subscriptions.revive()
-        result = await self.modern.request(method, params, timeout, on_progress, use_cache)
+        result = await self._era_request(method, params, timeout, on_progress, use_cache)
         if method == "server/discover" and self.negotiated is not None:
             found = from_wire(result, DiscoverResult)
             self._adopt(attrs.evolve(self.negotiated, discover_result=found))

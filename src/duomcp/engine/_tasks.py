@@ -180,15 +180,14 @@ class TaskDriver:
 
         Modern: ``resultType: "task"``; legacy: a ``task`` member, when one was asked for.
         """
-        if not isinstance(raw, Mapping):
-            return None
-        if self._state.era == "modern":
+        modern = self._state.era == "modern"
+        if not (modern or asked) or not isinstance(raw, Mapping):
+            return None  # a legacy call not asked to run as a task: its result, as it is
+        if modern:
             if raw.get("resultType") != "task":
                 return None
             wire = raw
         else:
-            if not asked:
-                return None
             if "task" not in raw:
                 raise InvalidResponseError(
                     f"tools/call on {self._state.endpoint} was asked to run as a task and "

@@ -9,6 +9,7 @@ transport. The engine never looks at a transport's type.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -58,9 +59,14 @@ class Transport(Protocol):
         *,
         request_id: str | int | None = None,
         initialize: bool = False,
+        response: asyncio.Future[Any] | None = None,
     ) -> None:
         """Send one message; for a request (``request_id`` given), return once its response
         was handed to ``on_message``.
+
+        ``response``, where given, is the future ``on_message`` settles with the request's
+        response: a transport that waits for the response on a stream shared by every
+        request may wait on it, and raise what it holds (an error response, a deadline).
 
         Raises:
             ReplyLostError: the request was sent but its reply was lost.

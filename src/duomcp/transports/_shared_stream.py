@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._jsonrpc import loads_messages
-from ..errors import InvalidResponseError
+from ..errors import InvalidResponseError, TransportError
 
 __all__ = ["Awaited"]
 
@@ -25,20 +25,31 @@ class Awaited:
     def __init__(self, on_message: Callable[[dict[str, Any]], None]) -> None:
         self._on_message = on_message
         self._waiting: dict[Any, asyncio.Future[None]] = {}
+        # The futures of requests whose response settles a future of the engine's own
+        # (handed over by the poster): waited on as they are, no second future per call.
+        self._settled: dict[Any, asyncio.Future[Any]] = {}
 
-    def expect(self, request_id: Any) -> asyncio.Future[None]:
-        """A future done once the response to ``request_id`` was delivered."""
+    def expect(
+        self, request_id: Any, response: asyncio.Future[Any] | None = None
+    ) -> asyncio.Future[Any]:
+        """A future done once the response to ``request_id`` was delivered: ``response``
+        itself where given (the future ``on_message`` settles with that response), else
+        a new one."""
+        if response is not None:
+            self._settled[request_id] = response
+            return response
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = waiter
         return waiter
 
     def __len__(self) -> int:
         """How many requests wait for their response."""
-        return len(self._waiting)
+        return len(self._waiting) + len(self._settled)
 
     def forget(self, request_id: Any) -> None:
         """Stop waiting for ``request_id`` (answered, failed or cancelled)."""
         self._waiting.pop(request_id, None)
+        self._settled.pop(request_id, None)
 
     def deliver(self, raw: bytes | str, source: str) -> None:
         """Hand every message of ``raw`` to the engine, then release its waiter; a text
@@ -60,15 +71,24 @@ class Awaited:
             else:
                 continue
             waiter = self._waiting.get(request_id)
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
+            if waiter is not None:
+                if not waiter.done():
+                    waiter.set_result(None)
+                continue
+            response = self._settled.get(request_id)
+            if response is not None and not response.done():
+                # Over, and the engine did not take it as the request's response.
+                response.set_exception(
+                    TransportError(f"{source} ended request {request_id!r} without a response")
+                )
 
     def fail(self, error: BaseException) -> None:
         """The stream ended: every waiter fails with ``error``."""
-        for waiter in self._waiting.values():
+        for waiter in (*self._waiting.values(), *self._settled.values()):
             if not waiter.done():
                 waiter.set_exception(error)
 
     def clear(self) -> None:
         """Forget every waiter (a new stream starts)."""
         self._waiting.clear()
+        self._settled.clear()

@@ -99,6 +99,7 @@ class LegacySSETransport:
         *,
         request_id: str | int | None = None,
         initialize: bool = False,
+        response: asyncio.Future[Any] | None = None,
     ) -> None:
         """POST one message to the stream's URL; for a request, return once its response
         arrived on the stream.
@@ -118,7 +119,7 @@ class LegacySSETransport:
                 f"{self._ended}; the session ended with it", status=0, url=self.state.endpoint
             )
         endpoint = await self._open()
-        waiter = None if request_id is None else self._awaited.expect(request_id)
+        waiter = None if request_id is None else self._awaited.expect(request_id, response)
         try:
             body = dumps(message)
             resp = await self.sender.send("post", body=body, message=message, url=endpoint)

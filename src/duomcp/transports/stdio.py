@@ -456,6 +456,7 @@ class StdioTransport:
         *,
         request_id: str | int | None = None,
         initialize: bool = False,
+        response: asyncio.Future[Any] | None = None,
     ) -> None:
         """Write one message; for a request, return once its response was delivered.
 
@@ -470,9 +471,11 @@ class StdioTransport:
         process = self._process
         if process is None:
             process = await self._start()
-        waiter = None if request_id is None else self._awaited.expect(request_id)
+        waiter = None if request_id is None else self._awaited.expect(request_id, response)
         try:
-            await self._write(process, message, request_id)
+            unsent = self._write_at_once(process, _line(message), request_id)
+            if unsent is not None:
+                await self._write(process, unsent)
             if waiter is not None:
                 await waiter
         except asyncio.CancelledError:
@@ -484,35 +487,47 @@ class StdioTransport:
             if waiter is not None and waiter.done() and not waiter.cancelled():
                 waiter.exception()  # failed while the write failed: already raised above
 
-    async def _write(
+    def _write_at_once(
         self,
         process: asyncio.subprocess.Process,
-        message: dict[str, Any],
+        data: bytes,
         request_id: str | int | None = None,
-    ) -> None:
-        data = _line(message)
+    ) -> bytes | None:
+        """Write ``data`` where that needs no wait (no coroutine per message): ``None``
+        once it is out, or queued to go out with this loop turn's others; else what
+        :meth:`_write` must still write (``b""``: only wait for the pipe to drain)."""
         queued = self._queued
         if queued is not None:  # goes out with the others of this loop turn
             queued.append(data)
-            return
+            return None
         stdin = process.stdin
         assert stdin is not None
         pipe = stdin.transport
+        if pipe.is_closing() or pipe.get_write_buffer_size():
+            return data
+        if len(self._awaited) > (request_id is not None):
+            # Other calls are under way, so more messages are likely to be written in this
+            # loop turn: all of them in one write once the turn is over, one system call
+            # and one wake-up of the server instead of one each. Nothing is buffered, so
+            # nothing to drain: a later write past the pipe's high-water mark waits.
+            self._queued = queued = [data]
+            asyncio.get_running_loop().call_soon(self._flush, process, queued)
+            return None
+        pipe.write(data)  # a lone call: at once (all of it, or the rest buffered)
+        if not pipe.is_closing() and not pipe.get_write_buffer_size():
+            return None  # nothing to drain: stdin.drain() would return at once
+        return b""
+
+    async def _write(self, process: asyncio.subprocess.Process, data: bytes) -> None:
+        """Write ``data`` (if any) and wait until the pipe has room again.
+
+        Raises:
+            TransportError: the pipe closed (the server is gone).
+        """
+        stdin = process.stdin
+        assert stdin is not None
         try:
-            if not pipe.is_closing() and not pipe.get_write_buffer_size():
-                if len(self._awaited) > (request_id is not None):
-                    # Other calls are under way, so more messages are likely to be written
-                    # in this loop turn: all of them in one write once the turn is over,
-                    # one system call and one wake-up of the server instead of one each.
-                    # Nothing is buffered, so nothing to drain: a later write past the
-                    # pipe's high-water mark takes the path below and waits.
-                    self._queued = queued = [data]
-                    asyncio.get_running_loop().call_soon(self._flush, process, queued)
-                    return
-                pipe.write(data)  # a lone call: at once (all of it, or the rest buffered)
-                if not pipe.is_closing() and not pipe.get_write_buffer_size():
-                    return  # nothing to drain: stdin.drain() would return at once
-            else:
+            if data:
                 stdin.write(data)
             await stdin.drain()
         except (ConnectionError, RuntimeError) as exc:  # the pipe closed: the server is gone

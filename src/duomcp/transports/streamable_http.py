@@ -120,6 +120,7 @@ class StreamableHTTPTransport:
         *,
         request_id: str | int | None = None,
         initialize: bool = False,
+        response: asyncio.Future[Any] | None = None,
     ) -> None:
         """POST one message and deliver every message of the reply.
 
