@@ -4,6 +4,8 @@ composition with ``OAuth(grant=...)``, typed refusals, and one auth session per 
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from duomcp import AsyncClient, AuthError
+from duomcp import AsyncClient, AuthError, Client
 from duomcp.auth import (
     AssertionRejectedError,
     ClientCredentials,
@@ -117,6 +119,53 @@ async def test_client_credentials_still_works_and_shares_one_session(st: ServerT
         assert auth._http.sessions_made == 1
     assert authz(st).token_requests["client_credentials"] == 1
     await auth.aclose()
+
+
+def test_one_credential_serves_clients_on_several_event_loops(faults: ServerFaults) -> None:
+    """One ClientCredentials kept across asyncio.run() calls, and shared at the same time
+    by a blocking Client (the portal's loop, this thread) and AsyncClients (another thread's
+    loop): every loop renews with it, one renewal at a time. An asyncio.Lock belongs to
+    the first loop that waited on it: "bound to a different event loop" in the next."""
+    settings = AuthServerSettings(access_token_lifetime=0.4)  # expiring after 0.3 s
+    with ServerThread.running(faults, oauth=settings, era="legacy") as thread:
+        authz(thread).clients["svc"] = {
+            "client_id": "svc",
+            "client_secret": "svc-secret",
+            "redirect_uris": [],
+            "token_endpoint_auth_method": "client_secret_basic",
+        }
+        auth = ClientCredentials(client_id="svc", client_secret="svc-secret")
+        url = thread.server.url
+
+        async def four_clients() -> None:
+            async def one() -> None:
+                async with AsyncClient(url, auth=auth, timeout=10) as client:
+                    await client.ping()
+
+            await asyncio.gather(*(one() for _ in range(4)))  # 4 renewals wait on one lock
+
+        failures: list[BaseException] = []
+
+        def rounds() -> None:
+            try:
+                for _ in range(3):
+                    asyncio.run(four_clients())  # a new event loop each time
+                    time.sleep(0.35)  # expiring: the next round renews
+            except BaseException as exc:  # reported by the test
+                failures.append(exc)
+
+        beside = threading.Thread(target=rounds)
+        beside.start()
+        with Client(url, auth=auth, timeout=10) as blocking:
+            while beside.is_alive():
+                blocking.ping()
+                time.sleep(0.05)
+        beside.join()
+        assert failures == []
+        grants = authz(thread).token_requests["client_credentials"]
+        # Renewals were not repeated by each waiter (4 clients a round, and the Client).
+        assert 3 <= grants <= 12
+    asyncio.run(auth.aclose())
 
 
 def test_oauth_needs_an_interaction_or_a_grant() -> None:

@@ -9,7 +9,6 @@ challenges share one flow. Discovery is in :mod:`._discovery`, registration in
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import Counter
@@ -30,6 +29,7 @@ from ._discovery import (
 from ._dpop import DPoPKey, DPoPMode
 from ._errors import DPoPError, DPoPNonceError, InvalidClientError, InvalidGrantError
 from ._grants import Grant, authenticate_client
+from ._lock import AnyLoopLock
 from ._registration import OAuthClientInfo, forget_client, load_client
 from ._session import AuthHTTP
 from ._storage import MemoryTokenStorage, TokenStorage
@@ -111,7 +111,7 @@ class OAuth(Auth):
         self._tokens: OAuthTokens | None = None
         self._discovery: Discovery | None = None  # what the last discovery found
         self._granted_scopes: set[str] = set()
-        self._lock = asyncio.Lock()
+        self._lock = AnyLoopLock()  # one sign-in or renewal at a time, on any loop
         self._generation = 0
         self._authorized_at: list[float] = []
         self._http = AuthHTTP(keep_open=True)  # one session, closed by aclose()

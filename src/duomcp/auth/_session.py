@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
+import weakref
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -39,8 +41,12 @@ class AuthHTTP:
         """Keep the session between flows until :meth:`aclose` (for an owner that calls it)."""
         self._users = 0
         self._close_when_idle = False
-        self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # A session belongs to one event loop: one per loop that uses this (an OAuth shared
+        # by clients on several loops), each closed by aclose() on its own loop.
+        self._sessions: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, aiohttp.ClientSession
+        ] = weakref.WeakKeyDictionary()
+        self._guard = threading.Lock()  # the loops may run in different threads
         self._proxies: dict[str, str | None] = {}
         self.sessions_made = 0
         """How many sessions were made (one, unless closed or used from another loop)."""
@@ -48,14 +54,14 @@ class AuthHTTP:
     def session(self) -> aiohttp.ClientSession:
         """The session, made now if there is none for the running event loop."""
         loop = asyncio.get_running_loop()
-        if self._session is None or self._session.closed or self._loop is not loop:
-            # A session belongs to one event loop; one made in another is left behind.
-            self._session = aiohttp.ClientSession(
-                trust_env=False, timeout=aiohttp.ClientTimeout(total=self._timeout)
-            )
-            self._loop = loop
-            self.sessions_made += 1
-        return self._session
+        with self._guard:
+            session = self._sessions.get(loop)
+            if session is None or session.closed:
+                session = self._sessions[loop] = aiohttp.ClientSession(
+                    trust_env=False, timeout=aiohttp.ClientTimeout(total=self._timeout)
+                )
+                self.sessions_made += 1
+        return session
 
     @contextlib.asynccontextmanager
     async def use(self) -> AsyncIterator[AuthHTTP]:
@@ -90,7 +96,7 @@ class AuthHTTP:
             self._close_when_idle = True
             return
         self._close_when_idle = False
-        session, self._session = self._session, None
-        if session is not None and not session.closed and self._loop is asyncio.get_running_loop():
+        with self._guard:  # this loop's; another loop's stays, for its own aclose()
+            session = self._sessions.pop(asyncio.get_running_loop(), None)
+        if session is not None and not session.closed:
             await session.close()
-        self._loop = None
