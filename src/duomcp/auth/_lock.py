@@ -27,12 +27,14 @@ class AnyLoopLock:
     Waiters on one loop queue on that loop's own ``asyncio.Lock`` (no polling); the one in
     front takes a thread lock, and waits for it by looking again every 5 to 100 ms while
     another loop holds it (a sign-in there: rare, and seconds long at most but for a
-    person's login).
+    person's login). A holder whose loop was closed under it (its ``async with`` never
+    ends) loses the lock to the next waiter.
     """
 
     def __init__(self) -> None:
         self._held = threading.Lock()
         self._guard = threading.Lock()
+        self._owner: weakref.ref[asyncio.AbstractEventLoop] | None = None
         self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
@@ -55,11 +57,24 @@ class AnyLoopLock:
         try:
             delay = _POLL_FIRST
             while not self._held.acquire(blocking=False):
+                self._free_if_abandoned()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _POLL_MAX)
         except BaseException:
             local.release()
             raise
+        self._owner = weakref.ref(asyncio.get_running_loop())
+
+    def _free_if_abandoned(self) -> None:
+        with self._guard:
+            owner = None if self._owner is None else self._owner()
+            if (
+                self._held.locked()
+                and self._owner is not None
+                and (owner is None or owner.is_closed())
+            ):
+                self._owner = None
+                self._held.release()
 
     async def __aexit__(
         self,
@@ -67,5 +82,8 @@ class AnyLoopLock:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self._held.release()
+        with self._guard:
+            if self._owner is not None and self._owner() is asyncio.get_running_loop():
+                self._owner = None
+                self._held.release()  # else taken over: this loop was closed meanwhile
         self._loop_lock().release()
