@@ -6,8 +6,8 @@ Every line it reads is appended to FILE as it arrived. Modes:
 
 - ``normal``: answers ``server/discover`` with -32601 (a legacy server), ``initialize``,
   ``tools/list`` and ``tools/call`` of ``echo``, ``env`` (its environment's names),
-  ``refuse`` (ends the call with ``notifications/cancelled``, no response) and ``slow``
-  (never answers). Other methods get a -32601 error.
+  ``cancel-own`` (sends ``notifications/cancelled`` for a request of its own with the
+  call's id, then answers) and ``slow`` (never answers). Other methods get a -32601 error.
 - ``silent-probe``: ignores ``server/discover`` entirely, as some legacy servers do.
 - ``noise``: writes a line that is not JSON and answers ``tools/list`` as a batch array.
 - ``oversize``: answers ``tools/call`` with one line of 2 MiB.
@@ -21,7 +21,7 @@ Every line it reads is appended to FILE as it arrived. Modes:
 - ``modern``: a 2026-07-28 server. ``subscriptions/listen`` is acknowledged; a call of
   ``announce`` sends ``tools/list_changed`` tagged with the listen's id and again tagged
   with an id that is not the client's; a call of ``end`` ends the subscription with
-  ``notifications/cancelled``.
+  ``notifications/cancelled``; a call of ``refuse`` is ended so too, with no response.
 - ``old``: a 2024-11-05 server (answers ``initialize`` with that version).
 - ``stubborn``: ignores SIGTERM and the end of stdin (only SIGKILL stops it).
 - ``helper``: starts a helper process that inherits stdout and sleeps; writes its pid to
@@ -77,7 +77,8 @@ def modern(message: dict[str, Any]) -> None:
             {"jsonrpc": "2.0", "method": "notifications/subscriptions/acknowledged", "params": ack}
         )
     elif method == "tools/list":
-        tools = [{"name": n, "inputSchema": {"type": "object"}} for n in ("announce", "end")]
+        names = ("announce", "end", "refuse")
+        tools = [{"name": n, "inputSchema": {"type": "object"}} for n in names]
         send(result(request_id, {"tools": tools, **COMPLETE, "ttlMs": 0, "cacheScope": "public"}))
     elif method == "tools/call":
         if params.get("name") == "announce":
@@ -90,6 +91,10 @@ def modern(message: dict[str, Any]) -> None:
                 cancel = {"requestId": subscription, "reason": "shutting down"}
                 send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": cancel})
             LISTEN.clear()
+        elif params.get("name") == "refuse":
+            cancel = {"requestId": request_id, "reason": "refused"}
+            send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": cancel})
+            return
         send(result(request_id, {"content": [{"type": "text", "text": "ok"}], **COMPLETE}))
     else:
         send({"jsonrpc": "2.0", "id": request_id, "error": {"code": -32601, "message": method}})
@@ -138,9 +143,12 @@ def answer(message: dict[str, Any], mode: str) -> None:
         elif name == "echo":
             text = params.get("arguments", {}).get("text", "")
             send(result(request_id, {"content": [{"type": "text", "text": text}]}))
-        elif name == "refuse":  # ends the request itself, without a response
-            cancel = {"requestId": request_id, "reason": "refused"}
+        elif name == "cancel-own":
+            # Cancels a request of its own whose id is the same number as this call's (no
+            # such request was sent: ids are per side), then answers the call.
+            cancel = {"requestId": request_id, "reason": "its own request, not yours"}
             send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": cancel})
+            send(result(request_id, {"content": [{"type": "text", "text": "answered"}]}))
         elif name == "env":
             text = " ".join(sorted(os.environ))
             send(result(request_id, {"content": [{"type": "text", "text": text}]}))

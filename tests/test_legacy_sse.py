@@ -40,6 +40,7 @@ class SSEServer:
     queues: dict[str, asyncio.Queue[dict[str, Any] | None]] = attrs.field(factory=dict)
     fault: str | None = None  # on tools/call: "cut", "comments", "huge"
     calls_run: int = 0  # tools/call the server acted on
+    forget_on_call: bool = False  # once: a tools/call POST ends its stream, then gets 404
 
     def refused(self, request: web.Request) -> web.Response | None:
         if self.refuse_next_post and request.method == "POST":
@@ -91,6 +92,12 @@ class SSEServer:
         queue = self.queues.get(request.query.get("session", ""))
         if queue is None:
             return web.Response(status=404)
+        if self.forget_on_call and body.get("method") == "tools/call":
+            self.forget_on_call = False  # the session is gone before the call ran
+            del self.queues[request.query["session"]]
+            await queue.put(None)  # its stream ends first...
+            await asyncio.sleep(0.3)
+            return web.Response(status=404)  # ... then the POST learns it
         reply = self.answer(body)
         if body.get("method") == "tools/call":
             self.calls_run += 1
@@ -233,6 +240,20 @@ async def test_a_stream_that_ends_starts_a_new_session(sse_server: SSEServer) ->
     assert len(sse_server.gets) == 2  # a second stream, a second initialize
     methods = [body.get("method") for _, body in sse_server.posts]
     assert methods.count("initialize") == 2
+
+
+async def test_a_call_the_server_refused_with_404_as_its_stream_ended_is_sent_again(
+    sse_server: SSEServer,
+) -> None:
+    """The stream ends while a call's POST is under way, and the POST then gets 404: the
+    session is gone and the call never ran, so it goes again in a new session (the 404
+    decides, not the stream's end, which alone would leave the outcome unknown)."""
+    async with AsyncClient(sse_server.url, transport="sse", timeout=10) as client:
+        await client.ping()
+        sse_server.forget_on_call = True
+        assert text_of(await client.call_tool("echo", {"text": "once"})) == "once"
+    assert sse_server.calls_run == 1
+    assert len(sse_server.gets) == 2  # a new stream, a new session
 
 
 async def test_a_timeout_is_cancelled_with_a_notification(sse_server: SSEServer) -> None:

@@ -98,15 +98,11 @@ async def test_a_legacy_server_one_message_per_line(tmp_path: Path) -> None:
 
 
 async def test_each_way_a_call_can_end_on_the_shared_stdout(tmp_path: Path) -> None:
-    """A response, an error response, and the server's own cancellation of the request
-    (no response) each end their call at once, whatever others are in flight."""
+    """A response and an error response each end their call at once, whatever others are
+    in flight. A legacy server's notifications/cancelled names a request of its own: one
+    of ours with the same id goes on, and gets its answer."""
     log = tmp_path / "in.jsonl"
     async with AsyncClient(peer(log), timeout=10) as client:
-
-        async def refused() -> BaseException:
-            with pytest.raises(TransportError) as caught:
-                await client.call_tool("refuse")
-            return caught.value
 
         async def unknown() -> BaseException:
             with pytest.raises(JSONRPCError) as caught:
@@ -116,16 +112,29 @@ async def test_each_way_a_call_can_end_on_the_shared_stdout(tmp_path: Path) -> N
         started = time.monotonic()
         outcomes = await asyncio.gather(
             *(client.call_tool("echo", {"text": str(i)}) for i in range(5)),
-            refused(),
+            client.call_tool("cancel-own"),
             unknown(),
             *(client.call_tool("echo", {"text": str(i)}) for i in range(5, 10)),
         )
         assert time.monotonic() - started < 5  # none waited for its timeout
         texts = [text_of(r) for r in (*outcomes[:5], *outcomes[7:])]
         assert texts == [str(i) for i in range(10)]
-        assert "without a response" in str(outcomes[5])
+        assert text_of(outcomes[5]) == "answered"
         assert isinstance(outcomes[6], JSONRPCError) and outcomes[6].code == -32601
         assert text_of(await client.call_tool("echo", {"text": "after"})) == "after"
+
+
+async def test_a_modern_server_may_end_a_call_with_notifications_cancelled(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "in.jsonl"
+    async with AsyncClient(peer(log, "modern"), timeout=10) as client:
+        assert client.era == "modern"
+        started = time.monotonic()
+        with pytest.raises(TransportError, match="without a response"):
+            await client.call_tool("refuse")
+        assert time.monotonic() - started < 5
+        assert text_of(await client.call_tool("announce")) == "ok"
 
 
 async def test_a_timeout_is_cancelled_with_a_notification(tmp_path: Path) -> None:

@@ -21,6 +21,8 @@ from ._inbound import IN_CALLBACK
 from ._tasks import TaskDriver, legacy_task_mode
 from ._tools import ToolRegistry
 
+_UNKNOWN: Any = object()  # not in the last listing
+
 __all__ = ["ToolCalls"]
 
 Request = Callable[..., Awaitable[Any]]
@@ -103,10 +105,12 @@ class ToolCalls:
     def known_output_schema(self, name: str) -> tuple[bool, Any]:
         """Whether tool ``name`` is known from a listing, and its output schema if so
         (``None``: it declares none): the common case needs no coroutine."""
-        schemas = self.tools.output_schemas
-        if name in schemas:
-            return True, schemas[name]
-        return False, None
+        # One lookup: a blocking client asks from its own thread while the loop's thread
+        # may clear the schemas (tools/list_changed).
+        schema = self.tools.output_schemas.get(name, _UNKNOWN)
+        if schema is _UNKNOWN:
+            return False, None
+        return True, schema
 
     async def output_schema(self, name: str, timeout: float | None) -> Any:
         """The output schema of tool ``name`` (``None``: it declares none), listing the

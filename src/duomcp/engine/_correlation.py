@@ -89,7 +89,8 @@ def _cancelling(task: asyncio.Task[Any] | None) -> int:
     return cancelling() if cancelling is not None else 0
 
 
-_COUNTS_CANCELS = hasattr(asyncio.Task, "cancelling")  # Python 3.11+
+# Python 3.11+: asyncio's own task counts cancellations (a task factory's may not).
+_COUNTING_TASK: type | None = asyncio.Task if hasattr(asyncio.Task, "cancelling") else None
 
 
 def _cancelled_beside(task: asyncio.Task[Any] | None, before: int, pending: _Pending) -> bool:
@@ -215,7 +216,7 @@ class Correlator:
             # cancels the request on the server the way it does (HTTP: closes the reply
             # stream; stdio: notifications/cancelled).
             task = pending.task = asyncio.current_task(loop)
-            if _COUNTS_CANCELS and task is not None:
+            if task is not None and type(task) is _COUNTING_TASK:
                 cancelling = task.cancelling()  # type: ignore[attr-defined,unused-ignore]
             else:
                 cancelling = _cancelling(task)

@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._jsonrpc import loads_messages
 from ..errors import InvalidResponseError, TransportError
 
 __all__ = ["Awaited"]
+
+if TYPE_CHECKING:
+    from ..connection import ConnectionState
 
 log = logging.getLogger("duomcp")
 
@@ -22,8 +25,16 @@ log = logging.getLogger("duomcp")
 class Awaited:
     """The requests waiting for their response on a shared stream, by id."""
 
-    def __init__(self, on_message: Callable[[dict[str, Any]], None]) -> None:
+    def __init__(
+        self,
+        on_message: Callable[[dict[str, Any]], None],
+        state: ConnectionState | None = None,
+    ) -> None:
         self._on_message = on_message
+        # Where the server's notifications/cancelled may end one of our requests: only in
+        # the modern era (a server ends a subscription so). In the legacy era its requestId
+        # is one of the server's own requests, whose ids may equal ours.
+        self._state = state
         self._waiting: dict[Any, asyncio.Future[None]] = {}
         # The futures of requests whose response settles a future of the engine's own
         # (handed over by the poster): waited on as they are, no second future per call.
@@ -63,7 +74,7 @@ class Awaited:
             self._on_message(message)
             if "method" not in message:  # a response: its request is over
                 request_id = message.get("id")
-            elif message["method"] == "notifications/cancelled":
+            elif message["method"] == "notifications/cancelled" and self._modern():
                 # The server ended one of our requests (a modern server ends a subscription
                 # so on stdio): it is over too, without a response.
                 params = message.get("params")
@@ -81,6 +92,9 @@ class Awaited:
                 response.set_exception(
                     TransportError(f"{source} ended request {request_id!r} without a response")
                 )
+
+    def _modern(self) -> bool:
+        return self._state is not None and self._state.era == "modern"
 
     def fail(self, error: BaseException) -> None:
         """The stream ended: every waiter fails with ``error``."""

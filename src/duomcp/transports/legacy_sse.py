@@ -119,7 +119,10 @@ class LegacySSETransport:
                 f"{self._ended}; the session ended with it", status=0, url=self.state.endpoint
             )
         endpoint = await self._open()
-        waiter = None if request_id is None else self._awaited.expect(request_id, response)
+        # A waiter of its own, not ``response``: the stream may end (failing the waiter)
+        # while the POST is under way, and then the POST's own error (a 404: the session
+        # is gone, so the request never ran) is the one to raise.
+        waiter = None if request_id is None else self._awaited.expect(request_id)
         try:
             body = dumps(message)
             resp = await self.sender.send("post", body=body, message=message, url=endpoint)

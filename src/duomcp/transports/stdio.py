@@ -312,7 +312,7 @@ class StdioTransport:
         self._starting: asyncio.Lock | None = None
         self._reader: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
-        self._awaited = Awaited(on_message)
+        self._awaited = Awaited(on_message, state)
         self._failure: TransportError | None = None
         self._closed = False
         self._broke_protocol = False
