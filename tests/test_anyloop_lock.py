@@ -1,12 +1,16 @@
-"""AnyLoopLock, the lock of a credential shared by clients on several event loops."""
+"""AnyLoopLock, the lock of a credential shared by clients on several event loops, and the
+credential's HTTP sessions, one per loop."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
+import warnings
 
 from duomcp.auth._lock import AnyLoopLock
+from duomcp.auth._session import AuthHTTP
 
 
 def test_one_holder_at_a_time_across_loops_in_threads() -> None:
@@ -20,7 +24,7 @@ def test_one_holder_at_a_time_across_loops_in_threads() -> None:
 
         async def one() -> None:
             nonlocal inside, most, entries
-            async with lock:
+            async with lock.hold():
                 inside += 1
                 entries += 1
                 most = max(most, inside)
@@ -43,12 +47,12 @@ def test_one_holder_at_a_time_across_loops_in_threads() -> None:
 def test_a_holder_whose_loop_was_closed_loses_the_lock() -> None:
     lock = AnyLoopLock()
     abandoned = asyncio.new_event_loop()
-    abandoned.run_until_complete(lock.__aenter__())  # its `async with` never ends
+    abandoned.run_until_complete(lock.hold().__aenter__())  # its `async with` never ends
     abandoned.close()
     assert lock.locked()
 
     async def take() -> bool:
-        async with lock:
+        async with lock.hold():
             return lock.locked()
 
     started = time.monotonic()
@@ -63,7 +67,7 @@ def test_a_waiter_cancelled_while_another_loop_holds_it_leaves_nothing_held() ->
     release = threading.Event()
 
     async def hold() -> None:
-        async with lock:
+        async with lock.hold():
             held.set()
             while not release.is_set():  # noqa: ASYNC110 (a thread's event: polled)
                 await asyncio.sleep(0.01)
@@ -74,12 +78,12 @@ def test_a_waiter_cancelled_while_another_loop_holds_it_leaves_nothing_held() ->
 
     async def wait_briefly() -> None:
         try:
-            await asyncio.wait_for(lock.__aenter__(), 0.1)
+            await asyncio.wait_for(lock.hold().__aenter__(), 0.1)
         except asyncio.TimeoutError:
             pass
 
         async def again() -> None:  # this loop's queue is free again
-            async with lock:
+            async with lock.hold():
                 pass
 
         release.set()
@@ -88,3 +92,97 @@ def test_a_waiter_cancelled_while_another_loop_holds_it_leaves_nothing_held() ->
     asyncio.run(wait_briefly())
     holder.join(5)
     assert not lock.locked()
+
+
+def test_an_abandoned_holdings_late_exit_frees_nothing_of_the_next_holder() -> None:
+    """A holding whose loop was closed under it loses the lock; when the garbage collector
+    closes its coroutine later, inside the next holder's task, its exit frees nothing."""
+    lock = AnyLoopLock()
+
+    left: list[str] = []
+
+    async def holder() -> None:
+        try:
+            async with lock.hold():
+                await asyncio.Event().wait()  # never ends
+        finally:
+            left.append("holder")
+
+    abandoned = asyncio.new_event_loop()
+    task = abandoned.create_task(holder())
+    abandoned.run_until_complete(asyncio.sleep(0.01))
+    abandoned.close()
+    assert lock.locked()
+    entered: list[str] = []
+
+    async def live() -> None:
+        nonlocal task
+        async with lock.hold():  # takes the abandoned lock over
+            del task
+            gc.collect()  # closes holder(): its `async with` exits here, in this task
+            assert left == ["holder"]
+            assert lock.locked()
+
+            async def other() -> None:
+                async with lock.hold():
+                    entered.append("other")
+
+            beside = threading.Thread(target=asyncio.run, args=(other(),))
+            beside.start()
+            await asyncio.sleep(0.2)
+            assert entered == []  # still ours
+        beside.join(5)
+        assert entered == ["other"]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        asyncio.run(live())
+    assert not lock.locked()
+
+
+def test_closed_loops_are_let_go() -> None:
+    lock = AnyLoopLock()
+
+    async def contended() -> None:
+        async def one() -> None:
+            async with lock.hold():
+                await asyncio.sleep(0)
+
+        await asyncio.gather(one(), one())  # its loop's lock now refers to the loop
+
+    for _ in range(5):
+        asyncio.run(contended())
+    gc.collect()
+    assert len(lock._by_loop) <= 1  # the last one, until another loop comes
+
+
+def test_each_loop_closes_its_own_session_whatever_another_loop_does() -> None:
+    """A client on loop A closes (aclose) while a flow on loop B uses the credential's
+    session there: A's session closes at once; B's stays until B's own aclose."""
+    http = AuthHTTP(keep_open=True)
+    in_use, done = threading.Event(), threading.Event()
+    sessions: dict[str, object] = {}
+
+    async def flow_on_b() -> None:
+        async with http.use():
+            sessions["b"] = http.session()
+            in_use.set()
+            while not done.is_set():  # noqa: ASYNC110 (a thread's event: polled)
+                await asyncio.sleep(0.01)
+        assert not http.session().closed  # keep_open: B's own aclose() closes it
+        await http.aclose()
+
+    b = threading.Thread(target=asyncio.run, args=(flow_on_b(),))
+    b.start()
+    assert in_use.wait(5)
+
+    async def client_on_a_closes() -> None:
+        sessions["a"] = session = http.session()
+        await http.aclose()
+        assert session.closed
+
+    asyncio.run(client_on_a_closes())
+    done.set()
+    b.join(5)
+    assert sessions["a"] is not sessions["b"]
+    assert getattr(sessions["b"], "closed", False)

@@ -174,7 +174,7 @@ class OAuth(Auth):
         now = time.time()
         if tokens is not None and tokens.expiring(now) and self._renewable(tokens):
             generation = self._generation
-            async with self._lock, self._http.use():
+            async with self._lock.hold(), self._http.use():
                 if self._generation == generation:
                     try:
                         await self._renew()
@@ -217,7 +217,7 @@ class OAuth(Auth):
                 return self._take_nonce(origin, challenge.dpop_nonce)
             self._nonces[origin] = challenge.dpop_nonce
         generation = self._generation
-        async with self._lock, self._http.use():
+        async with self._lock.hold(), self._http.use():
             if self._generation != generation:
                 return True  # another request's challenge already produced a new token
             if challenge.status == 403 and challenge.error != "insufficient_scope":

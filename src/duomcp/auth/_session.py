@@ -39,39 +39,49 @@ class AuthHTTP:
         self._timeout = timeout
         self.keep_open = keep_open
         """Keep the session between flows until :meth:`aclose` (for an owner that calls it)."""
-        self._users = 0
-        self._close_when_idle = False
         # A session belongs to one event loop: one per loop that uses this (an OAuth shared
-        # by clients on several loops), each closed by aclose() on its own loop.
-        self._sessions: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, aiohttp.ClientSession
-        ] = weakref.WeakKeyDictionary()
+        # by clients on several loops), with its own users, closed by aclose() on its loop.
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _OnLoop] = (
+            weakref.WeakKeyDictionary()
+        )
         self._guard = threading.Lock()  # the loops may run in different threads
         self._proxies: dict[str, str | None] = {}
         self.sessions_made = 0
         """How many sessions were made (one, unless closed or used from another loop)."""
 
-    def session(self) -> aiohttp.ClientSession:
-        """The session, made now if there is none for the running event loop."""
+    def _here(self) -> _OnLoop:
         loop = asyncio.get_running_loop()
         with self._guard:
-            session = self._sessions.get(loop)
-            if session is None or session.closed:
-                session = self._sessions[loop] = aiohttp.ClientSession(
-                    trust_env=False, timeout=aiohttp.ClientTimeout(total=self._timeout)
-                )
-                self.sessions_made += 1
-        return session
+            here = self._loops.get(loop)
+            if here is None:
+                # A session refers to its loop, which then never leaves this map by itself:
+                # closed loops (their sessions left to the garbage collector) go as a new
+                # one comes.
+                for old in [old for old in self._loops if old.is_closed()]:
+                    del self._loops[old]
+                here = self._loops[loop] = _OnLoop()
+            return here
+
+    def session(self) -> aiohttp.ClientSession:
+        """The session, made now if there is none for the running event loop."""
+        here = self._here()
+        if here.session is None or here.session.closed:
+            here.session = aiohttp.ClientSession(
+                trust_env=False, timeout=aiohttp.ClientTimeout(total=self._timeout)
+            )
+            self.sessions_made += 1
+        return here.session
 
     @contextlib.asynccontextmanager
     async def use(self) -> AsyncIterator[AuthHTTP]:
         """One flow's use of the session; the last to end closes it (unless ``keep_open``)."""
-        self._users += 1
+        here = self._here()
+        here.users += 1
         try:
             yield self
         finally:
-            self._users -= 1
-            if self._users == 0 and (not self.keep_open or self._close_when_idle):
+            here.users -= 1
+            if here.users == 0 and (not self.keep_open or here.close_when_idle):
                 await self.aclose()
 
     def _proxy(self, url: str) -> str | None:
@@ -90,13 +100,25 @@ class AuthHTTP:
         return self.session().post(url, proxy=self._proxy(url), **kwargs)
 
     async def aclose(self) -> None:
-        """Close the session (idempotent); a later request makes a new one. While a flow
-        is using it (another client sharing this credential), it closes when that ends."""
-        if self._users > 0:
-            self._close_when_idle = True
+        """Close the running loop's session (idempotent); a later request makes a new one.
+        While a flow on this loop is using it (another client sharing this credential), it
+        closes when that ends. Another loop's session stays, for its own ``aclose()``."""
+        here = self._here()
+        if here.users > 0:
+            here.close_when_idle = True
             return
-        self._close_when_idle = False
-        with self._guard:  # this loop's; another loop's stays, for its own aclose()
-            session = self._sessions.pop(asyncio.get_running_loop(), None)
+        here.close_when_idle = False
+        session, here.session = here.session, None
         if session is not None and not session.closed:
             await session.close()
+
+
+class _OnLoop:
+    """The session of one event loop, and the flows using it."""
+
+    __slots__ = ("close_when_idle", "session", "users")
+
+    def __init__(self) -> None:
+        self.session: aiohttp.ClientSession | None = None
+        self.users = 0
+        self.close_when_idle = False
