@@ -115,8 +115,10 @@ class ToolCalls:
     async def output_schema(self, name: str, timeout: float | None) -> Any:
         """The output schema of tool ``name`` (``None``: it declares none), listing the
         tools once if it is not known yet."""
-        if name not in self.tools.output_schemas:
-            await self.relist(timeout)
+        known, schema = self.known_output_schema(name)
+        if known:
+            return schema
+        await self.relist(timeout)
         return self.tools.output_schemas.get(name)
 
     def prepared(self, name: str) -> bool:

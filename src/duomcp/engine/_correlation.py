@@ -89,10 +89,6 @@ def _cancelling(task: asyncio.Task[Any] | None) -> int:
     return cancelling() if cancelling is not None else 0
 
 
-# Python 3.11+: asyncio's own task counts cancellations (a task factory's may not).
-_COUNTING_TASK: type | None = asyncio.Task if hasattr(asyncio.Task, "cancelling") else None
-
-
 def _cancelled_beside(task: asyncio.Task[Any] | None, before: int, pending: _Pending) -> bool:
     """Take back the correlator's own cancellation of ``task``; return whether another
     one (the caller's) came too, and is to be raised instead of the call's error.
@@ -216,10 +212,7 @@ class Correlator:
             # cancels the request on the server the way it does (HTTP: closes the reply
             # stream; stdio: notifications/cancelled).
             task = pending.task = asyncio.current_task(loop)
-            if task is not None and type(task) is _COUNTING_TASK:
-                cancelling = task.cancelling()  # type: ignore[attr-defined,unused-ignore]
-            else:
-                cancelling = _cancelling(task)
+            cancelling = _cancelling(task)
             try:
                 try:
                     await transport.post(

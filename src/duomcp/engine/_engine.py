@@ -12,6 +12,7 @@ client method needs is made here, so the clients hold none. Async, written once.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncGenerator, Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
@@ -345,38 +346,24 @@ class Engine:
         use_cache: bool,
     ) -> Coroutine[Any, Any, Any]:
         """The coroutine that sends the request: once connected, the era's own, with no
-        coroutine of the engine's between (one frame less in every call's every step)."""
-        if self.negotiated is None or method == "server/discover":
-            return self._request_connecting(method, params, timeout, on_progress, use_cache)
-        return self._era_request(method, params, timeout, on_progress, use_cache)
-
-    def _era_request(
-        self,
-        method: str,
-        params: dict[str, Any] | None,
-        timeout: float | None,
-        on_progress: ProgressCallback | None,
-        use_cache: bool,
-    ) -> Coroutine[Any, Any, Any]:
+        coroutine of the engine's between (one frame less in every step of every call)."""
+        if self.negotiated is None:
+            args = (method, params, timeout, on_progress, use_cache)
+            return self._connected_first(functools.partial(self._request, *args))
         if self.state.era != "modern":
             return self.legacy.request(method, params, timeout, on_progress)
         self.subscriptions.revive()
-        return self.modern.request(method, params, timeout, on_progress, use_cache)
+        sent = self.modern.request(method, params, timeout, on_progress, use_cache)
+        return self._adopting(sent) if method == "server/discover" else sent
 
-    async def _request_connecting(
-        self,
-        method: str,
-        params: dict[str, Any] | None,
-        timeout: float | None,
-        on_progress: ProgressCallback | None,
-        use_cache: bool,
-    ) -> Any:
-        """A request that connects first (not connected yet), or ``server/discover``
-        (its answer is adopted)."""
-        if self.negotiated is None:
-            await self.connect()
-        result = await self._era_request(method, params, timeout, on_progress, use_cache)
-        if method == "server/discover" and self.negotiated is not None:
+    async def _connected_first(self, send: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+        await self.connect()
+        return await send()
+
+    async def _adopting(self, discover: Coroutine[Any, Any, Any]) -> Any:
+        """``server/discover``: its answer is what the connection knows of the server."""
+        result = await discover
+        if self.negotiated is not None:
             found = from_wire(result, DiscoverResult)
             self._adopt(attrs.evolve(self.negotiated, discover_result=found))
         return result
