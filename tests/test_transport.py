@@ -357,6 +357,35 @@ async def test_socket_reads_use_small_buffers(server: ReferenceServer) -> None:
             assert proto.transport.max_size == 64 << 10  # type: ignore[attr-defined]
 
 
+async def test_socket_reads_grow_while_a_big_reply_arrives(server: ReferenceServer) -> None:
+    # A read that fills 64 KiB means more is waiting: the next ones take asyncio's 256 KiB
+    # (a big reply in fewer reads); the first short read goes back to 64 KiB.
+    async with AsyncClient(server.url, timeout=10) as client:
+        await client.call_tool("echo", {"text": "x"})
+        connector = client._engine.transport.sender.session().connector
+        assert connector is not None
+        pooled = [proto for conns in connector._conns.values() for proto, _ in conns]
+        assert pooled
+        seen: list[tuple[int, int]] = []  # (bytes read, size of the next read)
+        for proto in pooled:
+            receive, transport = proto.data_received, proto.transport
+
+            def counting(data: bytes, receive: Any = receive, transport: Any = transport) -> None:
+                receive(data)
+                seen.append((len(data), transport.max_size))
+
+            proto.data_received = counting  # type: ignore[method-assign]
+        text = "y" * 900_000  # the request stays under aiohttp's 1 MiB warning
+        result = await client.call_tool("echo", {"text": text})
+        assert result.content[0].text == text  # type: ignore[union-attr]
+        assert all(after == (256 << 10 if n >= 64 << 10 else 64 << 10) for n, after in seen if n)
+        assert sum(n for n, _ in seen) > 900_000
+        assert len([n for n, _ in seen if n]) < 900_000 // (64 << 10)  # fewer than 13 reads
+        seen.clear()
+        await client.call_tool("echo", {"text": "x"})
+        assert seen and seen[-1][1] == 64 << 10
+
+
 async def test_get_stream_delivers_notifications(server: ReferenceServer) -> None:
     changed: list[str] = []
     updated: list[str] = []
