@@ -344,15 +344,20 @@ async def test_the_connection_pool_is_bounded(modern_server: ReferenceServer) ->
         HTTPOptions(max_connections=0)
 
 
+def _pooled(client: AsyncClient) -> list[Any]:
+    """The protocols of the client's pooled HTTP connections (one at least)."""
+    connector = client._engine.transport.sender.session().connector  # type: ignore[attr-defined]
+    assert connector is not None
+    pooled = [proto for conns in connector._conns.values() for proto, _ in conns]
+    assert pooled
+    return pooled
+
+
 async def test_socket_reads_use_small_buffers(server: ReferenceServer) -> None:
     # asyncio's default 256 KiB read buffer costs an mmap and two page faults per read.
     async with AsyncClient(server.url, timeout=10) as client:
         await client.call_tool("echo", {"text": "x"})
-        connector = client._engine.transport.sender.session().connector
-        assert connector is not None
-        pooled = [proto for conns in connector._conns.values() for proto, _ in conns]
-        assert pooled
-        for proto in pooled:
+        for proto in _pooled(client):
             assert proto.transport is not None
             assert proto.transport.max_size == 64 << 10  # type: ignore[attr-defined]
 
@@ -362,12 +367,8 @@ async def test_socket_reads_grow_while_a_big_reply_arrives(server: ReferenceServ
     # (a big reply in fewer reads); the first short read goes back to 64 KiB.
     async with AsyncClient(server.url, timeout=10) as client:
         await client.call_tool("echo", {"text": "x"})
-        connector = client._engine.transport.sender.session().connector
-        assert connector is not None
-        pooled = [proto for conns in connector._conns.values() for proto, _ in conns]
-        assert pooled
         seen: list[tuple[int, int]] = []  # (bytes read, size of the next read)
-        for proto in pooled:
+        for proto in _pooled(client):
             receive, transport = proto.data_received, proto.transport
 
             def counting(data: bytes, receive: Any = receive, transport: Any = transport) -> None:
