@@ -49,3 +49,6 @@ def test_benchmark_quick_run(tmp_path: Path) -> None:
     assert len(failures) == 3 + 4 and set(failures) == {"0"}, scale
     targets = re.findall(r"^\| ([^|]+) \| ([^|]+) \| (met|\*\*missed\*\*) \|$", report, re.M)
     assert len(targets) >= 5 * 2 * 2 + 8, targets
+    # the bare thread hand-over, measured, and shown beside each 16-thread target
+    assert re.search(r"costs \*\*[1-9]\d* µs\*\* of CPU per call", report), report
+    assert sum("the bare handoff alone: " in figure for _, figure, _ in targets) == 5
