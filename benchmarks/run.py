@@ -877,21 +877,26 @@ def compile_duomcp() -> None:
     subprocess.run([sys.executable, "-m", "compileall", "-q", folder], check=True, timeout=300)
 
 
-def import_ms(statements: str, repeats: int) -> float:
-    code = f"import time; t = time.perf_counter(); {statements}; print(time.perf_counter() - t)"
+def _median_printed(code: str, *argv: str, repeats: int) -> float:
+    """The median of the number ``code`` prints, over ``repeats`` fresh interpreters."""
     runs = [
         float(
             subprocess.run(
-                [sys.executable, "-c", code],
+                [sys.executable, "-c", code, *argv],
                 capture_output=True,
                 text=True,
                 check=True,
-                timeout=120,
+                timeout=300,
             ).stdout
         )
         for _ in range(repeats)
     ]
-    return statistics.median(runs) * 1e3
+    return statistics.median(runs)
+
+
+def import_ms(statements: str, repeats: int) -> float:
+    code = f"import time; t = time.perf_counter(); {statements}; print(time.perf_counter() - t)"
+    return _median_printed(code, repeats=repeats) * 1e3
 
 
 # The least a blocking call from 16 threads into one event-loop thread can cost, with no
@@ -930,19 +935,7 @@ print((cpu() - started) / calls * 1e6)
 
 def measure_handoff(calls: int, repeats: int) -> float:
     """Median CPU µs per bare thread-to-loop handoff (HANDOFF) over fresh processes."""
-    runs = [
-        float(
-            subprocess.run(
-                [sys.executable, "-c", HANDOFF, str(calls)],
-                capture_output=True,
-                text=True,
-                check=True,
-                timeout=300,
-            ).stdout
-        )
-        for _ in range(repeats)
-    ]
-    return statistics.median(runs)
+    return _median_printed(HANDOFF, str(calls), repeats=repeats)
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
