@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -57,6 +58,7 @@ _METHODS: dict[RequestKind, str] = {
 # big reply arrives, reads go back to 256 KiB (see _read_sizes): 16 concurrent 256 KiB
 # replies cost 25-40% more CPU in 64 KiB reads.
 _READ_SIZE = 64 << 10
+_SMALL_READ = 16 << 10  # a read this short ends a big reply's larger reads
 
 
 @attrs.frozen(kw_only=True)
@@ -320,18 +322,21 @@ def raise_auth(challenge: AuthChallenge, method: str) -> NoReturn:
 _CONNECTOR: type[aiohttp.TCPConnector] | None = None
 
 
-def _read_sizes(
-    receive: Callable[[bytes], None], transport: Any, big: int
-) -> Callable[[bytes], None]:
-    """``receive`` (a connection's ``data_received``), setting the next socket read's size
-    from this one: a read that filled :data:`_READ_SIZE` means a big reply is arriving,
-    read on in ``big`` pieces (asyncio's own size: a 256 KiB reply in 2 reads, not 5);
-    a shorter one goes back to :data:`_READ_SIZE`."""
+def _read_sizes(proto: Any, transport: Any, big: int) -> Callable[[bytes], None]:
+    """``proto.data_received``, also setting the next socket read's size from this one: a
+    read that filled :data:`_READ_SIZE` means a big reply is arriving, read on in ``big``
+    pieces (asyncio's own size: a 256 KiB reply in 2 reads, not 5) until a read under
+    :data:`_SMALL_READ` (a small reply, or a big one's end)."""
+    receive = type(proto).data_received
+    owner = weakref.ref(proto)  # no cycle through the instance's own attribute
 
     def data_received(data: bytes) -> None:
-        if data:  # aiohttp calls it with b"" too, as it resumes reading
-            transport.max_size = big if len(data) >= _READ_SIZE else _READ_SIZE
-        receive(data)
+        size = len(data)
+        if size >= _READ_SIZE:
+            transport.max_size = big
+        elif 0 < size < _SMALL_READ:  # aiohttp calls it with b"" too, as it resumes reading
+            transport.max_size = _READ_SIZE
+        receive(owner(), data)
 
     return data_received
 
@@ -352,7 +357,7 @@ def _connector_class() -> type[aiohttp.TCPConnector]:
                 big = getattr(transport, "max_size", 0)
                 if transport is not None and big > _READ_SIZE:
                     setattr(transport, "max_size", _READ_SIZE)  # noqa: B010 (not in typeshed)
-                    receive = _read_sizes(proto.data_received, transport, big)
+                    receive = _read_sizes(proto, transport, big)
                     setattr(proto, "data_received", receive)  # noqa: B010 (a method)
                 return proto
 
