@@ -1,4 +1,4 @@
-"""The wire format: every JSON rule of the MCP models, in one place.
+"""The wire format: every JSON rule of the MCP models (the converter's, with fast paths).
 
 The models know nothing of JSON; here are the rules:
 
