@@ -129,6 +129,64 @@ def test_a_call_from_another_thread_wakes_the_sleeping_loop(
         slow.result(10)
 
 
+def test_a_driven_calls_first_step_runs_at_once_as_in_a_running_loop() -> None:
+    # The first step runs before any turn of the loop, with what run_forever() sets up:
+    # the running loop, its task, its async-generator hooks; and all of it undone after.
+    hooks_before = sys.get_asyncgen_hooks()
+    seen: dict[str, Any] = {}
+
+    async def first_step_only() -> str:
+        loop = asyncio.get_running_loop()
+        seen["task"] = asyncio.current_task()
+        seen["hooks"] = sys.get_asyncgen_hooks()
+        seen["expected"] = (loop._asyncgen_firstiter_hook, loop._asyncgen_finalizer_hook)  # type: ignore[attr-defined]
+
+        async def numbers() -> Any:
+            yield 1
+            yield 2
+
+        seen["first"] = await numbers().__anext__()  # left open: the loop will close it
+        return "done"
+
+    async def at_once() -> str:
+        return "at once"
+
+    loop = portal.loop()
+    selects = 0
+    real_select = loop._selector.select  # type: ignore[attr-defined]
+
+    def counting_select(timeout: float | None = None) -> Any:
+        nonlocal selects
+        selects += 1
+        return real_select(timeout)
+
+    loop._selector.select = counting_select  # type: ignore[attr-defined]
+    try:
+        assert portal.call(at_once) == "at once"
+        if _portal._EAGER:
+            assert selects == 0  # a call done in its first step costs no turn of the loop
+        assert portal.call(first_step_only) == "done"
+    finally:
+        del loop._selector.select  # type: ignore[attr-defined]
+    assert seen["task"] is not None
+    assert tuple(seen["hooks"]) == seen["expected"]
+    assert seen["first"] == 1
+    assert sys.get_asyncgen_hooks() == hooks_before
+    assert asyncio._get_running_loop() is None
+
+
+def test_a_callback_queued_before_a_driven_call_still_runs_first() -> None:
+    order: list[str] = []
+
+    async def call() -> None:
+        order.append("call")
+
+    loop = portal.loop()
+    loop.call_soon_threadsafe(order.append, "queued")  # no one runs the loop now
+    portal.call(call)
+    assert order == ["queued", "call"]
+
+
 def test_a_call_that_fails_to_start_leaves_the_loop_free() -> None:
     async def one(x: int) -> int:
         return x
