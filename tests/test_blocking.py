@@ -8,6 +8,7 @@ import contextvars
 import linecache
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -151,6 +152,10 @@ def test_a_driven_calls_first_step_runs_at_once_as_in_a_running_loop() -> None:
     async def at_once() -> str:
         return "at once"
 
+    async def one_yield() -> str:
+        await asyncio.sleep(0)
+        return "second step"
+
     loop = portal.loop()
     selects = 0
     real_select = loop._selector.select  # type: ignore[attr-defined]
@@ -162,9 +167,12 @@ def test_a_driven_calls_first_step_runs_at_once_as_in_a_running_loop() -> None:
 
     loop._selector.select = counting_select  # type: ignore[attr-defined]
     try:
-        assert portal.call(at_once) == "at once"
+        assert portal.call(one_yield) == "second step"
         if _portal._EAGER:
-            assert selects == 0  # a call done in its first step costs no turn of the loop
+            assert selects == 1  # the second step's turn only
+        selects = 0
+        assert portal.call(at_once) == "at once"
+        assert selects == 1  # still one turn: what the loop reads meanwhile is read
         assert portal.call(first_step_only) == "done"
     finally:
         del loop._selector.select  # type: ignore[attr-defined]
@@ -173,6 +181,43 @@ def test_a_driven_calls_first_step_runs_at_once_as_in_a_running_loop() -> None:
     assert seen["first"] == 1
     assert sys.get_asyncgen_hooks() == hooks_before
     assert asyncio._get_running_loop() is None
+
+
+def test_calls_in_a_row_done_at_once_do_not_hold_up_background_reads() -> None:
+    received: list[float] = []
+    server = socket.create_server(("127.0.0.1", 0))
+    peer: list[socket.socket] = []
+    accepted = threading.Thread(target=lambda: peer.append(server.accept()[0]))
+    accepted.start()
+
+    async def start_reader() -> asyncio.Task[None]:
+        reader, writer = await asyncio.open_connection(*server.getsockname())
+
+        async def read() -> None:
+            if await reader.read(100):
+                received.append(time.monotonic())
+            writer.close()
+
+        return asyncio.get_running_loop().create_task(read())
+
+    async def at_once() -> None:
+        return None
+
+    task = portal.call(start_reader)
+    accepted.join(5)
+    sent = 0.0
+    deadline = time.monotonic() + 5
+    try:
+        while not received and time.monotonic() < deadline:  # a program calling in a row
+            portal.call(at_once)
+            if not sent and time.monotonic() > deadline - 4.9:
+                peer[0].sendall(b"news")
+                sent = time.monotonic()
+        assert received and received[0] - sent < 0.5
+    finally:
+        peer[0].close()
+        server.close()
+        portal.call(asyncio.wait_for, task, 5)
 
 
 def test_a_callback_queued_before_a_driven_call_still_runs_first() -> None:

@@ -338,8 +338,10 @@ class Portal:
                         if running_for < _WATCH_MAX:
                             timeout = max(_ORPHAN_GRACE, running_for)
                     self._daemon_wakes_at = _NEVER if timeout is None else now + timeout
-                    self._wake.wait(timeout)
-                    self._daemon_wakes_at = _NEVER
+                    try:
+                        self._wake.wait(timeout)
+                    finally:  # not left stale by an exception (see _orphan)
+                        self._daemon_wakes_at = _NEVER
             try:
                 loop.run_forever()  # stopped by the last handed call
             except BaseException:  # SystemExit or the like from a task: this thread ends
@@ -484,15 +486,20 @@ def _run_driven(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> Non
             firstiter=base._asyncgen_firstiter_hook, finalizer=base._asyncgen_finalizer_hook
         )
         _set_running_loop(loop)
+        step = ready[0]  # the task's step (checked above; other threads only append)
         try:
-            step = ready.popleft()
-        except IndexError:  # taken meanwhile: cannot be, as this thread runs the loop
-            step = None
-        if step is not None:
-            if step._callback is not None and getattr(step._callback, "__self__", None) is task:
-                step._run()
-            else:  # another thread's callback came first: back in its place
+            ready.popleft()
+            step._run()
+        except BaseException:
+            # A Ctrl-C between taking the step and the coroutine's start: the step goes
+            # back, so that the task's cancellation can run (the task ends).
+            if _unstarted(task) and step not in ready:
                 ready.appendleft(step)
+            raise
+        if base._stopping:
+            # Done in its first step: still one turn, as run_forever() would take, so
+            # that calls in a row do not hold up what the loop reads or times meanwhile.
+            base._run_once()
         while not base._stopping:
             base._run_once()
     finally:
@@ -500,6 +507,14 @@ def _run_driven(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> Non
         base._thread_id = None
         _set_running_loop(None)
         sys.set_asyncgen_hooks(*hooks)
+
+
+def _unstarted(task: asyncio.Task[Any]) -> bool:
+    """Whether the task's coroutine has not begun (its first step never ran)."""
+    import inspect
+
+    coro: Any = task.get_coro()
+    return not task.done() and inspect.getcoroutinestate(coro) == inspect.CORO_CREATED
 
 
 # The asyncio internals _run_driven relies on (CPython's, 3.10 to 3.14); else run_forever().
