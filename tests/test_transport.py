@@ -391,6 +391,19 @@ async def test_socket_reads_grow_while_a_big_reply_arrives(server: ReferenceServ
         assert seen and seen[-1][1] == 64 << 10
 
 
+async def test_an_argument_over_a_mebibyte_goes_without_a_warning(server: ReferenceServer) -> None:
+    # aiohttp warns (ResourceWarning) for raw request bodies over 1 MiB; this suite, like
+    # many, turns warnings into errors: the call would fail.
+    text = "z" * (1 << 20)
+    async with AsyncClient(server.url, timeout=10) as client:
+        result = await client.call_tool("echo", {"text": text})
+    assert result.content[0].text == text  # type: ignore[union-attr]
+    sent = [r for r in server.requests if r.method == "POST" and r.body and "params" in r.body]
+    big = [r for r in sent if r.body["params"].get("arguments", {}).get("text") == text]
+    assert len(big) == 1  # sent once, whole, as JSON
+    assert big[0].headers["content-type"] == "application/json"
+
+
 async def test_get_stream_delivers_notifications(server: ReferenceServer) -> None:
     changed: list[str] = []
     updated: list[str] = []
