@@ -118,7 +118,7 @@ def test_the_fast_path_takes_the_handshake_models() -> None:
         (_models.InitializeResult, initialize),
         (_models.CallToolResult, modern_text),
     ):
-        fast = _wire._FAST_PATHS.get(cls) or _wire._fast_model(cls)
+        fast = _wire._fast_path(cls)
         assert fast is not None
         built = fast(wire)
         assert built is not None, cls
@@ -130,7 +130,7 @@ def test_the_fast_path_takes_the_handshake_models() -> None:
 @given(data=st.data())
 def test_the_fast_path_builds_what_the_converter_builds(cls: type, data: st.DataObject) -> None:
     wire = data.draw(_object(cls, 0))
-    fast = _wire._FAST_PATHS.get(cls) or _wire._fast_model(cls)
+    fast = _wire._fast_path(cls)
     assert fast is not None
     built = fast(json.loads(json.dumps(wire)))
     try:

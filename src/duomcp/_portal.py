@@ -496,12 +496,10 @@ def _run_driven(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> Non
             if _unstarted(task) and step not in ready:
                 ready.appendleft(step)
             raise
-        if base._stopping:
-            # Done in its first step: still one turn, as run_forever() would take, so
-            # that calls in a row do not hold up what the loop reads or times meanwhile.
-            base._run_once()
-        while not base._stopping:
-            base._run_once()
+        while True:  # at least one turn, as in run_forever(), even for a call done in
+            base._run_once()  # its first step: calls in a row hold up no I/O nor timer
+            if base._stopping:
+                break
     finally:
         base._stopping = False
         base._thread_id = None

@@ -176,12 +176,13 @@ def _fast_call_tool_result(data: Mapping[str, Any]) -> Any:
     content = data.get("content")
     is_error = data.get("isError")
     result_type = data.get("resultType")  # a modern server's "complete"
-    if type(content) is not list or (is_error is not None and type(is_error) is not bool):
-        return None
     meta = data.get("_meta")  # a modern server's serverInfo, say: passed through
-    if result_type is not None and type(result_type) is not str:
-        return None
-    if meta is not None and not isinstance(meta, Mapping):
+    if (
+        type(content) is not list
+        or (is_error is not None and type(is_error) is not bool)
+        or (result_type is not None and type(result_type) is not str)
+        or (meta is not None and not isinstance(meta, Mapping))
+    ):
         return None
     text_content = _models.TextContent
     blocks = []
@@ -207,6 +208,11 @@ _FAST_PATHS: dict[type, Callable[[Mapping[str, Any]], Any]] = {
 
 _NO: Any = object()  # a value the fast path does not take: the converter's way
 _fast_models: dict[type, Callable[[dict[str, Any]], Any] | None] = {}
+
+
+def _fast_path(cls: type) -> Callable[[dict[str, Any]], Any] | None:
+    """The fast builder of ``cls``: a hand-written one, else the generic one, if any."""
+    return _FAST_PATHS.get(cls) or _fast_model(cls)
 
 
 def _fast_model(cls: type) -> Callable[[dict[str, Any]], Any] | None:
@@ -273,12 +279,11 @@ def _fast_value(tp: Any) -> Callable[[Any], Any] | None:
         kinds = {type(v) for v in allowed}
         return lambda value: value if type(value) in kinds and value in allowed else _NO
     if _is_mapping(tp):
-        member = _fast_value(typing.get_args(tp)[1])
-        if member is None:
-            return None
-        if typing.get_args(tp)[1] is Any:  # a JSON object, passed through
+        value_type = typing.get_args(tp)[1]
+        if value_type is Any:  # a JSON object, passed through
             return lambda value: value if isinstance(value, Mapping) else _NO
-        return lambda value: _fast_mapping(value, member)
+        member = _fast_value(value_type)
+        return None if member is None else lambda value: _fast_mapping(value, member)
     if _is_tuple(tp):
         args = typing.get_args(tp)
         if len(args) != 2 or args[1] is not Ellipsis:
@@ -325,7 +330,7 @@ def _fast_tuple(value: Any, item: Callable[[Any], Any]) -> Any:
 def _fast_nested(value: Any, cls: type) -> Any:
     if type(value) is not dict:
         return _NO
-    fast = _FAST_PATHS.get(cls) or _fast_model(cls)
+    fast = _fast_path(cls)
     built = None if fast is None else fast(value)
     return _NO if built is None else built
 
@@ -401,7 +406,7 @@ def from_wire(data: Any, cls: type[T]) -> T:
             # Before the general hook is made: making it imports cattrs and builds the
             # hooks of every class the model may hold (for a CallToolResult, every content
             # type), which a process whose messages all take the fast path never needs.
-            fast = _FAST_PATHS.get(cls) or _fast_model(cls)
+            fast = _fast_path(cls)
             done = None if fast is None else fast(data)
             if done is not None:
                 return done  # type: ignore[no-any-return]
