@@ -10,7 +10,11 @@ as soon as no handed call is left, so the fast path comes back by itself.
 A loop with only background work (a stdio pipe or a GET stream to read) is left alone for
 :data:`_ORPHAN_GRACE` after a call: a caller that comes back within it runs the loop itself
 (no thread hop per call for a program calling in a row); otherwise the daemon thread takes
-the loop, so what the background work waits for is held up for about 10 ms at most.
+the loop, so what the background work waits for is held up for about 10 ms at most. The
+daemon thread looks at such a loop now and then, not once per call; each look costs the
+calling thread (the two contend for the GIL for up to 5 ms), so while calls come in a row
+it looks less often: the work is then held up for at most half as long as the row of calls
+has lasted, and never more than about 0.1 s.
 
 This works where ``asyncio.run`` cannot: inside a running event loop (Jupyter, IPython: the
 call goes to the daemon thread), from many threads at once, and after ``os.fork()`` (the
@@ -28,6 +32,7 @@ import signal
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -37,6 +42,7 @@ _T = TypeVar("_T")
 _CANCEL_GRACE = 5.0  # seconds a cancelled call may take to tell the server, after Ctrl-C
 _ORPHAN_GRACE = 0.005  # seconds a loop with background work waits for a caller to run it
 _WATCH_MAX = 0.1  # the longest the daemon thread sleeps while a caller runs such a loop
+_PATIENCE = 0.5  # of the time calls have come in a row: how long the daemon may sleep then
 _NEVER = float("inf")
 
 
@@ -59,6 +65,9 @@ class Portal:
         self._orphaned_at: float | None = None  # nobody runs the loop, which has work, since
         self._background = False  # the loop had background work when last left
         self._driven_since = 0.0  # when the caller now running the loop took it
+        self._row_since = 0.0  # when the calls in a row that run the loop began
+        self._working: Callable[[], asyncio.Task[Any] | None] = _no_task
+        """A weak reference to an unfinished task of the loop, last time one was looked for."""
         self._daemon_wakes_at = _NEVER  # when the daemon thread's wait ends by itself
         self._inbox: collections.deque[_Call] = collections.deque()  # calls not started yet
         self._inbox_ok = False  # the loop's selector takes calls from the inbox
@@ -123,8 +132,12 @@ class Portal:
                 if (runner is None or runner is me) and running is None:
                     drive = True  # first: a Ctrl-C from here on gives the loop back
                     self._runner = me
+                    now = time.monotonic()
+                    left = self._orphaned_at
+                    if left is None or now - left > _ORPHAN_GRACE:  # not a call in a row
+                        self._row_since = now
                     self._orphaned_at = None
-                    self._driven_since = time.monotonic()
+                    self._driven_since = now
                     self.driven += 1
                 else:
                     call = _Call(coro, self)  # a Ctrl-C in here: nothing counted yet
@@ -197,7 +210,7 @@ class Portal:
         task: asyncio.Task[None] | None = None
         try:
             box = _Driven(coro, loop)
-            task = loop.create_task(box.run())
+            task = _task(box.run(), loop)
             if me is threading.main_thread():
                 ctrl_c = _CtrlC(box, task)
                 ctrl_c.install()
@@ -279,7 +292,13 @@ class Portal:
 
     def _left(self, loop: asyncio.AbstractEventLoop) -> None:
         """Nobody runs the loop now and no handed call waits (lock held)."""
-        if _busy(loop):
+        # The task found last time is most often still at work (a stream's reader): one
+        # look at it, not at every task, at the end of every driven call.
+        task = self._working()
+        if task is None or task.done():
+            task = _unfinished(loop)
+            self._working = _no_task if task is None else weakref.ref(task)
+        if task is not None:
             self._orphan()
         else:
             self._background = False
@@ -295,13 +314,19 @@ class Portal:
         now = time.monotonic()
         self._orphaned_at = now
         self._background = True
-        if self._daemon_wakes_at <= now + 2 * _ORPHAN_GRACE:
+        if self._daemon_wakes_at <= now + _ORPHAN_GRACE + self._patience(now):
             return  # it waits (so it is alive) and looks soon: no is_alive(), no wake-up
         thread = self._thread
         if thread is None or not thread.is_alive():
             self._thread_for_loop()
         else:
             self._wake.notify()
+
+    def _patience(self, now: float) -> float:
+        """How long the daemon thread may leave a loop with background work unwatched
+        while callers run it in a row (lock held): :data:`_ORPHAN_GRACE` at first, then
+        half as long as the row has lasted, at most :data:`_WATCH_MAX`."""
+        return min(_WATCH_MAX, max(_ORPHAN_GRACE, (now - self._row_since) * _PATIENCE))
 
     def _thread_for_loop(self) -> threading.Thread:
         thread = self._thread
@@ -330,13 +355,16 @@ class Portal:
                             self._runner = me
                             self._orphaned_at = None
                             break
+                        # Left just now, by calls in a row: look again as if it ran.
+                        timeout = max(timeout, self._patience(now))
                     elif self._runner is not None and self._background:
                         # Look again soon: the caller may leave the loop to its work. Less
-                        # often while one call runs longer, not at all once it has run
-                        # _WATCH_MAX: _orphan wakes this thread when it ends.
+                        # often while calls come in a row or one call runs longer, not at
+                        # all once it has run _WATCH_MAX: _orphan wakes this thread when
+                        # it ends.
                         running_for = now - self._driven_since
                         if running_for < _WATCH_MAX:
-                            timeout = max(_ORPHAN_GRACE, running_for)
+                            timeout = max(self._patience(now), running_for)
                     self._daemon_wakes_at = _NEVER if timeout is None else now + timeout
                     try:
                         self._wake.wait(timeout)
@@ -355,6 +383,7 @@ class Portal:
                             self._hand_over()
                     else:
                         self._runner = None
+                        self._row_since = time.monotonic()  # calls from now on: a new row
                         self._left(loop)
 
     def _finished(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -467,19 +496,18 @@ def _run_driven(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> Non
     (Python 3.12+) do once a loop runs. Where the loop is not as expected (another
     callback queued, debug mode, an asyncio without these internals), it is
     ``run_forever()``."""
+    base: Any = loop
     ready: Any = getattr(loop, "_ready", None)
     if (
         not _EAGER
         or ready is None
         or len(ready) != 1
         or getattr(ready[0]._callback, "__self__", None) is not task
-        or loop.get_debug()
+        or base._debug
     ):
         loop.run_forever()
         return
-    base: Any = loop
-    base._check_closed()
-    hooks = sys.get_asyncgen_hooks()
+    hooks = sys.get_asyncgen_hooks()  # (the loop is open: the task's step was queued)
     try:
         base._thread_id = threading.get_ident()
         sys.set_asyncgen_hooks(
@@ -515,31 +543,42 @@ def _unstarted(task: asyncio.Task[Any]) -> bool:
     return not task.done() and inspect.getcoroutinestate(coro) == inspect.CORO_CREATED
 
 
+def _task(coro: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop) -> asyncio.Task[Any]:
+    """``loop.create_task(coro)`` for the portal's loop, which has no task factory: the
+    task itself, without the method's checks and calls where they have nothing to do."""
+    base: Any = loop
+    if _EAGER and not base._closed and not base._debug:
+        return asyncio.Task(coro, loop=loop)
+    return loop.create_task(coro)
+
+
 # The asyncio internals _run_driven relies on (CPython's, 3.10 to 3.14); else run_forever().
 _set_running_loop: Any = getattr(asyncio.events, "_set_running_loop", None)
 _EAGER = _set_running_loop is not None and all(
     hasattr(asyncio.BaseEventLoop, name)
     for name in (
         "_run_once",
-        "_check_closed",
         "_asyncgen_firstiter_hook",
         "_asyncgen_finalizer_hook",
     )
 )
 
 
-def _busy(loop: asyncio.AbstractEventLoop) -> int:
-    """How many unfinished tasks the loop has."""
+def _unfinished(loop: asyncio.AbstractEventLoop) -> asyncio.Task[Any] | None:
+    """One of the loop's unfinished tasks, if it has any."""
     if _TASKS is None:
-        return len(asyncio.all_tasks(loop))
+        return next(iter(asyncio.all_tasks(loop)), None)
     # asyncio.all_tasks() itself, without its WeakSet iteration guard and per-task
-    # function calls (about five times cheaper): a driven call asks at its end, every time.
-    busy = 0
+    # function calls (about five times cheaper).
     for ref in list(_TASKS.data):
-        task = ref()
+        task: asyncio.Task[Any] | None = ref()
         if task is not None and not task.done() and task.get_loop() is loop:
-            busy += 1
-    return busy
+            return task
+    return None
+
+
+def _no_task() -> None:
+    """A weak reference to no task."""
 
 
 # The WeakSet asyncio.all_tasks() reads, where it is the only place tasks are registered

@@ -194,11 +194,13 @@ class BlockingCalls:
         ttl_ms: int | None = None,
     ) -> tuple[ToolTask | None, Any]:
         """``tools/call`` (and the task it may start): see :meth:`ToolCalls.call_tool`."""
-        return self._call(  # type: ignore[no-any-return]
+        if on_progress is not None:
+            on_progress = _in_pool(on_progress, self._pool)
+        return portal.call(
             self._calls.call_tool,
             params,
             timeout=timeout,
-            on_progress=_in_pool(on_progress, self._pool),
+            on_progress=on_progress,
             as_task=as_task,
             ttl_ms=ttl_ms,
         )
