@@ -220,6 +220,83 @@ def test_calls_in_a_row_done_at_once_do_not_hold_up_background_reads() -> None:
         portal.call(asyncio.wait_for, task, 5)
 
 
+def test_a_driven_call_woken_by_what_it_read_ends_without_another_select() -> None:
+    # A call whose task is woken by the reply it was waiting for runs on at once, not
+    # after one more select() (a system call and a pass over the loop: it would run first
+    # in that turn anyway). Each call still turns the loop at least once.
+    p = Portal()
+    selects = 0
+    selector = p.loop()._selector  # type: ignore[attr-defined]
+    select = selector.select
+
+    def counted(timeout: float | None = None) -> Any:
+        nonlocal selects
+        selects += 1
+        return select(timeout)
+
+    selector.select = counted
+    server = socket.create_server(("127.0.0.1", 0))
+    streams: list[Any] = []
+
+    def echo() -> None:
+        peer = server.accept()[0]
+        with peer:
+            data = peer.recv(100)
+            while data:
+                peer.sendall(data)
+                data = peer.recv(100)
+
+    echoing = threading.Thread(target=echo, daemon=True)
+    echoing.start()
+
+    async def connect() -> None:
+        streams.extend(await asyncio.open_connection(*server.getsockname()))
+
+    async def ask(i: int) -> bytes:
+        reader, writer = streams
+        writer.write(b"%d\n" % i)
+        return await reader.readline()  # type: ignore[no-any-return]
+
+    async def close() -> None:
+        streams[1].close()
+        await streams[1].wait_closed()
+
+    try:
+        p.call(connect)
+        before = selects
+        for i in range(50):
+            assert p.call(ask, i) == b"%d\n" % i
+        assert 50 <= selects - before <= 60  # one a call (two before)
+    finally:
+        if streams:
+            p.call(close)
+        echoing.join(5)
+        server.close()
+        p.loop().close()
+
+
+def test_a_driven_call_that_keeps_yielding_lets_timers_and_reads_run() -> None:
+    # Running a woken task at once never starves the loop: I/O and timers due are looked
+    # at every other step at least, as a call that yields again and again shows.
+    p = Portal()
+    fired: list[float] = []
+
+    async def spin() -> int:
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.01, lambda: fired.append(loop.time()))
+        started, steps = loop.time(), 0
+        while loop.time() - started < 0.2:
+            await asyncio.sleep(0)
+            steps += 1
+        return steps
+
+    try:
+        assert p.call(spin) > 100
+        assert fired, "a timer due during the call never ran"
+    finally:
+        p.loop().close()
+
+
 def test_a_callback_queued_before_a_driven_call_still_runs_first() -> None:
     order: list[str] = []
 

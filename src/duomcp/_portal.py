@@ -107,8 +107,10 @@ class Portal:
         Ctrl-C (KeyboardInterrupt) while waiting cancels the coroutine before re-raising,
         so a request in flight is cancelled on the server too.
         """
-        loop = self.loop()
-        running = asyncio._get_running_loop()
+        loop = self._loop  # self.loop(), without a call for what it does first
+        if loop is None or not (_FORK_HOOK or self._pid == os.getpid()):
+            loop = self.loop()
+        running = _get_running_loop()
         if running is loop:
             raise RuntimeError(
                 "a blocking duomcp client was called from its own event-loop thread; "
@@ -206,16 +208,24 @@ class Portal:
         me: threading.Thread,
     ) -> _T:
         box: _Driven | None = None
-        ctrl_c = None
         task: asyncio.Task[None] | None = None
         try:
             box = _Driven(coro, loop)
-            task = _task(box.run(), loop)
+            base: Any = loop
+            # The portal's loop has no task factory: the task itself, without create_task's
+            # checks and calls where they have nothing to do, and with a name (no "Task-%d"
+            # to format). Its first step is then the only callback queued, unless another
+            # thread queued one meanwhile.
+            direct = _EAGER and not base._closed and not base._debug
+            if direct:
+                task = asyncio.Task(box.run(), loop=loop, name=_TASK_NAME)
+            else:
+                task = loop.create_task(box.run())
             if me is threading.main_thread():
-                ctrl_c = _CtrlC(box, task)
-                ctrl_c.install()
+                box.task = task
+                box.install()
             try:
-                _run_driven(loop, task)  # stopped by the task's last step
+                _run_driven(loop, task, direct)  # stopped by the task's last step
                 while not task.done():  # a stale stop() of an interrupted call came first
                     loop.run_forever()
                 if getattr(loop, "_ready", None):
@@ -247,9 +257,9 @@ class Portal:
                 # asyncio's weak-set callback, and a KeyboardInterrupt raised in such a
                 # callback is printed and lost.
                 task = None
-                if ctrl_c is not None:
-                    ctrl_c.task = None
-                    ctrl_c.close()
+                if box is not None and box.installed:
+                    box.task = None
+                    box.close()
                 if box is None or not box.started:  # a Ctrl-C came before its first step
                     coro.close()
         if box.interrupted:
@@ -307,9 +317,9 @@ class Portal:
         """Nobody runs the loop, which has background work (lock held): the daemon thread
         takes it unless a caller comes within the grace time.
 
-        While callers run such a loop, the daemon thread looks at it every grace time on
-        its own, so a program calling in a row does not wake it once per call: a thread
-        waking up takes the GIL from the one making calls.
+        While callers run such a loop, the daemon thread looks at it now and then on its
+        own (see :meth:`_patience`), so a program calling in a row does not wake it once
+        per call: a thread waking up takes the GIL from the one making calls.
         """
         now = time.monotonic()
         self._orphaned_at = now
@@ -326,7 +336,10 @@ class Portal:
         """How long the daemon thread may leave a loop with background work unwatched
         while callers run it in a row (lock held): :data:`_ORPHAN_GRACE` at first, then
         half as long as the row has lasted, at most :data:`_WATCH_MAX`."""
-        return min(_WATCH_MAX, max(_ORPHAN_GRACE, (now - self._row_since) * _PATIENCE))
+        patience = (now - self._row_since) * _PATIENCE  # (min() and max() cost more)
+        if patience < _ORPHAN_GRACE:
+            return _ORPHAN_GRACE
+        return patience if patience < _WATCH_MAX else _WATCH_MAX
 
     def _thread_for_loop(self) -> threading.Thread:
         thread = self._thread
@@ -423,53 +436,8 @@ class _Selector(selectors.DefaultSelector):
 
 
 _select = selectors.DefaultSelector.select
+_get_running_loop = asyncio._get_running_loop
 _FORK_HOOK = hasattr(os, "register_at_fork")
-
-
-class _CtrlC:
-    """In the main thread, Ctrl-C during a driven call cancels that call, instead of raising
-    wherever the loop happens to be (perhaps in a stream's reader, or in another thread's
-    call); a second one raises.
-
-    The handler goes in as the call starts and comes out as it ends: with the C functions
-    of ``_signal`` that costs about 1 µs (``signal.signal`` converts to and from enums:
-    about 11 µs).
-    """
-
-    __slots__ = ("box", "installed", "task")
-
-    def __init__(self, box: _Driven, task: asyncio.Task[Any]) -> None:
-        self.box, self.installed = box, False
-        self.task: asyncio.Task[Any] | None = task
-
-    def install(self) -> None:
-        # Only in place of Python's own handler, or of another call's left in (a second
-        # Ctrl-C as it was taken out): a program that handles Ctrl-C itself, ignores it,
-        # or had it handled from C (getsignal: None) keeps its handler, untouched.
-        current = _get_handler(_SIGINT)
-        if current is signal.default_int_handler or _is_ours(current):
-            self.installed = True  # first: close() looks at what is in, either way
-            try:
-                _set_handler(_SIGINT, self._on_sigint)
-            except ValueError:  # the main thread of another interpreter: no signals here
-                self.installed = False
-
-    def _on_sigint(self, signum: int, frame: Any) -> None:
-        box = self.box
-        if box.interrupted:
-            raise KeyboardInterrupt  # the cancellation takes too long for the user
-        box.interrupted = True  # raised once the call has given the loop back
-        task = self.task
-        if task is not None:  # the call still runs
-            task.cancel()
-            # Thread-safe: also wakes the loop if it sleeps in select().
-            box.loop.call_soon_threadsafe(box.stop_unstarted)
-
-    def close(self) -> None:
-        # Python's own back in place of ours; a handler the program set meanwhile (code
-        # the call ran in this thread) stays.
-        if self.installed and _is_ours(_get_handler(_SIGINT)):
-            _set_handler(_SIGINT, signal.default_int_handler)
 
 
 # The C functions under signal.signal and signal.getsignal (the signal module imported
@@ -486,33 +454,28 @@ _SIGINT = int(signal.SIGINT)
 
 
 def _is_ours(handler: Any) -> bool:
-    return getattr(handler, "__func__", None) is _CtrlC._on_sigint
+    return getattr(handler, "__func__", None) is _Driven._on_sigint
 
 
-def _run_driven(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
+def _run_driven(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any], direct: bool) -> None:
     """``loop.run_forever()`` for a driven call whose task was just made: its first step
     runs at once, not after a turn of the loop (a select() and a pass over the loop's
     queues: about 15% of what the portal adds to a call), as the loop's own eager tasks
-    (Python 3.12+) do once a loop runs. Where the loop is not as expected (another
-    callback queued, debug mode, an asyncio without these internals), it is
-    ``run_forever()``."""
+    (Python 3.12+) do once a loop runs; so does a lone callback a turn leaves (most often
+    the task, woken by the reply it waited for), every other step at most. Where the loop
+    is not as expected (another callback queued, debug mode, an asyncio without these
+    internals), it is ``run_forever()``."""
     base: Any = loop
-    ready: Any = getattr(loop, "_ready", None)
-    if (
-        not _EAGER
-        or ready is None
-        or len(ready) != 1
-        or getattr(ready[0]._callback, "__self__", None) is not task
-        or base._debug
-    ):
+    # ``direct``: the task was just made on this open loop, not in debug mode, so its first
+    # step is the last callback queued; the only one, unless another thread queued one.
+    ready: Any = base._ready if direct else None
+    if ready is None or len(ready) != 1:
         loop.run_forever()
         return
     hooks = sys.get_asyncgen_hooks()  # (the loop is open: the task's step was queued)
     try:
         base._thread_id = threading.get_ident()
-        sys.set_asyncgen_hooks(
-            firstiter=base._asyncgen_firstiter_hook, finalizer=base._asyncgen_finalizer_hook
-        )
+        sys.set_asyncgen_hooks(base._asyncgen_firstiter_hook, base._asyncgen_finalizer_hook)
         _set_running_loop(loop)
         step = ready[0]  # the task's step (checked above; other threads only append)
         try:
@@ -528,6 +491,15 @@ def _run_driven(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> Non
             base._run_once()  # its first step: calls in a row hold up no I/O nor timer
             if base._stopping:
                 break
+            if len(ready) == 1:
+                # Most often the call's task, woken by what this turn read: the first thing
+                # the next turn would run, so it runs now, without that turn's select() and
+                # pass over the timers (they come with the turn after it, if any).
+                handle = ready.popleft()
+                if not handle._cancelled:
+                    handle._run()
+                if base._stopping:
+                    break
     finally:
         base._stopping = False
         base._thread_id = None
@@ -543,14 +515,7 @@ def _unstarted(task: asyncio.Task[Any]) -> bool:
     return not task.done() and inspect.getcoroutinestate(coro) == inspect.CORO_CREATED
 
 
-def _task(coro: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop) -> asyncio.Task[Any]:
-    """``loop.create_task(coro)`` for the portal's loop, which has no task factory: the
-    task itself, without the method's checks and calls where they have nothing to do."""
-    base: Any = loop
-    if _EAGER and not base._closed and not base._debug:
-        return asyncio.Task(coro, loop=loop)
-    return loop.create_task(coro)
-
+_TASK_NAME = "duomcp-blocking-call"
 
 # The asyncio internals _run_driven relies on (CPython's, 3.10 to 3.14); else run_forever().
 _set_running_loop: Any = getattr(asyncio.events, "_set_running_loop", None)
@@ -672,15 +637,24 @@ class _Call:
 
 
 class _Driven:
-    """A coroutine run by the caller's own thread; its last step stops the loop."""
+    """A coroutine run by the caller's own thread; its last step stops the loop.
+
+    In the main thread, Ctrl-C during the call cancels it (:meth:`install`), instead of
+    raising wherever the loop happens to be (perhaps in a stream's reader, or in another
+    thread's call); a second one raises. The handler goes in as the call starts and comes
+    out as it ends: with the C functions of ``_signal`` that costs about 1 µs
+    (``signal.signal`` converts to and from enums: about 11 µs).
+    """
 
     __slots__ = (
         "coro",
         "error",
+        "installed",
         "interrupted",
         "loop",
         "result",
         "started",
+        "task",
     )
 
     def __init__(self, coro: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop) -> None:
@@ -688,8 +662,37 @@ class _Driven:
         self.loop = loop
         self.result: Any = None
         self.error: BaseException | None = None
-        self.interrupted = False
-        self.started = False
+        self.interrupted = self.started = self.installed = False
+        self.task: asyncio.Task[Any] | None = None  # while the Ctrl-C handler may cancel it
+
+    def install(self) -> None:
+        """Put in the Ctrl-C handler (main thread)."""
+        # Only in place of Python's own handler, or of another call's left in (a second
+        # Ctrl-C as it was taken out): a program that handles Ctrl-C itself, ignores it,
+        # or had it handled from C (getsignal: None) keeps its handler, untouched.
+        current = _get_handler(_SIGINT)
+        if current is signal.default_int_handler or _is_ours(current):
+            self.installed = True  # first: close() looks at what is in, either way
+            try:
+                _set_handler(_SIGINT, self._on_sigint)
+            except ValueError:  # the main thread of another interpreter: no signals here
+                self.installed = False
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        if self.interrupted:
+            raise KeyboardInterrupt  # the cancellation takes too long for the user
+        self.interrupted = True  # raised once the call has given the loop back
+        task = self.task
+        if task is not None:  # the call still runs
+            task.cancel()
+            # Thread-safe: also wakes the loop if it sleeps in select().
+            self.loop.call_soon_threadsafe(self.stop_unstarted)
+
+    def close(self) -> None:
+        """Take out the Ctrl-C handler: Python's own back in place of ours; a handler the
+        program set meanwhile (code the call ran in this thread) stays."""
+        if _is_ours(_get_handler(_SIGINT)):
+            _set_handler(_SIGINT, signal.default_int_handler)
 
     def stop_unstarted(self) -> None:
         """After a cancel: a task cancelled before its first step never runs ``run``, so
