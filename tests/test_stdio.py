@@ -27,6 +27,7 @@ from duomcp import (
     TransportError,
 )
 from duomcp.errors import MessageTooLargeError
+from duomcp.transports import stdio
 from duomcp.transports.stdio import StdioTransport
 from duomcp.types import TextContent
 
@@ -95,6 +96,29 @@ async def test_a_legacy_server_one_message_per_line(tmp_path: Path) -> None:
     assert methods[:3] == ["server/discover", "initialize", "notifications/initialized"]
     assert "tools/call" in methods
     await async_wait_until(lambda: not alive(pid))  # closing stdin ended it
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a subprocess pipe of asyncio's there")
+async def test_stdout_is_read_a_pipe_at_a_time_and_big_messages_arrive_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # asyncio's 256 KiB pipe reads cost three more system calls each (mmap, mremap,
+    # munmap); a pipe holds 64 KiB, so reads take that much at most.
+    reads: list[int] = []
+    made = stdio._Stdout.connection_made
+
+    def connection_made(self: Any, transport: Any) -> None:
+        made(self, transport)
+        receive = self.data_received
+        self.data_received = lambda data: (reads.append(len(data)), receive(data))
+        reads.append(-transport.max_size)
+
+    monkeypatch.setattr(stdio._Stdout, "connection_made", connection_made)
+    text = "\u00e9" * 450_000  # 900 KB of UTF-8 (more escaped by servers that do)
+    async with AsyncClient(peer(tmp_path / "in"), timeout=10) as client:
+        assert text_of(await client.call_tool("echo", {"text": text})) == text
+    assert reads[0] == -(64 << 10)
+    assert max(reads) <= 64 << 10 and sum(reads[1:]) > 900_000
 
 
 async def test_each_way_a_call_can_end_on_the_shared_stdout(tmp_path: Path) -> None:
