@@ -142,7 +142,7 @@ class Portal:
                     self._driven_since = now
                     self.driven += 1
                 else:
-                    call = _Call(coro, self)  # a Ctrl-C in here: nothing counted yet
+                    call = _Call(coro, self, loop)  # a Ctrl-C in here: nothing counted yet
                     self._pending += 1
                     if self._inbox_ok:
                         # Signals are looked for after this call returns, not between
@@ -461,10 +461,10 @@ def _run_driven(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any], direct
     """``loop.run_forever()`` for a driven call whose task was just made: its first step
     runs at once, not after a turn of the loop (a select() and a pass over the loop's
     queues: about 15% of what the portal adds to a call), as the loop's own eager tasks
-    (Python 3.12+) do once a loop runs; so does a lone callback a turn leaves (most often
-    the task, woken by the reply it waited for), every other step at most. Where the loop
-    is not as expected (another callback queued, debug mode, an asyncio without these
-    internals), it is ``run_forever()``."""
+    (Python 3.12+) do once a loop runs; so do the callbacks a turn leaves (most often the
+    task, woken by the reply it waited for), with a select() every other step at least.
+    Where the loop is not as expected (another callback queued, debug mode, an asyncio
+    without these internals), it is ``run_forever()``."""
     base: Any = loop
     # ``direct``: the task was just made on this open loop, not in debug mode, so its first
     # step is the last callback queued; the only one, unless another thread queued one.
@@ -491,13 +491,16 @@ def _run_driven(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any], direct
             base._run_once()  # its first step: calls in a row hold up no I/O nor timer
             if base._stopping:
                 break
-            if len(ready) == 1:
-                # Most often the call's task, woken by what this turn read: the first thing
-                # the next turn would run, so it runs now, without that turn's select() and
-                # pass over the timers (they come with the turn after it, if any).
-                handle = ready.popleft()
-                if not handle._cancelled:
-                    handle._run()
+            ntodo = len(ready)
+            if ntodo:
+                # Most often the call's task, woken by what this turn read: what the next
+                # turn would run first runs now, without that turn's select() and pass
+                # over the timers (those come with the turn after it).
+                for _ in range(ntodo):
+                    handle = ready.popleft()
+                    if not handle._cancelled:
+                        handle._run()
+                handle = None  # (as asyncio does: no cycle through an exception)
                 if base._stopping:
                     break
     finally:
@@ -516,6 +519,8 @@ def _unstarted(task: asyncio.Task[Any]) -> bool:
 
 
 _TASK_NAME = "duomcp-blocking-call"
+_TASK_CONTEXT = sys.version_info >= (3, 11)  # Task(context=...)
+_Task: Any = asyncio.Task  # (typed for the oldest Python: no context=)
 
 # The asyncio internals _run_driven relies on (CPython's, 3.10 to 3.14); else run_forever().
 _set_running_loop: Any = getattr(asyncio.events, "_set_running_loop", None)
@@ -568,18 +573,22 @@ class _Call:
         "coro",
         "done",
         "error",
+        "loop",
         "portal",
         "result",
         "started",
         "task",
     )
 
-    def __init__(self, coro: Coroutine[Any, Any, Any], portal: Portal) -> None:
+    def __init__(
+        self, coro: Coroutine[Any, Any, Any], portal: Portal, loop: asyncio.AbstractEventLoop
+    ) -> None:
         self.coro = coro
         # The caller's context variables, as a driven call's task has them: the thread
         # that starts this call on the loop is another one, with its own.
         self.context = contextvars.copy_context()
         self.portal = portal
+        self.loop = loop
         self.done = threading.Lock()
         self.done.acquire()
         self.result: Any = None
@@ -592,7 +601,11 @@ class _Call:
         if self.cancelled:  # Ctrl-C before the loop took the call
             self._never_ran()
             return
-        self.task = self.context.run(asyncio.ensure_future, self.run())
+        loop: Any = self.loop
+        if _TASK_CONTEXT and not loop._debug:  # the task itself, as in _drive
+            self.task = _Task(self.run(), loop=loop, name=_TASK_NAME, context=self.context)
+        else:
+            self.task = self.context.run(loop.create_task, self.run())
 
     async def run(self) -> None:
         # The caller is released from within the task's last step: no done-callback, so
@@ -607,7 +620,7 @@ class _Call:
         except BaseException as exc:  # handed to the caller, which raises it
             self.error = exc
         finally:
-            self.portal._finished(asyncio.get_running_loop())
+            self.portal._finished(self.loop)
             self.done.release()
 
     def _never_ran(self, _: object = None) -> None:
@@ -615,7 +628,7 @@ class _Call:
             self.started = True
             self.coro.close()
             self.error = asyncio.CancelledError()
-            self.portal._finished(asyncio.get_running_loop())
+            self.portal._finished(self.loop)
             self.done.release()
 
     def wait(self, loop: asyncio.AbstractEventLoop) -> Any:
