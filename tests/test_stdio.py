@@ -276,9 +276,12 @@ async def test_a_server_that_keeps_ending_is_not_started_forever(tmp_path: Path)
         for _ in range(3):
             with pytest.raises(TransportError, match="not sent again"):
                 await client.call_tool("echo", {"text": "x"})
-        with pytest.raises(TransportError) as info:
-            await client.call_tool("echo", {"text": "x"})
-        assert "not sent again" not in str(info.value)  # no fourth start within a minute
+        for _ in range(2):  # no fourth start within a minute, and the error says why
+            with pytest.raises(TransportError, match="4 times within a minute") as info:
+                await client.call_tool("echo", {"text": "x"})
+            assert "not sent again" not in str(info.value)
+            assert str(info.value).count("within a minute") == 1
+            assert "exited" in str(info.value.__cause__)  # what ended it, last time
     assert [m.get("method") for m in received(log)].count("initialize") == 4
 
 

@@ -331,6 +331,7 @@ class StdioTransport:
         """How many times the server was started again after it ended."""
         self._restarts: list[float] = []
         self._reviving: asyncio.Lock | None = None
+        self._given_up = False  # ended too often: not started again
         self._queued: list[bytes] | None = None
         """The messages to write at the end of this loop turn."""
         self._flush_failed: asyncio.Task[None] | None = None
@@ -367,7 +368,12 @@ class StdioTransport:
 
     async def revive(self, generation: int) -> bool:
         """Start a server that ended by itself again, at most :data:`MAX_RESTARTS` times a
-        minute; ``True`` when it was, by this call or by another since ``generation``."""
+        minute; ``True`` when it was, by this call or by another since ``generation``.
+
+        Raises:
+            TransportError: the server ended too often to be started again; this call
+                and every later one fail with it, saying so.
+        """
         if self._closed:
             return False
         if self._reviving is None:
@@ -385,7 +391,16 @@ class StdioTransport:
                     self.server.display,
                     MAX_RESTARTS + 1,
                 )
-                return False
+                failure = ended = self._failure
+                if not self._given_up:
+                    self._given_up = True
+                    failure = self._failure = TransportError(
+                        f"{ended}; it ended {MAX_RESTARTS + 1} times within a minute, so it "
+                        "is not started again (a new client starts it anew)"
+                    )
+                    failure.__cause__ = ended
+                assert failure is not None  # (ended)
+                raise failure
             self._restarts.append(now)
             log.warning("%s; starting it again", self._failure)
             await self.restart()
