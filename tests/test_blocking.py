@@ -95,6 +95,13 @@ def wait_for(predicate: object, seconds: float = 5) -> None:
 
 pytestmark = pytest.mark.usefixtures("ctrl_c_raises")
 
+# In asyncio's debug mode (-X dev, PYTHONASYNCIODEBUG) the portal runs the loop the plain
+# way, timing each callback: the steps it saves are not saved there.
+_NOT_IN_DEBUG_MODE = pytest.mark.skipif(
+    sys.flags.dev_mode or bool(os.environ.get("PYTHONASYNCIODEBUG")),
+    reason="asyncio's debug mode runs the loop the plain way",
+)
+
 
 # -- who runs the loop ------------------------------------------------------------------
 
@@ -130,6 +137,7 @@ def test_a_call_from_another_thread_wakes_the_sleeping_loop(
         slow.result(10)
 
 
+@_NOT_IN_DEBUG_MODE
 def test_a_driven_calls_first_step_runs_at_once_as_in_a_running_loop() -> None:
     # The first step runs before any turn of the loop, with what run_forever() sets up:
     # the running loop, its task, its async-generator hooks; and all of it undone after.
@@ -220,6 +228,7 @@ def test_calls_in_a_row_done_at_once_do_not_hold_up_background_reads() -> None:
         portal.call(asyncio.wait_for, task, 5)
 
 
+@_NOT_IN_DEBUG_MODE
 def test_a_driven_call_woken_by_what_it_read_ends_without_another_select() -> None:
     # A call whose task is woken by the reply it was waiting for runs on at once, not
     # after one more select() (a system call and a pass over the loop: it would run first
@@ -293,6 +302,82 @@ def test_a_driven_call_that_keeps_yielding_lets_timers_and_reads_run() -> None:
     try:
         assert p.call(spin) > 100
         assert fired, "a timer due during the call never ran"
+    finally:
+        p.loop().close()
+
+
+def test_a_timer_due_runs_before_what_the_callbacks_run_at_once_schedule() -> None:
+    # Callbacks a turn leaves run at once unless a timer is due: it would run in the next
+    # turn before anything those callbacks schedule, as in asyncio.run.
+    async def scenario() -> list[str]:
+        loop = asyncio.get_running_loop()
+        order: list[str] = []
+
+        def kick() -> None:
+            loop.call_later(0, order.append, "timer")  # due at once
+            loop.call_soon(lambda: (order.append("B"), loop.call_soon(order.append, "C")))
+
+        loop.call_soon(kick)
+        await asyncio.sleep(0.02)
+        return order
+
+    expected = asyncio.run(scenario())
+    assert expected == ["B", "timer", "C"]
+    p = Portal()
+    try:
+        assert p.call(scenario) == expected
+    finally:
+        p.loop().close()
+
+
+class _ForeignLoop(asyncio.AbstractEventLoop):
+    """An event loop that is not asyncio's own (a policy's on Windows: winloop's, say):
+    none of BaseEventLoop's private attributes, its methods those of a loop it wraps."""
+
+    def __init__(self) -> None:
+        self._wrapped = asyncio.new_event_loop()
+
+    def __getattribute__(self, name: str) -> Any:
+        if name.startswith("_") and not name.startswith("__") and name != "_wrapped":
+            raise AttributeError(name)
+        return object.__getattribute__(self, name)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._wrapped, name)
+
+
+def _delegated(name: str) -> Callable[..., Any]:
+    return lambda self, *args, **kwargs: getattr(self._wrapped, name)(*args, **kwargs)
+
+
+for _name in ("run_forever", "stop", "create_task", "call_soon", "call_soon_threadsafe",
+              "call_at", "call_later", "time", "get_debug", "is_closed", "is_running",
+              "create_future", "close", "get_task_factory"):  # fmt: skip
+    setattr(_ForeignLoop, _name, _delegated(_name))
+
+
+def test_a_loop_that_is_not_asyncios_own_runs_calls_the_plain_way() -> None:
+    class Foreign(Portal):
+        def _new_loop(self) -> asyncio.AbstractEventLoop:
+            loop = _ForeignLoop()
+            self._inbox_ok = self._direct_ok = False
+            return loop
+
+    p = Foreign()
+
+    async def hello() -> str:
+        await asyncio.sleep(0)
+        return "ok"
+
+    async def handed() -> str:  # a loop runs in this thread: the call goes to the daemon's
+        return p.call(hello)
+
+    try:
+        assert p.call(hello) == "ok"  # driven
+        assert asyncio.run(handed()) == "ok"
+        assert p.handed == 1
     finally:
         p.loop().close()
 
@@ -716,6 +801,8 @@ def test_calls_in_a_row_have_the_daemon_thread_look_less_often_and_still_take_ov
     async def at_once() -> None:
         return None
 
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-4)  # the daemon thread gives the loop back soon (see below)
     try:
         time.sleep(0.05)
         before = looks.waits
@@ -727,7 +814,24 @@ def test_calls_in_a_row_have_the_daemon_thread_look_less_often_and_still_take_ov
         wait_for(lambda: len(ticks) > seen)
         assert ticks[seen] - stopped < 0.2, "background work held up after the calls"
         assert p.driven > p.handed
+        # One call, however long, is no row of calls: the work goes on soon after it.
+        for _ in range(50):  # until the long call runs the loop itself
+            time.sleep(0.05)  # the daemon thread runs the loop, and the next call with it
+            p.call(at_once)  # then gives it back: a call within 5 ms runs it itself
+            deadline = time.monotonic() + 0.005
+            while p._runner is not None and time.monotonic() < deadline:
+                pass
+            driven = p.driven
+            p.call(asyncio.sleep, 0.3)
+            stopped, seen = time.monotonic(), len(ticks)
+            if p.driven == driven + 1:
+                break
+        else:
+            raise AssertionError("the long call never ran the loop itself")
+        wait_for(lambda: len(ticks) > seen)
+        assert ticks[seen] - stopped < 0.03, "background work held up after one long call"
     finally:
+        sys.setswitchinterval(interval)
         _stop(p, task)
 
 

@@ -65,12 +65,13 @@ class Portal:
         self._orphaned_at: float | None = None  # nobody runs the loop, which has work, since
         self._background = False  # the loop had background work when last left
         self._driven_since = 0.0  # when the caller now running the loop took it
-        self._row_since = 0.0  # when the calls in a row that run the loop began
+        self._row_since = _NEVER  # when the calls in a row that run the loop began
         self._working: Callable[[], asyncio.Task[Any] | None] = _no_task
         """A weak reference to an unfinished task of the loop, last time one was looked for."""
         self._daemon_wakes_at = _NEVER  # when the daemon thread's wait ends by itself
         self._inbox: collections.deque[_Call] = collections.deque()  # calls not started yet
         self._inbox_ok = False  # the loop's selector takes calls from the inbox
+        self._direct_ok = False  # the loop is asyncio's own: tasks made, steps run directly
         self._sleeping = False  # the loop is in, or about to enter, a select() that may block
 
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -89,9 +90,19 @@ class Portal:
     def _new_loop(self) -> asyncio.AbstractEventLoop:
         if sys.platform == "win32":  # the proactor loop (subprocesses); no inbox
             self._inbox_ok = False
-            return asyncio.new_event_loop()
-        self._inbox_ok = True
-        return asyncio.SelectorEventLoop(_Selector(self))
+            loop = asyncio.new_event_loop()  # the policy's: perhaps not asyncio's own
+        else:
+            self._inbox_ok = True
+            loop = asyncio.SelectorEventLoop(_Selector(self))
+        # Tasks made and steps run without the loop's methods (see _drive, _run_driven)
+        # where the loop is asyncio's own, with its attributes, and its run_forever() does
+        # nothing more (the proactor's also arms its wake-up pipe).
+        self._direct_ok = (
+            _EAGER
+            and isinstance(loop, asyncio.BaseEventLoop)
+            and type(loop).run_forever is asyncio.BaseEventLoop.run_forever
+        )
+        return loop
 
     def _after_fork(self) -> None:
         # The child has only the forking thread: the loop (its epoll is shared with the
@@ -137,7 +148,7 @@ class Portal:
                     now = time.monotonic()
                     left = self._orphaned_at
                     if left is None or now - left > _ORPHAN_GRACE:  # not a call in a row
-                        self._row_since = now
+                        self._row_since = _NEVER  # a row begins as its first call ends
                     self._orphaned_at = None
                     self._driven_since = now
                     self.driven += 1
@@ -216,7 +227,12 @@ class Portal:
             # checks and calls where they have nothing to do, and with a name (no "Task-%d"
             # to format). Its first step is then the only callback queued, unless another
             # thread queued one meanwhile.
-            direct = _EAGER and not base._closed and not base._debug
+            direct = (
+                self._direct_ok
+                and not base._closed
+                and not base._debug
+                and base._task_factory is None  # (one set on portal.loop() is used)
+            )
             if direct:
                 task = asyncio.Task(box.run(), loop=loop, name=_TASK_NAME)
             else:
@@ -324,6 +340,8 @@ class Portal:
         now = time.monotonic()
         self._orphaned_at = now
         self._background = True
+        if self._row_since == _NEVER:  # one call, however long, is no row yet
+            self._row_since = now
         if self._daemon_wakes_at <= now + _ORPHAN_GRACE + self._patience(now):
             return  # it waits (so it is alive) and looks soon: no is_alive(), no wake-up
         thread = self._thread
@@ -396,8 +414,8 @@ class Portal:
                             self._hand_over()
                     else:
                         self._runner = None
-                        self._row_since = time.monotonic()  # calls from now on: a new row
                         self._left(loop)
+                        self._row_since = _NEVER  # calls from now on: a new row
 
     def _finished(self, loop: asyncio.AbstractEventLoop) -> None:
         """A handed call is done (called on the loop, from the call's task)."""
@@ -492,10 +510,13 @@ def _run_driven(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any], direct
             if base._stopping:
                 break
             ntodo = len(ready)
-            if ntodo:
+            if ntodo and not (
+                base._scheduled  # a timer due comes first, as it would in that turn
+                and base._scheduled[0]._when < base.time() + base._clock_resolution
+            ):
                 # Most often the call's task, woken by what this turn read: what the next
                 # turn would run first runs now, without that turn's select() and pass
-                # over the timers (those come with the turn after it).
+                # over the timers (none due; I/O is looked at with the turn after it).
                 for _ in range(ntodo):
                     handle = ready.popleft()
                     if not handle._cancelled:
@@ -573,6 +594,7 @@ class _Call:
         "coro",
         "done",
         "error",
+        "finished",
         "loop",
         "portal",
         "result",
@@ -594,7 +616,7 @@ class _Call:
         self.result: Any = None
         self.error: BaseException | None = None
         self.task: asyncio.Task[Any] | None = None
-        self.started = False
+        self.started = self.finished = False
         self.cancelled = False
 
     def start(self) -> None:
@@ -602,10 +624,22 @@ class _Call:
             self._never_ran()
             return
         loop: Any = self.loop
-        if _TASK_CONTEXT and not loop._debug:  # the task itself, as in _drive
-            self.task = _Task(self.run(), loop=loop, name=_TASK_NAME, context=self.context)
-        else:
-            self.task = self.context.run(loop.create_task, self.run())
+        run = self.run()
+        try:
+            if (
+                _TASK_CONTEXT
+                and self.portal._direct_ok
+                and not loop._debug
+                and loop._task_factory is None
+            ):  # the task itself, as in _drive
+                task = _Task(run, loop=loop, name=_TASK_NAME, context=self.context)
+            else:
+                task = self.context.run(loop.create_task, run)
+        except Exception as exc:  # no task: the caller is told, not left waiting
+            run.close()
+            self._never_ran(error=exc)
+            return
+        self.task = task
 
     async def run(self) -> None:
         # The caller is released from within the task's last step: no done-callback, so
@@ -621,22 +655,25 @@ class _Call:
             self.error = exc
         finally:
             self.portal._finished(self.loop)
+            self.finished = True
             self.done.release()
 
-    def _never_ran(self, _: object = None) -> None:
+    def _never_ran(self, _: object = None, *, error: BaseException | None = None) -> None:
         if not self.started:
             self.started = True
             self.coro.close()
-            self.error = asyncio.CancelledError()
+            self.error = asyncio.CancelledError() if error is None else error
             self.portal._finished(self.loop)
+            self.finished = True
             self.done.release()
 
     def wait(self, loop: asyncio.AbstractEventLoop) -> Any:
         try:
             self.done.acquire()
         except KeyboardInterrupt:
-            loop.call_soon_threadsafe(self.cancel)
-            self.done.acquire(timeout=_CANCEL_GRACE)
+            if not self.finished:  # (else done may be ours already: nothing to wait for)
+                loop.call_soon_threadsafe(self.cancel)
+                self.done.acquire(timeout=_CANCEL_GRACE)
             raise
         if self.error is not None:
             raise self.error
