@@ -360,12 +360,13 @@ for _name in ("run_forever", "stop", "create_task", "call_soon", "call_soon_thre
 
 def test_a_loop_that_is_not_asyncios_own_runs_calls_the_plain_way() -> None:
     class Foreign(Portal):
-        def _new_loop(self) -> asyncio.AbstractEventLoop:
-            loop = _ForeignLoop()
-            self._inbox_ok = self._direct_ok = False
-            return loop
+        def _make_loop(self) -> asyncio.AbstractEventLoop:
+            self._inbox_ok = False
+            return _ForeignLoop()
 
     p = Foreign()
+    p.loop()
+    assert not p._direct_ok  # told apart from asyncio's own
 
     async def hello() -> str:
         await asyncio.sleep(0)

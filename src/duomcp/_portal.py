@@ -88,21 +88,31 @@ class Portal:
             return self._loop
 
     def _new_loop(self) -> asyncio.AbstractEventLoop:
-        if sys.platform == "win32":  # the proactor loop (subprocesses); no inbox
-            self._inbox_ok = False
-            loop = asyncio.new_event_loop()  # the policy's: perhaps not asyncio's own
-        else:
-            self._inbox_ok = True
-            loop = asyncio.SelectorEventLoop(_Selector(self))
-        # Tasks made and steps run without the loop's methods (see _drive, _run_driven)
-        # where the loop is asyncio's own, with its attributes, and its run_forever() does
-        # nothing more (the proactor's also arms its wake-up pipe).
+        loop = self._make_loop()
+        # Tasks made and steps run without the loop's methods (see _direct) where the loop
+        # is asyncio's own, with its attributes, and its run_forever() does nothing more
+        # (the proactor's also arms its wake-up pipe).
         self._direct_ok = (
             _EAGER
             and isinstance(loop, asyncio.BaseEventLoop)
             and type(loop).run_forever is asyncio.BaseEventLoop.run_forever
         )
         return loop
+
+    def _make_loop(self) -> asyncio.AbstractEventLoop:
+        if sys.platform == "win32":  # the proactor loop (subprocesses); no inbox
+            self._inbox_ok = False
+            return asyncio.new_event_loop()  # the policy's: perhaps not asyncio's own
+        self._inbox_ok = True
+        return asyncio.SelectorEventLoop(_Selector(self))
+
+    def _direct(self, loop: Any) -> bool:
+        """Whether a task for ``loop`` may be made directly (``asyncio.Task``, named: no
+        create_task checks, no "Task-%d" to format) and its steps run by _run_driven: the
+        loop is asyncio's own, open, not in debug mode, with no task factory set on it."""
+        return (
+            self._direct_ok and not loop._closed and not loop._debug and loop._task_factory is None
+        )
 
     def _after_fork(self) -> None:
         # The child has only the forking thread: the loop (its epoll is shared with the
@@ -177,7 +187,7 @@ class Portal:
             # changes a runner that is this thread: no lock needed to look.
             if drive and self._runner is me:
                 self._release(loop, me)
-        return call.wait(loop)  # type: ignore[no-any-return]
+        return call.wait()  # type: ignore[no-any-return]
 
     def _inside(self, me: threading.Thread) -> bool:
         """Whether this thread is inside one of this portal's calls or its daemon loop
@@ -222,17 +232,9 @@ class Portal:
         task: asyncio.Task[None] | None = None
         try:
             box = _Driven(coro, loop)
-            base: Any = loop
-            # The portal's loop has no task factory: the task itself, without create_task's
-            # checks and calls where they have nothing to do, and with a name (no "Task-%d"
-            # to format). Its first step is then the only callback queued, unless another
+            # Made directly, its first step is the only callback queued, unless another
             # thread queued one meanwhile.
-            direct = (
-                self._direct_ok
-                and not base._closed
-                and not base._debug
-                and base._task_factory is None  # (one set on portal.loop() is used)
-            )
+            direct = self._direct(loop)
             if direct:
                 task = asyncio.Task(box.run(), loop=loop, name=_TASK_NAME)
             else:
@@ -623,15 +625,10 @@ class _Call:
         if self.cancelled:  # Ctrl-C before the loop took the call
             self._never_ran()
             return
-        loop: Any = self.loop
+        loop = self.loop
         run = self.run()
         try:
-            if (
-                _TASK_CONTEXT
-                and self.portal._direct_ok
-                and not loop._debug
-                and loop._task_factory is None
-            ):  # the task itself, as in _drive
+            if _TASK_CONTEXT and self.portal._direct(loop):  # the task itself, as in _drive
                 task = _Task(run, loop=loop, name=_TASK_NAME, context=self.context)
             else:
                 task = self.context.run(loop.create_task, run)
@@ -667,12 +664,12 @@ class _Call:
             self.finished = True
             self.done.release()
 
-    def wait(self, loop: asyncio.AbstractEventLoop) -> Any:
+    def wait(self) -> Any:
         try:
             self.done.acquire()
         except KeyboardInterrupt:
             if not self.finished:  # (else done may be ours already: nothing to wait for)
-                loop.call_soon_threadsafe(self.cancel)
+                self.loop.call_soon_threadsafe(self.cancel)
                 self.done.acquire(timeout=_CANCEL_GRACE)
             raise
         if self.error is not None:
