@@ -300,6 +300,23 @@ async def test_a_timeout_alone_raises_and_leaves_the_task_uncancelled() -> None:
     assert await asyncio.ensure_future(caller()) == 0
 
 
+def test_calls_take_the_loop_they_run_in() -> None:
+    # The correlator keeps the loop of its last call (no get_running_loop() per call); a
+    # call from another loop (a second asyncio.run) must time out on that loop, not on
+    # the first one, which is closed by then.
+    _, transport, correlator = parts()
+
+    async def call() -> asyncio.AbstractEventLoop:
+        with pytest.raises(RequestTimeoutError):
+            await correlator.roundtrip("tools/call", {}, 0.05, None)
+        return asyncio.get_running_loop()
+
+    first = asyncio.run(call())
+    second = asyncio.run(call())
+    assert first is not second and first.is_closed()
+    assert len(transport.posted) == 2
+
+
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="3.10 has no cancel counts to tell by")
 async def test_a_cancellation_beside_a_bounded_waits_result_is_not_lost() -> None:
     # Python 3.11's asyncio.wait_for returns the result and drops a cancellation that came

@@ -142,6 +142,7 @@ class Correlator:
         self._watch: asyncio.TimerHandle | None = None
         self._watch_at = 0.0
         self._active_at = 0.0  # when a call last started or ended
+        self._loop: asyncio.AbstractEventLoop | None = None  # the last call's
         self.closed = False
         self.barrier: Barrier | None = None
         """Set by the inbound router: a call returns after the callbacks queued before
@@ -176,7 +177,13 @@ class Correlator:
         """
         if self.closed:
             raise ConnectionClosedError("the client is closed")
-        loop = asyncio.get_running_loop()
+        # The loop of the last call, if this call runs in one of its tasks: no
+        # get_running_loop(), which costs a getpid() system call each time.
+        loop = self._loop
+        if loop is None or (task := asyncio.current_task(loop)) is None:
+            # The first call (or another loop's: a new asyncio.run()).
+            loop = self._loop = asyncio.get_running_loop()
+            task = asyncio.current_task(loop)
         now = loop.time()
         if now - self._active_at > _SETTLE_AFTER:
             # After a pause, let the loop turn once before sending, so what arrived while
@@ -211,7 +218,7 @@ class Correlator:
             # call. A deadline or close() cancels it there (``stopped``); the transport
             # cancels the request on the server the way it does (HTTP: closes the reply
             # stream; stdio: notifications/cancelled).
-            task = pending.task = asyncio.current_task(loop)
+            pending.task = task
             cancelling = _cancelling(task)
             try:
                 try:
