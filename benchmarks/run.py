@@ -618,6 +618,14 @@ def _preimport(kind: str) -> None:
 
 
 def child(args: argparse.Namespace) -> None:
+    if args.child.startswith("duomcp"):
+        # The default install parses with the json module, even where the test
+        # dependencies installed msgspec (the speedups extra): only --speedups uses it.
+        from duomcp import _jsonrpc
+
+        _jsonrpc._fast_loads = _jsonrpc._find_fast_loads() if args.speedups else None
+        if args.speedups and _jsonrpc._fast_loads is None:
+            raise SystemExit("--speedups: msgspec is not installed")
     result: dict[str, float] | list[dict[str, float]]
     if args.cell == "idle":
         result = idle_cell(args.child, args.target, args.sessions, args.settle)
@@ -938,8 +946,47 @@ def measure_handoff(calls: int, repeats: int) -> float:
     return _median_printed(HANDOFF, str(calls), repeats=repeats)
 
 
+SPEEDUP_CELLS = ("JSON 256 KiB", "SSE 256 KiB", "JSON")
+"""Cells measured with and without the speedups extra (msgspec parses the messages)."""
+
+
+def measure_speedups(args: argparse.Namespace) -> dict[str, list[tuple[float, float]]]:
+    """duomcp's clients without and with the speedups extra, alternated in fresh processes
+    over the rounds: per (cell, concurrency, client), each round's (without, with) CPU µs
+    a call. Empty where msgspec is not installed."""
+    try:
+        import msgspec  # noqa: F401
+    except ImportError:
+        return {}
+    runs: dict[str, list[tuple[float, float]]] = {}
+    for transport in ("json", "sse"):
+        cells = [c for c in CELLS if c.name in SPEEDUP_CELLS and c.transport == transport]
+        with node_server(transport == "sse") as (target,):
+            for _ in range(args.rounds):
+                for cell in cells:
+                    for concurrency in CONCURRENCY:
+                        for client in ("duomcp-async", "duomcp-sync"):
+                            plan = json.dumps([_job(args, cell, concurrency)])
+                            cpu = []
+                            for speedups in (False, True):
+                                [result] = run_child(
+                                    *("--child", client, "--cell", "calls", "--target", target),
+                                    *("--plan", plan, *(["--speedups"] if speedups else [])),
+                                )
+                                cpu.append(result["cpu_us"])
+                            key = f"{cell.name}|{concurrency}|{client}"
+                            runs.setdefault(key, []).append((cpu[0], cpu[1]))
+                            print(
+                                f"{cell.name} c={concurrency} {client}: {cpu[0]:.0f} -> "
+                                f"{cpu[1]:.0f} us/call with speedups",
+                                file=sys.stderr,
+                            )
+    return runs
+
+
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     medians, rounds = measure_calls(args)
+    speedups = measure_speedups(args)
     handoff = measure_handoff(args.handoff_calls, args.handoff_repeats)
     scale = measure_scale(args)
     compile_duomcp()
@@ -952,6 +999,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "cold": cold,
         "imports": imports,
         "handoff_us": handoff,
+        "speedups": speedups,
         "args": vars(args),
     }
 
@@ -1005,6 +1053,37 @@ def calls_table(med: Medians, cells: Sequence[Cell]) -> list[str]:
     return lines
 
 
+def speedups_section(runs: dict[str, list[tuple[float, float]]]) -> list[str]:
+    """The speedups extra, without and with: medians, and the median of per-round ratios."""
+    if not runs:
+        return []
+    try:
+        version = metadata.version("msgspec")
+    except metadata.PackageNotFoundError:
+        version = "?"
+    lines = [
+        "### With the `speedups` extra",
+        "",
+        f"`pip install duomcp[speedups]` installs msgspec ({version} here), which then parses "
+        "every message (into the same values as the json module; what it refuses, the json "
+        "module decides). The same cells, each client without and then with it, in fresh "
+        "processes, alternated over the rounds; every other figure on this page is without.",
+        "",
+        "| reply | concurrency | client | CPU µs/call without | with | with / without |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, pairs in runs.items():
+        cell, concurrency, client = key.split("|")
+        without = statistics.median(a for a, _ in pairs)
+        with_ = statistics.median(b for _, b in pairs)
+        ratio = statistics.median(b / a for a, b in pairs)
+        lines.append(
+            f"| {cell} | {concurrency} | {LABELS[client]} | {without:.0f} | {with_:.0f} "
+            f"| {ratio:.2f} |"
+        )
+    return [*lines, ""]
+
+
 def report(data: dict[str, Any], path: Path, plot: Path | None) -> list[Target]:
     med, args = data["medians"], data["args"]
     scale, cold, imports = data["scale"], data["cold"], data["imports"]
@@ -1045,6 +1124,7 @@ def report(data: dict[str, Any], path: Path, plot: Path | None) -> list[Target]:
         "",
         *calls_table(med, CELLS[2:4]),
         "",
+        *speedups_section(data.get("speedups") or {}),
         "## stdio",
         "",
         "`benchmarks/stdio_server.mjs` (one JSON message a line), started by each client; "
@@ -1304,7 +1384,7 @@ def main() -> None:
     parser.add_argument("--big-calls", type=int, default=200, help="256 KiB calls (c=1)")
     parser.add_argument("--stdio-calls", type=int, default=2000, help="stdio calls (c=1)")
     parser.add_argument("--warmup", type=int, default=50, help="warm-up calls per caller")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--sessions", type=int, default=100, help="idle sessions, both SDKs")
     parser.add_argument("--scale-sessions", type=int, default=10_000, help="idle, duomcp")
     parser.add_argument("--inflight", type=int, default=1000, help="calls in flight at once")
@@ -1328,6 +1408,7 @@ def main() -> None:
     parser.add_argument("--target", help=argparse.SUPPRESS)
     parser.add_argument("--plan", help=argparse.SUPPRESS)
     parser.add_argument("--timeout", type=float, default=300, help=argparse.SUPPRESS)
+    parser.add_argument("--speedups", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args)

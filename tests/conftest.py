@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from duomcp import forget_eras
+from duomcp import _jsonrpc, forget_eras
 from duomcp.testing import ReferenceServer, ServerFaults
 
 _T = TypeVar("_T")
@@ -89,6 +89,22 @@ def server_thread(faults: ServerFaults) -> Iterator[ServerThread]:
 def server(server_thread: ServerThread) -> ReferenceServer:
     """A running reference MCP server."""
     return server_thread.server
+
+
+@pytest.fixture(autouse=True)
+def _json_parser(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Messages parsed by the json module, as in the default install; with msgspec (the
+    ``speedups`` extra, which the test dependencies install) in tests marked ``speedups``."""
+    before = _jsonrpc._fast_loads
+    if request.node.get_closest_marker("speedups") is not None:
+        _jsonrpc._fast_loads = _jsonrpc._find_fast_loads()
+        assert _jsonrpc._fast_loads is not None, "msgspec is not installed"
+    else:
+        _jsonrpc._fast_loads = None
+    try:
+        yield
+    finally:
+        _jsonrpc._fast_loads = before
 
 
 @pytest.fixture(autouse=True)

@@ -39,6 +39,10 @@ def test_benchmark_quick_run(tmp_path: Path) -> None:
         assert all(int(cpu) > 0 for *_, cpu in rows), cell
     for section in ("## Cold start", "## Sessions and start-up", "## Scale", "## Targets"):
         assert section in report
+    # the speedups extra (msgspec, in the test dependencies): each client without and with
+    extra = report.split("### With the `speedups` extra", 1)[1].split("## stdio", 1)[0]
+    pairs = re.findall(r"^\| ([^|]+) \| (1|16) \| ([^|]+) \| (\d+) \| (\d+) \| ", extra, re.M)
+    assert len(pairs) == 3 * 2 * 2 and all(int(a) > 0 and int(b) > 0 for *_, a, b in pairs)
     assert "KiB" in report and "import" in report
     cold = report.split("## Cold start", 1)[1].split("## Sessions", 1)[0]
     starts = re.findall(r"^\| ([^|]+) \| (\d+) \| ", cold, re.M)
