@@ -91,20 +91,22 @@ def server(server_thread: ServerThread) -> ReferenceServer:
     return server_thread.server
 
 
+# Messages are parsed by the json module in this process, as in the default install, from
+# the start (not only inside tests: a loop's thread may parse between two of them); with
+# msgspec (the speedups extra, which the test dependencies install) in tests marked so.
+_jsonrpc._fast_loads = None
+
+
 @pytest.fixture(autouse=True)
 def _json_parser(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Messages parsed by the json module, as in the default install; with msgspec (the
-    ``speedups`` extra, which the test dependencies install) in tests marked ``speedups``."""
-    before = _jsonrpc._fast_loads
+    """msgspec parses messages in tests marked ``speedups``, the json module in the rest."""
     if request.node.get_closest_marker("speedups") is not None:
         _jsonrpc._fast_loads = _jsonrpc._find_fast_loads()
         assert _jsonrpc._fast_loads is not None, "msgspec is not installed"
-    else:
-        _jsonrpc._fast_loads = None
     try:
         yield
     finally:
-        _jsonrpc._fast_loads = before
+        _jsonrpc._fast_loads = None
 
 
 @pytest.fixture(autouse=True)

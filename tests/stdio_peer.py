@@ -9,7 +9,8 @@ Every line it reads is appended to FILE as it arrived. Modes:
   ``cancel-own`` (sends ``notifications/cancelled`` for a request of its own with the
   call's id, then answers) and ``slow`` (never answers). Other methods get a -32601 error.
 - ``silent-probe``: ignores ``server/discover`` entirely, as some legacy servers do.
-- ``noise``: writes a line that is not JSON and answers ``tools/list`` as a batch array.
+- ``noise``: writes a line that is not JSON and one nested too deeply to parse, and
+  answers ``tools/list`` as a batch array.
 - ``oversize``: answers ``tools/call`` with one line of 2 MiB.
 - ``exit-mid-call``: exits with status 3 on ``tools/call``.
 - ``crash-once``: the first process exits (status 3) on ``tools/list`` or a call of
@@ -176,6 +177,7 @@ def main() -> None:
             out.write(str(helper.pid))
     if args.mode == "noise":
         sys.stdout.write("this is not JSON\n")
+        sys.stdout.write("[" * 100_000 + "]" * 100_000 + "\n")
         sys.stdout.flush()
     print(f"stdio-peer {args.mode} starting", file=sys.stderr, flush=True)
     with open(args.log, "a", encoding="utf-8") as log:

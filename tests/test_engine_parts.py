@@ -9,6 +9,8 @@ import importlib.metadata
 import json
 import logging
 import sys
+import threading
+import time
 from typing import Any
 
 import attrs
@@ -315,6 +317,54 @@ def test_calls_take_the_loop_they_run_in() -> None:
     second = asyncio.run(call())
     assert first is not second and first.is_closed()
     assert len(transport.posted) == 2
+
+
+def test_a_timer_left_on_a_closed_loop_does_not_stand_in_for_the_next_ones() -> None:
+    # The first loop's call is cancelled before its deadline: its timer stays scheduled on
+    # that loop, which then closes. A call in the next loop, due later, needs a timer of
+    # its own there, or it never times out.
+    _, _, correlator = parts()
+
+    async def cancelled() -> None:
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(correlator.roundtrip("tools/call", {}, 0.5, None), 0.05)
+
+    async def timed_out() -> float:
+        started = time.monotonic()
+        with pytest.raises(RequestTimeoutError):
+            await asyncio.wait_for(correlator.roundtrip("tools/call", {}, 0.6, None), 3)
+        return time.monotonic() - started
+
+    asyncio.run(cancelled())
+    assert asyncio.run(timed_out()) < 2
+
+
+def test_a_loop_in_another_thread_is_not_taken_for_the_callers() -> None:
+    # A call from a loop in another thread, while the loop of the last call is inside a
+    # step of a task: its timer goes on the caller's own loop.
+    _, _, correlator = parts()
+    inside, leave = threading.Event(), threading.Event()
+
+    async def first_loop() -> None:
+        with pytest.raises(RequestTimeoutError):
+            await correlator.roundtrip("tools/call", {}, 0.05, None)
+        inside.set()
+        leave.wait(10)  # blocks this loop, in a step of its task
+
+    async def second_loop() -> asyncio.AbstractEventLoop:
+        with pytest.raises(RequestTimeoutError):
+            await asyncio.wait_for(correlator.roundtrip("tools/call", {}, 0.05, None), 3)
+        assert correlator._watch is None or correlator._loop is asyncio.get_running_loop()
+        return asyncio.get_running_loop()
+
+    thread = threading.Thread(target=asyncio.run, args=(first_loop(),))
+    thread.start()
+    try:
+        assert inside.wait(10)
+        asyncio.run(second_loop())
+    finally:
+        leave.set()
+        thread.join(10)
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="3.10 has no cancel counts to tell by")

@@ -41,8 +41,9 @@ def fast_calls() -> Iterator[list[int]]:
     calls: list[int] = []
 
     def counted(raw: bytes | str) -> Any:
-        calls.append(len(raw))
-        return decode(raw)
+        parsed = decode(raw)
+        calls.append(len(raw))  # parsed by msgspec, not refused
+        return parsed
 
     _jsonrpc._fast_loads = counted
     yield calls
@@ -114,12 +115,24 @@ def test_what_msgspec_refuses_the_json_module_decides(raw: bytes) -> None:
     assert fast == plain
 
 
-def test_a_deep_nesting_fails_as_it_does_without() -> None:
+def test_a_deep_nesting_is_an_invalid_reply_either_way() -> None:
     raw = b"[" * 100_000 + b"]" * 100_000
-    for parser in (_jsonrpc._fast_loads, None):
-        _jsonrpc._fast_loads = parser
-        with pytest.raises(RecursionError):
-            _jsonrpc.loads_messages(raw, source="reply")
+    fast, plain = both(raw)
+    assert fast == plain == ("error", "reply is JSON nested too deeply to parse")
+
+
+def test_a_message_msgspec_takes_never_reaches_the_json_module(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(raw: bytes | str) -> Any:
+        raise AssertionError("parsed by the json module")
+
+    monkeypatch.setattr(_jsonrpc, "_json_loads", refuse)
+    raw = json.dumps({"jsonrpc": "2.0", "id": 1, "result": {"text": BIG_TEXT}}).encode()
+    [message] = _jsonrpc.loads_messages(raw, source="reply")
+    assert message["result"]["text"] == BIG_TEXT
+    [message] = _jsonrpc.loads_messages(raw.decode(), source="reply")  # SSE data: text
+    assert message["result"]["text"] == BIG_TEXT
 
 
 @pytest.mark.parametrize("reply_mode", ["json", "sse"])
@@ -134,7 +147,7 @@ async def test_big_texts_and_big_integers_over_http(
         assert added.structured_content == {"result": BIG_INT + 1}  # an int, exactly
         floats = await client.call_tool("add", {"a": 0.1, "b": 0.2})
         assert floats.structured_content == {"result": 0.1 + 0.2}
-    assert max(fast_calls) > len(BIG_TEXT)  # the big reply went through msgspec
+    assert max(fast_calls, default=0) > len(BIG_TEXT)  # the big reply went through msgspec
 
 
 def test_the_blocking_client_too(server: ReferenceServer, fast_calls: list[int]) -> None:
@@ -142,7 +155,7 @@ def test_the_blocking_client_too(server: ReferenceServer, fast_calls: list[int])
         assert text_of(client.call_tool("echo", {"text": BIG_TEXT})) == BIG_TEXT
         added = client.call_tool("add", {"a": -BIG_INT, "b": -1})
         assert added.structured_content == {"result": -BIG_INT - 1}
-    assert max(fast_calls) > len(BIG_TEXT)
+    assert max(fast_calls, default=0) > len(BIG_TEXT)
 
 
 async def test_big_texts_over_stdio(tmp_path: Path, fast_calls: list[int]) -> None:
@@ -153,7 +166,7 @@ async def test_big_texts_over_stdio(tmp_path: Path, fast_calls: list[int]) -> No
     )
     async with AsyncClient(server, timeout=20) as client:
         assert text_of(await client.call_tool("echo", {"text": BIG_TEXT})) == BIG_TEXT
-    assert max(fast_calls) > len(BIG_TEXT)
+    assert max(fast_calls, default=0) > len(BIG_TEXT)
 
 
 def test_not_imported_with_duomcp() -> None:

@@ -113,8 +113,8 @@ def error_response(
 
 
 # msgspec's JSON decoder, where the ``speedups`` extra installed msgspec (imported with the
-# first message, not with duomcp), else None. About 4.5 times as fast as the json module on
-# a big text with escapes (a file's contents), 6 times on a small message.
+# first message, not with duomcp), else None. Python 3.11: a 256 KiB text with escapes (a
+# file's contents) 550 -> 310 us, a small message 2.4 -> 0.4 us.
 _UNSET: Any = object()
 _fast_loads: Any = _UNSET
 
@@ -148,16 +148,18 @@ def loads_messages(raw: bytes | str, *, source: str) -> list[dict[str, Any]]:
     With msgspec installed (the ``speedups`` extra), msgspec parses, into the same values
     as the json module; what it refuses goes to the json module, which decides (it takes
     NaN, Infinity, numbers too big for a float, escaped lone surrogates and a BOM, which
-    msgspec refuses). So the result is the json module's for every text.
+    msgspec refuses). So the result is the json module's, but for nesting about as deep
+    as the recursion limit, where either may give up first.
 
     Raises:
-        InvalidResponseError: the text is not JSON, or not a JSON-RPC object or array of them.
+        InvalidResponseError: the text is not JSON, or nested too deeply to parse, or not
+            a JSON-RPC object or array of them.
     """
     fast = _fast_loads
     if fast is _UNSET:
         fast = _find_fast_loads()
     try:
-        if fast is None:
+        if fast is None or (type(raw) is not bytes and type(raw) is not str):
             parsed = _json_loads(raw)
         else:
             try:
@@ -166,6 +168,8 @@ def loads_messages(raw: bytes | str, *, source: str) -> list[dict[str, Any]]:
                 parsed = _json_loads(raw)
     except ValueError as exc:
         raise InvalidResponseError(f"{source} is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise InvalidResponseError(f"{source} is JSON nested too deeply to parse") from None
     items = parsed if isinstance(parsed, list) else [parsed]
     for item in items:
         if not isinstance(item, dict):

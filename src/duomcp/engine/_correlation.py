@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -143,6 +144,7 @@ class Correlator:
         self._watch_at = 0.0
         self._active_at = 0.0  # when a call last started or ended
         self._loop: asyncio.AbstractEventLoop | None = None  # the last call's
+        self._loop_thread = 0  # and the thread it ran in
         self.closed = False
         self.barrier: Barrier | None = None
         """Set by the inbound router: a call returns after the callbacks queued before
@@ -177,13 +179,15 @@ class Correlator:
         """
         if self.closed:
             raise ConnectionClosedError("the client is closed")
-        # The loop of the last call, if this call runs in one of its tasks: no
-        # get_running_loop(), which costs a getpid() system call each time.
+        # The loop of the last call, if this call runs in one of its tasks, in its thread:
+        # no get_running_loop(), which costs a getpid() system call each time.
         loop = self._loop
-        if loop is None or (task := asyncio.current_task(loop)) is None:
-            # The first call (or another loop's: a new asyncio.run()).
-            loop = self._loop = asyncio.get_running_loop()
-            task = asyncio.current_task(loop)
+        if (
+            loop is None
+            or self._loop_thread != threading.get_ident()
+            or (task := asyncio.current_task(loop)) is None
+        ):
+            loop, task = self._take_loop()
         now = loop.time()
         if now - self._active_at > _SETTLE_AFTER:
             # After a pause, let the loop turn once before sending, so what arrived while
@@ -268,6 +272,18 @@ class Correlator:
             self._active_at = loop.time()
             if pending.left is not None and not pending.left.done():
                 pending.left.set_result(None)
+
+    def _take_loop(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Task[Any] | None]:
+        """The running loop and task, for the first call or one in another loop (a new
+        ``asyncio.run()``): the timer of the loop before, if any, is dropped."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            if self._watch is not None:
+                self._watch.cancel()
+                self._watch = None
+            self._loop = loop
+        self._loop_thread = threading.get_ident()
+        return loop, asyncio.current_task(loop)
 
     def _watch_at_(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
         """Look at the pending calls' deadlines at ``when`` (the earliest one)."""
