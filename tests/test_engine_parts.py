@@ -367,6 +367,55 @@ def test_a_loop_in_another_thread_is_not_taken_for_the_callers() -> None:
         thread.join(10)
 
 
+def test_a_call_left_behind_by_a_closed_loop_does_not_stop_the_next_loops_timeouts() -> None:
+    _, _, correlator = parts()
+    first = asyncio.new_event_loop()
+    left = first.create_task(correlator.roundtrip("tools/call", {}, 0.2, None))
+    first.run_until_complete(asyncio.sleep(0.05))
+    first.close()  # with the call in flight: its future belongs to a closed loop
+
+    async def timed_out() -> float:
+        started = time.monotonic()
+        with pytest.raises(RequestTimeoutError):
+            await asyncio.wait_for(correlator.roundtrip("tools/call", {}, 0.3, None), 3)
+        return time.monotonic() - started
+
+    assert asyncio.run(timed_out()) < 2
+    assert not left.done()
+    left.get_coro().close()  # (what the garbage collector would do)
+
+
+def test_a_client_runs_in_one_loop_at_a_time() -> None:
+    # A call from a second loop while the first, running in another thread, has one in
+    # flight is refused; the first one's call still times out there.
+    _, _, correlator = parts()
+    in_flight = threading.Event()
+    outcome: list[BaseException] = []
+
+    async def first_loop() -> None:
+        call = asyncio.ensure_future(correlator.roundtrip("tools/call", {}, 0.5, None))
+        await asyncio.sleep(0.05)
+        in_flight.set()
+        try:
+            await asyncio.wait_for(call, 3)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=asyncio.run, args=(first_loop(),))
+    thread.start()
+    try:
+        assert in_flight.wait(10)
+
+        async def second_loop() -> None:
+            with pytest.raises(RuntimeError, match="one loop at a time"):
+                await correlator.roundtrip("tools/call", {}, 0.5, None)
+
+        asyncio.run(second_loop())
+    finally:
+        thread.join(10)
+    assert len(outcome) == 1 and isinstance(outcome[0], RequestTimeoutError)
+
+
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="3.10 has no cancel counts to tell by")
 async def test_a_cancellation_beside_a_bounded_waits_result_is_not_lost() -> None:
     # Python 3.11's asyncio.wait_for returns the result and drops a cancellation that came

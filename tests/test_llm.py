@@ -115,12 +115,14 @@ async def test_openai_and_anthropic_round_trips(server: ReferenceServer) -> None
             {"type": "tool_use", "id": "u", "name": "nope", "input": {}},
             {"type": "tool_use", "id": "v", "name": "echo", "input": "not an object"},
             {"type": "tool_use", "id": "w", "name": "bad_structured", "input": {}},
+            {"type": "tool_use", "id": "x", "name": "echo", "input": "[" * 100_000},
         ]
         told = await llm.run_anthropic(client, wrong)
-        assert [r["is_error"] for r in told] == [True, True, True]
+        assert [r["is_error"] for r in told] == [True, True, True, True]
         assert told[0]["content"][0]["text"] == "error: there is no tool named 'nope'"
         assert "not valid JSON" in told[1]["content"][0]["text"]
         assert "outputSchema" in told[2]["content"][0]["text"]
+        assert "nested too deeply" in told[3]["content"][0]["text"]
         output = [
             {"type": "message", "content": []},
             {

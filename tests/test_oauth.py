@@ -424,3 +424,57 @@ def test_many_threads_at_expiry_share_one_refresh(oauth_server: ReferenceServer)
             )
     assert texts == [str(i) for i in range(50)]
     assert authz(oauth_server).token_requests["refresh_token"] == 1
+
+
+# -- hostile authorization-server replies ----------------------------------------------------
+
+
+async def test_json_nested_too_deeply_is_an_auth_error_not_a_crash() -> None:
+    # An authorization server's metadata, registration and token replies of 1 MiB or less
+    # nested deeper than the parser goes: discovery skips the document, registration and
+    # token requests raise AuthError (not RecursionError).
+    from aiohttp import web
+
+    from duomcp.auth import MemoryTokenStorage
+    from duomcp.auth._discovery import Discovery, _get_json
+    from duomcp.auth._registration import register
+    from duomcp.auth._session import AuthHTTP
+    from duomcp.auth._tokens import post_form
+
+    deep = b"[" * 200_000 + b"]" * 200_000
+
+    async def nested(request: web.Request) -> web.Response:
+        return web.Response(body=deep, status=200, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", nested)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    base = f"http://127.0.0.1:{port}"
+    http = AuthHTTP()
+    try:
+        assert await _get_json(http, f"{base}/.well-known/oauth-authorization-server") is None
+        with pytest.raises(AuthError, match="without JSON"):
+            await post_form(http, f"{base}/token", {"grant_type": "x"}, {}, what="a test")
+        found = Discovery(
+            issuer=base,
+            resource=f"{base}/mcp",
+            metadata_issuer=base,
+            authorization_endpoint=f"{base}/authorize",
+            token_endpoint=f"{base}/token",
+            registration_endpoint=f"{base}/register",
+        )
+        with pytest.raises(AuthError, match="without a client_id"):
+            await register(
+                http,
+                found,
+                storage=MemoryTokenStorage(),
+                redirect_uri="http://127.0.0.1:1/callback",
+                client_name="test",
+            )
+    finally:
+        await http.aclose()
+        await runner.cleanup()

@@ -101,6 +101,8 @@ def _arguments(raw: Any) -> dict[str, Any]:
             raw = json.loads(raw or "{}")
         except json.JSONDecodeError as exc:
             raise ValueError(f"tool call arguments are not valid JSON ({exc})") from None
+        except RecursionError:
+            raise ValueError("tool call arguments are JSON nested too deeply") from None
     if not isinstance(raw, dict):
         raise ValueError("tool call arguments must be a JSON object")
     return raw

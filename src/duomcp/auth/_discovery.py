@@ -147,7 +147,7 @@ async def _get_json(http: AuthHTTP, url: str) -> dict[str, Any] | None:
         return None
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to parse
         return None
     return data if isinstance(data, dict) else None
 

@@ -111,7 +111,7 @@ async def register(
             client_secret=info.get("client_secret"),
             token_endpoint_auth_method=str(info.get("token_endpoint_auth_method") or method),
         )
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise AuthError(f"registration at {endpoint} answered without a client_id") from exc
     await storage.save(
         _client_key(found.issuer), {**attrs.asdict(client), "redirect_uri": redirect_uri}

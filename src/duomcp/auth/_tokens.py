@@ -129,7 +129,7 @@ async def post_form(
         raise AuthError(f"{what} to {endpoint} failed: {exc or type(exc).__name__}") from exc
     try:
         data = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # not JSON, or nested too deeply to parse
         raise AuthError(f"{endpoint} answered {status} without JSON") from exc
     if not isinstance(data, dict):
         raise AuthError(f"{endpoint} answered {status} with a non-object")

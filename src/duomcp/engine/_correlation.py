@@ -275,12 +275,21 @@ class Correlator:
 
     def _take_loop(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Task[Any] | None]:
         """The running loop and task, for the first call or one in another loop (a new
-        ``asyncio.run()``): the timer of the loop before, if any, is dropped."""
+        ``asyncio.run()``). A client runs in one loop at a time: a call from another loop
+        while calls are in flight in a running one raises ``RuntimeError``."""
         loop = asyncio.get_running_loop()
-        if loop is not self._loop:
-            if self._watch is not None:
-                self._watch.cancel()
-                self._watch = None
+        before = self._loop
+        if loop is not before:
+            if before is not None and before.is_running():
+                for pending in self._pending.values():
+                    if pending.future.get_loop() is before:
+                        raise RuntimeError(
+                            "this client has calls in flight in another event loop; a "
+                            "client runs in one loop at a time"
+                        )
+            # The timer of the loop before, if any, is left to fire there and do nothing
+            # (see _check_timeouts): a call in this loop gets a timer of its own.
+            self._watch = None
             self._loop = loop
         self._loop_thread = threading.get_ident()
         return loop, asyncio.current_task(loop)
@@ -294,18 +303,20 @@ class Correlator:
 
     def _check_timeouts(self) -> None:
         """Fail the calls past their deadline; look again at the earliest one left."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a timer left on a loop the client has since left
+            return
         self._watch = None
         if not self._pending:
             return
-        loop = asyncio.get_running_loop()
         now = loop.time()
         state = self.state
         signing_in = state.is_signing_in
         signed_in = state.sign_in_seconds()
         earliest = float("inf")
         for pending in list(self._pending.values()):
-            if pending.future.done():
-                continue
+            if pending.future.done() or pending.future.get_loop() is not loop:
+                continue  # (a call left behind by a loop closed under it: never to end)
             if signing_in:
                 # A person may be signing in: that time is not the call's. Look again later.
                 earliest = min(earliest, now + min(pending.timeout, 1.0))
