@@ -169,6 +169,28 @@ async def test_big_texts_over_stdio(tmp_path: Path, fast_calls: list[int]) -> No
     assert max(fast_calls, default=0) > len(BIG_TEXT)
 
 
+def test_found_by_itself_in_a_fresh_process() -> None:
+    # (In this process conftest chooses the parser; a program finds msgspec on its own.)
+    code = (
+        "from duomcp import _jsonrpc\n"
+        "[m] = _jsonrpc.loads_messages(b'{\"id\": 1, \"result\": 2}', source='x')\n"
+        "print(m['result'], type(_jsonrpc._fast_loads).__name__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["2", "builtin_function_or_method"]
+
+
+def test_other_bytes_like_go_to_the_json_module() -> None:
+    # msgspec would take a bytearray or a memoryview; the json module decides, as without.
+    raw = b'{"id": 1, "result": 2}'
+    fast, plain = both(bytearray(raw))  # type: ignore[arg-type]
+    assert fast == plain
+    for parser in (_jsonrpc._fast_loads, None):  # the json module refuses a memoryview
+        _jsonrpc._fast_loads = parser
+        with pytest.raises(TypeError, match="memoryview"):
+            _jsonrpc.loads_messages(memoryview(raw), source="reply")  # type: ignore[arg-type]
+
+
 def test_not_imported_with_duomcp() -> None:
     # msgspec is imported with the first message parsed, not by `import duomcp`.
     code = "import sys, duomcp; print('msgspec' in sys.modules)"
