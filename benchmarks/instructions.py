@@ -50,12 +50,12 @@ _COLLECTED = re.compile(r"Collected : (\d+)")
 def child(kind: str, target: str, calls: int, concurrency: int) -> None:
     """Make ``calls`` calls (after the same warm-up whatever ``calls`` is)."""
     if kind.startswith("duomcp"):  # see the module's docstring
-        from duomcp import _jsonrpc, _portal
+        from duomcp import _portal
         from duomcp.engine import _correlation
 
         _correlation._SETTLE_AFTER = 3600.0
         _portal._ORPHAN_GRACE = 3600.0
-        _jsonrpc._fast_loads = None  # the default install: no speedups extra
+        run.hide_msgspec()  # the default install: no speedups extra
 
     def arguments(i: int) -> dict[str, Any]:
         return {"text": str(i)}

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import itertools
 import json
 import math
@@ -618,14 +619,10 @@ def _preimport(kind: str) -> None:
 
 
 def child(args: argparse.Namespace) -> None:
-    if args.child.startswith("duomcp"):
-        # The default install parses with the json module, even where the test
-        # dependencies installed msgspec (the speedups extra): only --speedups uses it.
-        from duomcp import _jsonrpc
-
-        _jsonrpc._fast_loads = _jsonrpc._find_fast_loads() if args.speedups else None
-        if args.speedups and _jsonrpc._fast_loads is None:
-            raise SystemExit("--speedups: msgspec is not installed")
+    if not args.speedups:
+        hide_msgspec()
+    elif importlib.util.find_spec("msgspec") is None:
+        raise SystemExit("--speedups: msgspec is not installed")
     result: dict[str, float] | list[dict[str, float]]
     if args.cell == "idle":
         result = idle_cell(args.child, args.target, args.sessions, args.settle)
@@ -636,6 +633,12 @@ def child(args: argparse.Namespace) -> None:
     else:
         result = calls_cell(args.child, args.target, json.loads(args.plan))
     print(json.dumps(result))
+
+
+def hide_msgspec() -> None:
+    """This process runs as duomcp's default install does, even where the test dependencies
+    installed msgspec (the speedups extra): ``import msgspec`` fails in it."""
+    sys.modules["msgspec"] = None  # type: ignore[assignment]
 
 
 # -- the parent: servers, alternation, report ---------------------------------------------
@@ -772,7 +775,7 @@ def measure_scale(args: argparse.Namespace) -> dict[str, Any]:
 
 
 # A fresh interpreter: import, connect, first tools/call; prints seconds since its start.
-# msgspec, where installed, is hidden: duomcp's default install has no speedups extra.
+# msgspec, where installed, is hidden (as hide_msgspec() does): the default install.
 _COLD_HEAD = (
     "import time\nstarted = time.perf_counter()\nimport asyncio\nimport sys\n"
     "sys.modules['msgspec'] = None\n"
@@ -958,34 +961,29 @@ def measure_speedups(args: argparse.Namespace) -> dict[str, list[tuple[float, fl
     """duomcp's clients without and with the speedups extra, alternated in fresh processes
     over the rounds: per (cell, concurrency, client), each round's (without, with) CPU µs
     a call. Empty where msgspec is not installed."""
-    try:
-        import msgspec  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("msgspec") is None:
         return {}
     runs: dict[str, list[tuple[float, float]]] = {}
+    clients = ("duomcp-async", "duomcp-sync")
     for transport in ("json", "sse"):
         cells = [c for c in CELLS if c.name in SPEEDUP_CELLS and c.transport == transport]
         with node_server(transport == "sse") as (target,):
-            for round_no in range(args.rounds):
-                order = (False, True) if round_no % 2 == 0 else (True, False)  # alternated
-                for cell in cells:
-                    for concurrency in CONCURRENCY:
-                        for client in ("duomcp-async", "duomcp-sync"):
-                            plan = json.dumps([_job(args, cell, concurrency)])
-                            cpu = {}
-                            for speedups in order:
-                                [result] = run_child(
-                                    *("--child", client, "--cell", "calls", "--target", target),
-                                    *("--plan", plan, *(["--speedups"] if speedups else [])),
-                                )
-                                cpu[speedups] = result["cpu_us"]
-                            key = f"{cell.name}|{concurrency}|{client}"
-                            runs.setdefault(key, []).append((cpu[False], cpu[True]))
-                            print(
-                                f"{cell.name} c={concurrency} {client}: {cpu[False]:.0f} -> "
-                                f"{cpu[True]:.0f} us/call with speedups",
-                                file=sys.stderr,
-                            )
+            jobs = itertools.product(range(args.rounds), cells, CONCURRENCY, clients)
+            for round_no, cell, concurrency, client in jobs:
+                plan = json.dumps([_job(args, cell, concurrency)])
+                cpu = {}
+                for speedups in (False, True) if round_no % 2 == 0 else (True, False):
+                    [result] = run_child(
+                        *("--child", client, "--cell", "calls", "--target", target),
+                        *("--plan", plan, *(["--speedups"] if speedups else [])),
+                    )
+                    cpu[speedups] = result["cpu_us"]
+                key = f"{cell.name}|{concurrency}|{client}"
+                runs.setdefault(key, []).append((cpu[False], cpu[True]))
+                print(
+                    f"{key}: {cpu[False]:.0f} -> {cpu[True]:.0f} us/call with speedups",
+                    file=sys.stderr,
+                )
     return runs
 
 
