@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import importlib.util
 import linecache
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import threading
 import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -23,10 +27,12 @@ import pytest
 
 from duomcp import Client, _portal
 from duomcp._portal import Portal, portal
-from duomcp.testing import ReferenceServer, ServerFaults
+from duomcp.testing import ReferenceServer, ServerFaults, _session
 from duomcp.types import CreateMessageRequestParams, CreateMessageResult, TextContent
 
 from .conftest import ServerThread
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def text_of(result: object) -> str:
@@ -477,6 +483,111 @@ def test_a_programs_own_ctrl_c_handling_is_left_alone(
     p.loop().close()
 
 
+_EMBEDDER = r"""
+#include <Python.h>
+#include <signal.h>
+#include <stdio.h>
+
+static volatile sig_atomic_t seen = 0;
+static void on_int(int sig) { (void)sig; seen++; }
+
+int main(int argc, char **argv) {
+    if (argc < 2) return 2;
+    signal(SIGINT, on_int);  /* the host program handles Ctrl-C itself, in C */
+    Py_Initialize();
+    int rc = PyRun_SimpleString(argv[1]);
+    if (Py_FinalizeEx() < 0) rc = 3;
+    printf("C handler saw %d\n", (int)seen);
+    return rc == 0 ? 0 : 1;
+}
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a POSIX C embedder")
+def test_a_ctrl_c_handler_set_in_c_by_an_embedding_program_is_left_alone(
+    tmp_path: Path,
+) -> None:
+    # A program embedding Python with its own C handler for SIGINT: Python leaves it in
+    # and signal.getsignal() says None. Calls work, SIGINT during them reaches the C
+    # handler, and the handler is still there after.
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    libdir = sysconfig.get_config_var("LIBDIR")
+    if compiler is None or not sysconfig.get_config_var("Py_ENABLE_SHARED"):
+        pytest.skip("needs a C compiler and a shared libpython")
+    source = tmp_path / "embed.c"
+    source.write_text(_EMBEDDER)
+    binary = tmp_path / "embed"
+    version = sysconfig.get_config_var("LDVERSION") or sysconfig.get_python_version()
+    subprocess.run(
+        [
+            compiler,
+            str(source),
+            f"-I{sysconfig.get_paths()['include']}",
+            f"-L{libdir}",
+            f"-Wl,-rpath,{libdir}",
+            f"-lpython{version}",
+            "-o",
+            str(binary),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    code = """if True:
+        import asyncio, os, signal
+        from duomcp._portal import portal
+        assert signal.getsignal(signal.SIGINT) is None, signal.getsignal(signal.SIGINT)
+
+        async def signalled_midway():
+            os.kill(os.getpid(), signal.SIGINT)
+            await asyncio.sleep(0.05)
+            return "finished"
+
+        print(portal.call(signalled_midway), portal.call(signalled_midway))
+        assert signal.getsignal(signal.SIGINT) is None
+        """
+    paths = [str(ROOT / "src"), *sys.path]
+    done = subprocess.run(
+        [str(binary), code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.split() == [*"finished finished".split(), "C", "handler", "saw", "2"]
+
+
+@pytest.mark.skipif(
+    sys.version_info >= (3, 13) or importlib.util.find_spec("_xxsubinterpreters") is None,
+    reason="_xxsubinterpreters as in Python 3.11 and 3.12",
+)
+def test_calls_work_in_a_subinterpreters_main_thread(tmp_path: Path) -> None:
+    # There, signal.signal raises ValueError: a call runs without a Ctrl-C handler.
+    out = tmp_path / "out"
+    inner = f"""if True:
+        import asyncio, signal, sys, threading
+        sys.path.insert(0, {str(ROOT / "src")!r})
+        from duomcp._portal import portal
+
+        async def answer():
+            await asyncio.sleep(0.01)
+            return threading.current_thread() is threading.main_thread()
+
+        with open({str(out)!r}, "w") as f:
+            f.write(repr([portal.call(answer), portal.call(answer)]))
+        """
+    code = f"""if True:
+        import _xxsubinterpreters as interpreters
+        interp = interpreters.create()
+        interpreters.run_string(interp, {inner!r})
+        interpreters.destroy(interp)
+        """
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert out.read_text() == "[True, True]"  # driven by the subinterpreter's main thread
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT handling differs on Windows")
 def test_a_ctrl_c_handler_the_call_itself_sets_stays() -> None:
     # Code a driven call runs in the main thread (the coroutine, an async callback) may
@@ -635,6 +746,37 @@ def test_blocking_sampling_handler_does_not_stall_other_calls(server: ReferenceS
             assert not sampled.done()
             release.set()
             assert "done" in text_of(sampled.result(10))
+
+
+def test_a_handler_given_up_on_does_not_hold_up_the_next(
+    server: ReferenceServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One handler at a time: two threads. The server waits 0.3 s for each sampling answer,
+    # then cancels its request; the handler, a plain function, runs on (no thread can be
+    # stopped): it must stop counting, or the third request waits behind the first two.
+    monkeypatch.setattr(_session, "CLIENT_REPLY_TIMEOUT", 0.3)
+    release = threading.Event()
+    stuck: list[str] = []
+
+    def sample(params: CreateMessageRequestParams) -> CreateMessageResult:
+        if "stuck" in str(params.messages[0].content):
+            stuck.append(threading.current_thread().name)
+            release.wait(30)
+        return CreateMessageResult(role="assistant", content=TextContent(text="done"), model="m")
+
+    try:
+        with Client(
+            server.url, timeout=30, sampling_handler=sample, max_concurrent_handlers=1
+        ) as client:
+            for _ in range(3):
+                result = client.call_tool("sample", {"prompt": "stuck"})
+                assert result.is_error and "did not answer" in text_of(result)
+            assert len(stuck) == 3  # each given-up handler was running, on its own thread
+            assert len(set(stuck)) == 3
+            result = client.call_tool("sample", {"prompt": "quick"})
+            assert not result.is_error and "done" in text_of(result)
+    finally:
+        release.set()
 
 
 def test_unclosed_client_warns(server: ReferenceServer) -> None:

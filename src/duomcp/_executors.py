@@ -4,55 +4,289 @@ The loop's default executor is small and shared with aiohttp's DNS lookups; a ha
 waits on a person there could stall name resolution for every client in the process. So
 blocking user handlers (the blocking ``Client``'s), sign-in interactions and token storage
 each run on a bounded pool with a name that shows in thread dumps.
+
+A thread cannot be stopped from outside. Work whose waiter gave up while it ran (a handler
+whose server request was cancelled, a sign-in that timed out) goes on in its thread until
+it returns; such work no longer counts against the pool's bound, so it never holds up the
+work that comes after it, and it does not keep the process from exiting.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import concurrent.futures
 import contextvars
 import functools
+import itertools
+import logging
+import os
 import threading
+import time
+import weakref
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-__all__ = ["INTERACTIONS", "STORAGE", "Pool"]
+__all__ = ["IDLE_SECONDS", "INTERACTIONS", "MAX_ABANDONED", "STORAGE", "Pool"]
+
+log = logging.getLogger("duomcp")
 
 _T = TypeVar("_T")
 
+IDLE_SECONDS = 30.0
+"""A pool thread with no work ends after this long."""
+MAX_ABANDONED = 64
+"""Abandoned work still running in one pool beyond which no more threads are added for it:
+past this, given-up work counts against the bound again (and new work may wait)."""
+
+
+class _Job:
+    """One call handed to a pool, and what became of it."""
+
+    __slots__ = ("abandoned", "call", "crew", "finished", "future")
+
+    def __init__(self, call: Callable[[], Any], crew: _Crew) -> None:
+        self.call = call
+        self.crew = crew
+        self.future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self.abandoned = False  # its waiter gave up while it ran: it no longer counts
+        self.finished = False  # its thread has moved on (under the pool's lock)
+
+
+class _Idle:
+    """An idle thread's mailbox: a job (or ``None``: end) is put in, then ``wake`` released."""
+
+    __slots__ = ("job", "wake")
+
+    def __init__(self) -> None:
+        self.job: _Job | None = None
+        self.wake = threading.Lock()
+        self.wake.acquire()
+
+
+class _Crew:
+    """One generation of a pool's threads; :meth:`Pool.shutdown` starts a new one."""
+
+    __slots__ = ("abandoned", "closed", "counted", "idle", "queue")
+
+    def __init__(self) -> None:
+        self.queue: deque[_Job] = deque()  # work waiting for a thread
+        self.idle: list[_Idle] = []  # most recently idle last: it takes work first
+        self.counted = 0  # live threads counted against max_workers, busy or idle
+        self.abandoned = 0  # threads running given-up work (not counted)
+        self.closed = False
+
+
+_POOLS: weakref.WeakSet[Pool] = weakref.WeakSet()
+
 
 class Pool:
-    """A named, bounded thread pool, made on first use."""
+    """A named pool of at most ``max_workers`` threads for work somebody waits for.
 
-    def __init__(self, name: str, max_workers: int) -> None:
+    Threads are made on demand and end after :data:`IDLE_SECONDS` idle. They are daemon
+    threads: at exit, work still running is waited for up to ``finish_at_exit`` seconds
+    (token storage writes), then left.
+    """
+
+    def __init__(self, name: str, max_workers: int, *, finish_at_exit: float = 0.0) -> None:
         if max_workers < 1:
             raise ValueError("a pool needs at least one worker")
         self.name = name
         self.max_workers = max_workers
-        self._executor: ThreadPoolExecutor | None = None
+        self.finish_at_exit = finish_at_exit
         self._lock = threading.Lock()
+        self._crew = _Crew()
+        self._busy = 0  # jobs handed to a thread and not yet run, in any generation
+        self._ids = itertools.count(1)
+        self._warned = False
+        _POOLS.add(self)
 
-    def _get(self) -> ThreadPoolExecutor:
+    @property
+    def threads(self) -> int:
+        """Threads of the current generation: counted ones and those running given-up work."""
         with self._lock:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix=self.name)
-            return self._executor
+            return self._crew.counted + self._crew.abandoned
 
     async def run(self, fn: Callable[..., _T], *args: Any) -> _T:
-        """Run ``fn(*args)`` in the pool (with the caller's context variables)."""
+        """Run ``fn(*args)`` in the pool (with the caller's context variables).
+
+        If the caller is cancelled before ``fn`` starts, it never runs; if while it runs,
+        it runs on, given up: its thread no longer counts against the bound.
+        """
         loop = asyncio.get_running_loop()
         call = functools.partial(contextvars.copy_context().run, fn, *args)
-        return await loop.run_in_executor(self._get(), call)
+        job = self.submit(call)
+        try:
+            return await asyncio.wrap_future(job.future, loop=loop)
+        except asyncio.CancelledError:
+            if not job.future.cancel():  # started: cannot be taken back
+                self._abandon(job)
+            raise
+
+    def submit(self, call: Callable[[], Any]) -> _Job:
+        """Hand ``call`` to an idle thread, a new one, or the queue; return its job."""
+        with self._lock:
+            crew = self._crew
+            job = _Job(call, crew)
+            if crew.idle:
+                self._busy += 1  # handed over: counted until it has run (exit waits on it)
+                idle = crew.idle.pop()
+                idle.job = job
+                idle.wake.release()
+                return job
+            if crew.counted >= self.max_workers:
+                crew.queue.append(job)
+                return job
+            crew.counted += 1
+            self._busy += 1
+        self._start(crew, job)
+        return job
+
+    def _start(self, crew: _Crew, job: _Job) -> None:
+        """A new thread of ``crew``, already counted, that begins with ``job`` (handed over:
+        in ``_busy``)."""
+        name = f"{self.name}_{next(self._ids)}"
+        # The job goes in a box the thread empties: the Thread object keeps its arguments.
+        thread = threading.Thread(target=self._work, args=(crew, [job]), name=name, daemon=True)
+        try:
+            thread.start()
+        except Exception as exc:  # the system's thread limit, memory
+            with self._lock:
+                crew.counted -= 1
+                self._busy -= 1
+                job.finished = True  # never ran: nothing to give up on
+                # With no thread left, nothing would ever take the queue's work either.
+                stranded = list(crew.queue) if crew.counted == 0 else []
+                if stranded:
+                    crew.queue.clear()
+            for failed in (job, *stranded):
+                if failed.future.set_running_or_notify_cancel():
+                    failed.future.set_exception(exc)
+
+    def _work(self, crew: _Crew, box: list[_Job]) -> None:
+        job: _Job | None = box.pop()
+        while job is not None:
+            self._run(job)
+            after = self._next(crew, job)
+            job = None  # nothing of the last job (arguments, result) is kept while idle
+            job = self._wait(crew, after) if isinstance(after, _Idle) else after
+
+    def _run(self, job: _Job) -> None:
+        future = job.future
+        try:
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(job.call())
+                except BaseException as exc:  # the waiter gets it, whatever it is
+                    future.set_exception(exc)
+        finally:
+            with self._lock:
+                self._busy -= 1
+
+    def _next(self, crew: _Crew, done: _Job) -> _Job | _Idle | None:
+        """What this thread does after ``done``: another job, a wait for one, or ``None``
+        (it ends)."""
+        with self._lock:
+            done.finished = True
+            if done.abandoned:
+                crew.abandoned -= 1
+                if crew.closed or crew.counted >= self.max_workers:
+                    return None  # replaced meanwhile: this thread is one too many
+                crew.counted += 1
+            if crew.closed:
+                crew.counted -= 1
+                return None
+            if crew.queue:
+                self._busy += 1
+                return crew.queue.popleft()
+            idle = _Idle()
+            crew.idle.append(idle)
+            return idle
+
+    def _wait(self, crew: _Crew, idle: _Idle) -> _Job | None:
+        """An idle thread's wait: the job handed to it, or ``None`` (idle too long, or the
+        pool shut down: it ends)."""
+        if idle.wake.acquire(timeout=IDLE_SECONDS):
+            return idle.job
+        with self._lock:
+            if any(other is idle for other in crew.idle):
+                crew.idle.remove(idle)
+                crew.counted -= 1
+                return None
+        idle.wake.acquire()  # a job was handed over as the wait ended: it is on its way
+        return idle.job
+
+    def _abandon(self, job: _Job) -> None:
+        """``job``'s waiter gave up while it ran: it stops counting, and queued work gets a
+        thread of its own if that was the one it waited for."""
+        with self._lock:
+            crew = job.crew
+            if job.finished or job.abandoned or crew.closed:
+                return
+            if crew.abandoned >= MAX_ABANDONED:
+                if not self._warned:
+                    self._warned = True
+                    log.warning(
+                        "%d calls given up on are still running in %s threads; more given up "
+                        "on will keep counting against its %d threads",
+                        crew.abandoned,
+                        self.name,
+                        self.max_workers,
+                    )
+                return
+            job.abandoned = True
+            crew.abandoned += 1
+            crew.counted -= 1
+            if not crew.queue:
+                return
+            crew.counted += 1
+            self._busy += 1
+            waiting = crew.queue.popleft()
+        self._start(crew, waiting)
 
     def shutdown(self) -> None:
-        """Let the pool's threads end once idle; work not started is dropped."""
+        """Let the pool's threads end once idle; work not started is dropped. The pool
+        still takes work after this, on new threads."""
         with self._lock:
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
+            crew, self._crew = self._crew, _Crew()
+            crew.closed = True
+            idle, crew.idle = crew.idle, []
+            crew.counted -= len(idle)
+            queued, crew.queue = list(crew.queue), deque()
+        for waiting in idle:
+            waiting.wake.release()  # job None: end
+        for job in queued:
+            job.future.cancel()
+
+    def _wait_at_exit(self) -> None:
+        deadline = time.monotonic() + self.finish_at_exit
+        while self._busy and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+    def _after_fork(self) -> None:
+        # The child has none of the parent's threads, and maybe a lock a thread held.
+        self._lock = threading.Lock()
+        self._crew = _Crew()
+        self._busy = 0
 
 
-STORAGE = Pool("duomcp-storage", 2)
+def _at_exit() -> None:
+    for pool in list(_POOLS):
+        if pool.finish_at_exit > 0:
+            pool._wait_at_exit()
+
+
+def _after_fork_in_child() -> None:
+    for pool in list(_POOLS):
+        pool._after_fork()
+
+
+atexit.register(_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+STORAGE = Pool("duomcp-storage", 2, finish_at_exit=5.0)
 """Token storage file I/O."""
 INTERACTIONS = Pool("duomcp-sign-in", 4)
 """Plain-function sign-in interactions (a person in the browser)."""
