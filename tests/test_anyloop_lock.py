@@ -4,13 +4,20 @@ credential's HTTP sessions, one per loop."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import gc
 import threading
 import time
 import warnings
+from collections.abc import Coroutine
+from typing import Any
 
+import pytest
+
+from duomcp._portal import portal
 from duomcp.auth._lock import AnyLoopLock
 from duomcp.auth._session import AuthHTTP
+from duomcp.errors import CredentialInUseError
 
 
 def test_one_holder_at_a_time_across_loops_in_threads() -> None:
@@ -186,3 +193,52 @@ def test_each_loop_closes_its_own_session_whatever_another_loop_does() -> None:
     b.join(5)
     assert sessions["a"] is not sessions["b"]
     assert getattr(sessions["b"], "closed", False)
+
+
+@pytest.mark.timeout(30)
+def test_a_blocking_call_from_the_loop_whose_task_holds_the_lock_fails_at_once() -> None:
+    # A notebook cell (code in a running loop's thread) makes a blocking Client call that
+    # needs the credential, while a task of that same loop (an AsyncClient's renewal)
+    # holds it: the task cannot go on until the call returns. Waiting is waiting for ever.
+    lock = AnyLoopLock()
+
+    async def needs_the_lock() -> str:
+        async with lock.hold():
+            return "taken"
+
+    async def background() -> str:  # started by a blocking call: it waits as usual
+        async with lock.hold():
+            return "taken later"
+
+    async def cell() -> None:
+        held, release = asyncio.Event(), asyncio.Event()
+
+        async def renewal() -> None:
+            async with lock.hold():
+                held.set()
+                await release.wait()
+
+        task = asyncio.create_task(renewal())
+        await held.wait()
+        started = time.monotonic()
+        with pytest.raises(CredentialInUseError, match="a task of the event loop this thread"):
+            portal.call(needs_the_lock)  # blocks this loop, as a cell's Client call does
+        assert time.monotonic() - started < 2
+        # Work a blocking call starts waits as usual, during the call and after it.
+        later = portal.call(_start, background())
+        assert not later.done()
+        release.set()
+        await task
+        assert await asyncio.wrap_future(later) == "taken later"
+        assert portal.call(needs_the_lock) == "taken"  # once free, the same call works
+
+    asyncio.run(cell())
+
+
+async def _start(coro: Coroutine[Any, Any, str]) -> concurrent.futures.Future[str]:
+    """Run ``coro`` as a task of the portal's loop; its outcome as a thread-safe future."""
+    outcome: concurrent.futures.Future[str] = concurrent.futures.Future()
+    task = asyncio.ensure_future(coro)
+    task.add_done_callback(lambda t: outcome.set_result(t.result()))
+    await asyncio.sleep(0.2)  # the task waits for the lock while this call still runs
+    return outcome

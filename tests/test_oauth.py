@@ -7,6 +7,7 @@ import logging
 import os
 import stat
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from duomcp import AsyncClient, AuthError, Client, HTTPOptions
+from duomcp import AsyncClient, AuthError, Client, CredentialInUseError, HTTPOptions
 from duomcp.auth import FileTokenStorage, LoopbackLogin, OAuth, TokenStorage
 from duomcp.testing import AuthorizationServer, AuthServerSettings, ReferenceServer, ServerFaults
 
@@ -382,6 +383,50 @@ def test_a_blocking_client_signs_in_with_a_plain_function(oauth_server: Referenc
     with Client(oauth_server.url, auth=auth, timeout=10) as client:
         assert client.call_tool("echo", {"text": "signed"}).content[0].text == "signed"  # type: ignore[union-attr]
     assert len(seen) == 1 and seen[0] != "duomcp-portal" and seen[0] != "MainThread"
+
+
+@pytest.mark.timeout(60)
+def test_a_notebook_cells_blocking_call_while_its_loop_signs_in_fails_at_once(
+    oauth_server: ReferenceServer,
+) -> None:
+    # One credential for the notebook's AsyncClient and a blocking Client. The cell makes
+    # the blocking call while the AsyncClient's sign-in (a person at the browser) is under
+    # way on the cell's own loop, which the call keeps from running.
+    browser = Browser()
+    person = asyncio.Event()
+    at_browser = asyncio.Event()
+
+    async def slow_person(url: str) -> str:
+        at_browser.set()
+        await person.wait()
+        return await browser(url)
+
+    auth = OAuth(interaction=slow_person, redirect_uri=REDIRECT)
+
+    async def async_side() -> str:
+        async with AsyncClient(oauth_server.url, auth=auth, timeout=30) as aclient:
+            result = await aclient.call_tool("echo", {"text": "async"})
+            return result.content[0].text  # type: ignore[union-attr]
+
+    async def notebook() -> None:
+        signing_in = asyncio.ensure_future(async_side())
+        await at_browser.wait()
+        client = Client(oauth_server.url, auth=auth, timeout=20)
+        try:
+            started = time.monotonic()
+            with pytest.raises(CredentialInUseError, match="AsyncClient in async code"):
+                client.connect()  # a cell's plain call
+            assert time.monotonic() - started < 2
+            person.set()
+            assert await signing_in == "async"
+            # Signed in now: the same credential serves the blocking client.
+            result = client.call_tool("echo", {"text": "sync"})
+            assert result.content[0].text == "sync"  # type: ignore[union-attr]
+        finally:
+            client.close()
+        assert browser.logins == 1
+
+    asyncio.run(notebook())
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -163,7 +163,7 @@ class Portal:
                     self._driven_since = now
                     self.driven += 1
                 else:
-                    call = _Call(coro, self, loop)  # a Ctrl-C in here: nothing counted yet
+                    call = _Call(coro, self, loop, running)  # a Ctrl-C here: nothing counted
                     self._pending += 1
                     if self._inbox_ok:
                         # Signals are looked for after this call returns, not between
@@ -457,6 +457,35 @@ class _Selector(selectors.DefaultSelector):
 
 _select = selectors.DefaultSelector.select
 _get_running_loop = asyncio._get_running_loop
+
+
+class _Blocking:
+    """What a call made from a thread that runs an event loop (a notebook's) tells the code
+    it runs: that loop, stopped until the call ends, and the call's task. Both are cleared
+    as the call ends (tasks it started keep this in their context)."""
+
+    __slots__ = ("loop", "task")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = loop
+        self.task: asyncio.Task[Any] | None = None
+
+
+BLOCKING_CALL: contextvars.ContextVar[_Blocking | None] = contextvars.ContextVar(
+    "duomcp_blocking_call", default=None
+)
+
+
+def loop_blocked_by(task: asyncio.Task[Any] | None) -> asyncio.AbstractEventLoop | None:
+    """The event loop ``task`` keeps from running: that of the thread that made the blocking
+    call ``task`` runs, while it runs; else ``None``. Anything waiting in ``task`` for work
+    of that loop waits for ever."""
+    blocking = BLOCKING_CALL.get()
+    if blocking is None or task is None or blocking.task is not task:
+        return None
+    return blocking.loop
+
+
 _FORK_HOOK = hasattr(os, "register_at_fork")
 
 
@@ -591,6 +620,7 @@ class _Call:
     """
 
     __slots__ = (
+        "blocking",
         "cancelled",
         "context",
         "coro",
@@ -605,12 +635,19 @@ class _Call:
     )
 
     def __init__(
-        self, coro: Coroutine[Any, Any, Any], portal: Portal, loop: asyncio.AbstractEventLoop
+        self,
+        coro: Coroutine[Any, Any, Any],
+        portal: Portal,
+        loop: asyncio.AbstractEventLoop,
+        blocked: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self.coro = coro
         # The caller's context variables, as a driven call's task has them: the thread
         # that starts this call on the loop is another one, with its own.
         self.context = contextvars.copy_context()
+        self.blocking = None if blocked is None else _Blocking(blocked)
+        if self.blocking is not None:
+            self.context.run(BLOCKING_CALL.set, self.blocking)
         self.portal = portal
         self.loop = loop
         self.done = threading.Lock()
@@ -637,6 +674,8 @@ class _Call:
             self._never_ran(error=exc)
             return
         self.task = task
+        if self.blocking is not None:
+            self.blocking.task = task
 
     async def run(self) -> None:
         # The caller is released from within the task's last step: no done-callback, so
@@ -651,6 +690,8 @@ class _Call:
         except BaseException as exc:  # handed to the caller, which raises it
             self.error = exc
         finally:
+            if self.blocking is not None:
+                self.blocking.loop = self.blocking.task = None
             self.portal._finished(self.loop)
             self.finished = True
             self.done.release()
@@ -660,6 +701,8 @@ class _Call:
             self.started = True
             self.coro.close()
             self.error = asyncio.CancelledError() if error is None else error
+            if self.blocking is not None:
+                self.blocking.loop = self.blocking.task = None
             self.portal._finished(self.loop)
             self.finished = True
             self.done.release()

@@ -16,6 +16,7 @@ __all__ = [
     "AuthorizationRequiredError",
     "CapabilityNotSupportedError",
     "ConnectionClosedError",
+    "CredentialInUseError",
     "HTTPStatusError",
     "InputRequiredLimitError",
     "InsufficientScopeError",
@@ -219,6 +220,13 @@ class RequestCancelledError(MCPError):
 
 class AuthError(MCPError):
     """Authorization with the server failed."""
+
+
+class CredentialInUseError(AuthError, RuntimeError):
+    """A blocking call needs the credential while a task of the event loop that the
+    calling thread runs holds it (a sign-in or renewal by an ``AsyncClient`` sharing it, in
+    a notebook): that task cannot go on until the call returns, so the call fails at once
+    instead of waiting for ever."""
 
 
 class AuthorizationRequiredError(AuthError):

@@ -16,6 +16,9 @@ import weakref
 from types import TracebackType
 from typing import Any
 
+from .._portal import loop_blocked_by
+from ..errors import CredentialInUseError
+
 __all__ = ["AnyLoopLock"]
 
 _POLL_FIRST = 0.005  # seconds: how soon a waiter on another loop looks again, at first
@@ -75,6 +78,22 @@ class AnyLoopLock:
             self._owner = holding
             return True
 
+    def _refuse_deadlock(self, task: asyncio.Task[Any]) -> None:
+        """Raise if the holder is a task of the loop that ``task``, a blocking call's, keeps
+        from running (a notebook cell's ``Client`` call while its ``AsyncClient`` signs in)."""
+        blocked = loop_blocked_by(task)
+        if blocked is None:
+            return
+        owner = self._owner
+        holder = None if owner is None or owner._task is None else owner._task()
+        if holder is not None and holder.get_loop() is blocked:
+            raise CredentialInUseError(
+                "this blocking call needs the credential, which a task of the event loop "
+                "this thread runs is using (a sign-in or renewal, by an AsyncClient sharing "
+                "it): that task cannot go on while this call blocks its loop. Await that "
+                "client's work first, or use AsyncClient in async code"
+            )
+
     def _give_back(self, holding: _Holding) -> bool:
         """Free the lock if ``holding`` has it; whether it had."""
         with self._guard:
@@ -106,10 +125,12 @@ class _Holding:
             raise RuntimeError("AnyLoopLock is held by a task")
         self._task = weakref.ref(task)
         local = self._lock._loop_lock(task.get_loop())
+        self._lock._refuse_deadlock(task)  # (its loop's waiters may be queued ahead of it)
         await local.acquire()
         try:
             delay = _POLL_FIRST
             while not self._lock._take(self):
+                self._lock._refuse_deadlock(task)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _POLL_MAX)
         except BaseException:
