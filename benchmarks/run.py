@@ -101,6 +101,12 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _faults() -> int:
+    """Minor page faults of this process so far: each is a fresh page the kernel zeroed and
+    mapped, as when the allocator takes memory back from the system it had given up."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
@@ -155,12 +161,14 @@ def _summary(
     latencies: list[float],
     cpu: float,
     wall: float,
+    faults: int,
     before: dict[str, float],
     after: dict[str, float],
 ) -> dict[str, float]:
     latencies.sort()
     return {
         "cpu_us": cpu / calls * 1e6,
+        "faults_per_call": faults / calls,
         "calls_per_s": calls / wall,
         "p50_ms": latencies[len(latencies) // 2] * 1e3,
         "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1e3,
@@ -185,10 +193,11 @@ async def _timed_async(
     await asyncio.gather(*(worker(range(w, warm, concurrency)) for w in range(concurrency)))
     latencies.clear()
     before = probe()
-    cpu, wall = _cpu(), time.perf_counter()
+    faults, cpu, wall = _faults(), _cpu(), time.perf_counter()
     await asyncio.gather(*(worker(range(w, calls, concurrency)) for w in range(concurrency)))
     cpu, wall = _cpu() - cpu, time.perf_counter() - wall
-    return _summary(calls, latencies, cpu, wall, before, probe())
+    faults = _faults() - faults
+    return _summary(calls, latencies, cpu, wall, faults, before, probe())
 
 
 def _timed_sync(
@@ -219,13 +228,14 @@ def _timed_sync(
         run_all(warmup * concurrency)
         latencies.clear()
         before = probe()
-        cpu, wall = _cpu(), time.perf_counter()
+        faults, cpu, wall = _faults(), _cpu(), time.perf_counter()
         run_all(calls)
         cpu, wall = _cpu() - cpu, time.perf_counter() - wall
+        faults = _faults() - faults
     finally:
         if pool is not None:
             pool.shutdown()
-    return _summary(calls, latencies, cpu, wall, before, probe())
+    return _summary(calls, latencies, cpu, wall, faults, before, probe())
 
 
 class FloorHTTP:
@@ -667,14 +677,15 @@ def node_server(sse: bool = False, ports: int = 1) -> Iterator[list[str]]:
             proc.wait(10)
 
 
-def run_child(*args: str, timeout: float = 600) -> Any:
-    """Run this script as a child with ``args``; return the JSON it prints last."""
+def run_child(*args: str, timeout: float = 600, env: dict[str, str] | None = None) -> Any:
+    """Run this script as a child with ``args`` (and ``env`` added to the environment);
+    return the JSON it prints last."""
     out = subprocess.run(
         [sys.executable, __file__, *args],
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        env={**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})},
     )
     if out.returncode != 0:
         raise SystemExit(f"benchmark child {args} failed:\n{out.stderr[-3000:]}")
@@ -987,9 +998,49 @@ def measure_speedups(args: argparse.Namespace) -> dict[str, list[tuple[float, fl
     return runs
 
 
+ALLOCATOR_CELLS = ("JSON 256 KiB", "SSE 256 KiB")
+"""Cells measured again with glibc's allocator told to keep what it frees (KEEP_MEMORY)."""
+KEEP_MEMORY = {"MALLOC_MMAP_THRESHOLD_": str(4 << 20), "MALLOC_TRIM_THRESHOLD_": str(64 << 20)}
+"""glibc: blocks up to 4 MiB come from the heap, not fresh mappings, and up to 64 MiB freed
+at the heap's top is kept, not handed back: a 256 KiB result then reuses warm memory."""
+
+
+def measure_allocator(args: argparse.Namespace) -> dict[str, list[dict[str, float]]]:
+    """duomcp's clients on the 256 KiB cells at 16 calls, by default and with KEEP_MEMORY,
+    alternated in fresh processes over the rounds: per (cell, client, setting), each round's
+    CPU µs and page faults a call. Empty where the C library is not glibc."""
+    if platform.libc_ver()[0] != "glibc":
+        return {}
+    runs: dict[str, list[dict[str, float]]] = {}
+    clients = ("duomcp-async", "duomcp-sync")
+    for transport in ("json", "sse"):
+        cells = [c for c in CELLS if c.name in ALLOCATOR_CELLS and c.transport == transport]
+        with node_server(transport == "sse") as (target,):
+            for round_no, cell in itertools.product(range(args.rounds), cells):
+                plan = json.dumps([_job(args, cell, CONCURRENCY[-1])])
+                settings, order = ("default", "kept"), clients
+                if round_no % 2:
+                    settings, order = settings[::-1], order[::-1]
+                for setting, client in itertools.product(settings, order):
+                    [result] = run_child(
+                        *("--child", client, "--cell", "calls", "--target", target),
+                        *("--plan", plan),
+                        env=KEEP_MEMORY if setting == "kept" else None,
+                    )
+                    key = f"{cell.name}|{client}|{setting}"
+                    runs.setdefault(key, []).append(result)
+                    print(
+                        f"{key}: {result['cpu_us']:.0f} us/call, "
+                        f"{result['faults_per_call']:.0f} faults/call",
+                        file=sys.stderr,
+                    )
+    return runs
+
+
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     medians, rounds = measure_calls(args)
     speedups = measure_speedups(args)
+    allocator = measure_allocator(args)
     handoff = measure_handoff(args.handoff_calls, args.handoff_repeats)
     scale = measure_scale(args)
     compile_duomcp()
@@ -1003,6 +1054,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "imports": imports,
         "handoff_us": handoff,
         "speedups": speedups,
+        "allocator": allocator,
         "args": vars(args),
     }
 
@@ -1036,8 +1088,9 @@ def calls_table(med: Medians, cells: Sequence[Cell]) -> list[str]:
     tcp = cells[0].transport != "stdio"
     lines = [
         "| reply | concurrency | client | CPU µs/call | x floor | x official | calls/s | "
-        f"p50 ms | p99 ms | {'new TCP conns/call | ' if tcp else ''}server CPU |",
-        "|---|---|---|---|---|---|---|---|---|" + ("---|---|" if tcp else "---|"),
+        f"p50 ms | p99 ms | {'new TCP conns/call | ' if tcp else ''}page faults/call | "
+        "server CPU |",
+        "|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if tcp else "---|"),
     ]
     for cell in cells:
         for concurrency in CONCURRENCY:
@@ -1051,7 +1104,7 @@ def calls_table(med: Medians, cells: Sequence[Cell]) -> list[str]:
                     f"| {cell.name} | {concurrency} | {name} | {m['cpu_us']:.0f} | "
                     f"{m['cpu_us'] / floor:.2f} | {m['cpu_us'] / official:.2f} | "
                     f"{m['calls_per_s']:.0f} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} | "
-                    f"{conns}{m['server_cpu_share']:.0%} |"
+                    f"{conns}{m['faults_per_call']:.1f} | {m['server_cpu_share']:.0%} |"
                 )
     return lines
 
@@ -1085,6 +1138,62 @@ def speedups_section(runs: dict[str, list[tuple[float, float]]]) -> list[str]:
             f"| {cell} | {concurrency} | {LABELS[client]} | {without:.0f} | {with_:.0f} "
             f"| {ratio:.2f} |"
         )
+    return [*lines, ""]
+
+
+Runs = dict[str, list[dict[str, float]]]
+
+
+def allocator_ratios(runs: Runs, cell: str, setting: str) -> list[float]:
+    """Client / AsyncClient CPU a call in ``cell`` at 16, round by round, in ``setting``."""
+    mine = runs.get(f"{cell}|duomcp-sync|{setting}", [])
+    others = runs.get(f"{cell}|duomcp-async|{setting}", [])
+    return [a["cpu_us"] / b["cpu_us"] for a, b in zip(mine, others, strict=True) if b["cpu_us"]]
+
+
+def allocator_section(runs: Runs) -> list[str]:
+    """The 256 KiB cells at 16, by default and with glibc keeping what it frees."""
+    if not runs:
+        return []
+    env = " ".join(f"{k}={v}" for k, v in KEEP_MEMORY.items())
+    lines = [
+        "### glibc's allocator, 16 threads and big results",
+        "",
+        "A 256 KiB result is read and parsed into blocks of about that size. glibc maps "
+        "fresh memory for such blocks, or hands the top of its heap back to the system, and "
+        "the next call faults those pages in again; in a process with threads each unmapping "
+        "also interrupts the other CPUs to flush their TLBs. The blocking `Client`, whose 16 "
+        "callers are threads, pays more for it than `AsyncClient` (see the page faults "
+        "above). The same cells at 16 with glibc told to keep what it frees "
+        f"(`{env}` in the environment), each client by default and so, alternated in fresh "
+        "processes; the ratio is the median of the per-round ratios:",
+        "",
+        "| reply | client | CPU µs/call default | kept | page faults/call default | kept |",
+        "|---|---|---|---|---|---|",
+    ]
+    for cell in ALLOCATOR_CELLS:
+        for client in ("duomcp-async", "duomcp-sync"):
+            by = {
+                setting: runs.get(f"{cell}|{client}|{setting}", [])
+                for setting in ("default", "kept")
+            }
+            if not all(by.values()):
+                continue
+            cpu = {k: statistics.median(r["cpu_us"] for r in v) for k, v in by.items()}
+            faults = {k: statistics.median(r["faults_per_call"] for r in v) for k, v in by.items()}
+            lines.append(
+                f"| {cell} | {LABELS[client]} | {cpu['default']:.0f} | {cpu['kept']:.0f} | "
+                f"{faults['default']:.1f} | {faults['kept']:.1f} |"
+            )
+    lines.append("")
+    for cell in ALLOCATOR_CELLS:
+        default = allocator_ratios(runs, cell, "default")
+        kept = allocator_ratios(runs, cell, "kept")
+        if default and kept:
+            lines.append(
+                f"- {cell}: `Client` / `AsyncClient` {statistics.median(default):.2f}x by "
+                f"default, {statistics.median(kept):.2f}x with glibc keeping freed memory."
+            )
     return [*lines, ""]
 
 
@@ -1129,6 +1238,7 @@ def report(data: dict[str, Any], path: Path, plot: Path | None) -> list[Target]:
         *calls_table(med, CELLS[2:4]),
         "",
         *speedups_section(data.get("speedups") or {}),
+        *allocator_section(data.get("allocator") or {}),
         "## stdio",
         "",
         "`benchmarks/stdio_server.mjs` (one JSON message a line), started by each client; "
@@ -1289,6 +1399,9 @@ def targets(data: dict[str, Any]) -> list[Target]:
             # Threads: what handing each call to the loop's thread costs by itself
             base = med[(cell, c, over)]["cpu_us"]
             figure += f"; the bare handoff alone: {(base + handoff) / base:.2f}x"
+            kept = allocator_ratios(data.get("allocator") or {}, cell, "kept")
+            if kept:
+                figure += f"; with glibc keeping freed memory: {statistics.median(kept):.2f}x"
         rows.append(Target(f"{where}: {name} <= {limit:.2f}x {over_name}", figure, value <= limit))
 
     for cell in CELLS:

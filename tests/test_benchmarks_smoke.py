@@ -43,6 +43,13 @@ def test_benchmark_quick_run(tmp_path: Path) -> None:
     extra = report.split("### With the `speedups` extra", 1)[1].split("## stdio", 1)[0]
     pairs = re.findall(r"^\| ([^|]+) \| (1|16) \| ([^|]+) \| (\d+) \| (\d+) \| ", extra, re.M)
     assert len(pairs) == 3 * 2 * 2 and all(int(a) > 0 and int(b) > 0 for *_, a, b in pairs)
+    # the 256 KiB cells at 16 again with glibc keeping freed memory (page faults shown)
+    kept = report.split("### glibc's allocator", 1)[1].split("## stdio", 1)[0]
+    rows = re.findall(
+        r"^\| ([^|]+) \| ([^|]+) \| (\d+) \| (\d+) \| ([\d.]+) \| ([\d.]+) \|$", kept, re.M
+    )
+    assert len(rows) == 2 * 2 and all(int(a) > 0 and int(b) > 0 for *_, a, b, _, _ in rows), kept
+    assert "page faults/call" in report.split("## A 256 KiB result", 1)[1]
     assert "KiB" in report and "import" in report
     cold = report.split("## Cold start", 1)[1].split("## Sessions", 1)[0]
     starts = re.findall(r"^\| ([^|]+) \| (\d+) \| ", cold, re.M)
@@ -56,3 +63,4 @@ def test_benchmark_quick_run(tmp_path: Path) -> None:
     # the bare thread hand-over, measured, and shown beside each 16-thread target
     assert re.search(r"costs \*\*[1-9]\d* µs\*\* of CPU per call", report), report
     assert sum("the bare handoff alone: " in figure for _, figure, _ in targets) == 5
+    assert sum("with glibc keeping freed memory: " in figure for _, figure, _ in targets) == 2
