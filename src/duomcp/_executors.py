@@ -55,12 +55,12 @@ class _Job:
 
 
 class _Idle:
-    """An idle thread's mailbox: a job (or ``None``: end) is put in, then ``wake`` released."""
+    """An idle thread's wake-up: released when there is work in the queue (or the pool
+    shut down)."""
 
-    __slots__ = ("job", "wake")
+    __slots__ = ("wake",)
 
     def __init__(self) -> None:
-        self.job: _Job | None = None
         self.wake = threading.Lock()
         self.wake.acquire()
 
@@ -97,7 +97,7 @@ class Pool:
         self.finish_at_exit = finish_at_exit
         self._lock = threading.Lock()
         self._crew = _Crew()
-        self._busy = 0  # jobs handed to a thread and not yet run, in any generation
+        self._busy = 0  # jobs queued or running, in any generation
         self._ids = itertools.count(1)
         self._warned = False
         _POOLS.add(self)
@@ -125,97 +125,97 @@ class Pool:
             raise
 
     def submit(self, call: Callable[[], Any]) -> _Job:
-        """Hand ``call`` to an idle thread, a new one, or the queue; return its job."""
+        """Queue ``call`` and see that a thread takes it: an idle one woken, or a new one
+        while under the bound; else the next thread to finish. Returns its job."""
         with self._lock:
             crew = self._crew
             job = _Job(call, crew)
+            crew.queue.append(job)
+            self._busy += 1  # until it has run or been dropped: the exit waits on it
             if crew.idle:
-                self._busy += 1  # handed over: counted until it has run (exit waits on it)
-                idle = crew.idle.pop()
-                idle.job = job
-                idle.wake.release()
+                crew.idle.pop().wake.release()
                 return job
             if crew.counted >= self.max_workers:
-                crew.queue.append(job)
-                return job
+                return job  # the next thread to finish takes it
             crew.counted += 1
-            self._busy += 1
-        self._start(crew, job)
+        self._start(crew)
         return job
 
-    def _start(self, crew: _Crew, job: _Job) -> None:
-        """A new thread of ``crew``, already counted, that begins with ``job`` (handed over:
-        in ``_busy``)."""
+    def _start(self, crew: _Crew) -> None:
+        """A new thread of ``crew``, already counted, for the work in its queue."""
         name = f"{self.name}_{next(self._ids)}"
-        # The job goes in a box the thread empties: the Thread object keeps its arguments.
-        thread = threading.Thread(target=self._work, args=(crew, [job]), name=name, daemon=True)
+        thread = threading.Thread(target=self._work, args=(crew,), name=name, daemon=True)
         try:
             thread.start()
         except Exception as exc:  # the system's thread limit, memory
             with self._lock:
                 crew.counted -= 1
-                self._busy -= 1
-                job.finished = True  # never ran: nothing to give up on
-                # With no thread left, nothing would ever take the queue's work either.
+                # With no thread left, nothing would take the queue's work.
                 stranded = list(crew.queue) if crew.counted == 0 else []
                 if stranded:
                     crew.queue.clear()
-            for failed in (job, *stranded):
-                if failed.future.set_running_or_notify_cancel():
-                    failed.future.set_exception(exc)
+                    self._busy -= len(stranded)
+            for job in stranded:
+                job.finished = True  # never ran: nothing to give up on
+                if job.future.set_running_or_notify_cancel():
+                    job.future.set_exception(exc)
 
-    def _work(self, crew: _Crew, box: list[_Job]) -> None:
-        job: _Job | None = box.pop()
+    def _work(self, crew: _Crew) -> None:
+        idle = _Idle()  # this thread's wake-up, each time it waits
+        job = self._take(crew, idle)
         while job is not None:
-            self._run(job)
-            after = self._next(crew, job)
-            job = None  # nothing of the last job (arguments, result) is kept while idle
-            job = self._wait(crew, after) if isinstance(after, _Idle) else after
-
-    def _run(self, job: _Job) -> None:
-        future = job.future
-        try:
-            if future.set_running_or_notify_cancel():
+            future = job.future
+            if future.set_running_or_notify_cancel():  # (else cancelled while queued)
                 try:
                     future.set_result(job.call())
                 except BaseException as exc:  # the waiter gets it, whatever it is
                     future.set_exception(exc)
-        finally:
-            with self._lock:
-                self._busy -= 1
+            carry_on = self._done(crew, job)
+            del job, future  # nothing of it (arguments, result) is kept while idle
+            if not carry_on:
+                return
+            job = self._take(crew, idle)
 
-    def _next(self, crew: _Crew, done: _Job) -> _Job | _Idle | None:
-        """What this thread does after ``done``: another job, a wait for one, or ``None``
-        (it ends)."""
+    def _done(self, crew: _Crew, job: _Job) -> bool:
+        """``job`` ran (or was dropped, cancelled while queued): whether its thread goes on."""
         with self._lock:
-            done.finished = True
-            if done.abandoned:
+            self._busy -= 1
+            job.finished = True
+            if job.abandoned:
                 crew.abandoned -= 1
-                if crew.closed or crew.counted >= self.max_workers:
-                    return None  # replaced meanwhile: this thread is one too many
+                if crew.counted >= self.max_workers:
+                    return False  # replaced meanwhile: this thread is one too many
                 crew.counted += 1
-            if crew.closed:
-                crew.counted -= 1
-                return None
-            if crew.queue:
-                self._busy += 1
-                return crew.queue.popleft()
-            idle = _Idle()
-            crew.idle.append(idle)
-            return idle
+            return True
 
-    def _wait(self, crew: _Crew, idle: _Idle) -> _Job | None:
-        """An idle thread's wait: the job handed to it, or ``None`` (idle too long, or the
-        pool shut down: it ends)."""
-        if idle.wake.acquire(timeout=IDLE_SECONDS):
-            return idle.job
-        with self._lock:
-            if any(other is idle for other in crew.idle):
-                crew.idle.remove(idle)
-                crew.counted -= 1
-                return None
-        idle.wake.acquire()  # a job was handed over as the wait ended: it is on its way
-        return idle.job
+    def _take(self, crew: _Crew, idle: _Idle) -> _Job | None:
+        """The next job for this thread, waiting while there is none; ``None``: the thread
+        ends (the pool shut down, or idle too long)."""
+        lock = self._lock
+        with lock:
+            while True:
+                if crew.closed:
+                    crew.counted -= 1
+                    return None
+                if crew.queue:
+                    return crew.queue.popleft()
+                crew.idle.append(idle)
+                lock.release()
+                try:
+                    woken = idle.wake.acquire(timeout=IDLE_SECONDS)
+                finally:
+                    lock.acquire()
+                if not woken:
+                    if any(other is idle for other in crew.idle):
+                        crew.idle.remove(idle)  # idle too long: the thread ends
+                        crew.counted -= 1
+                        return None
+                    # Woken as the wait ended: take the wake-up, then look again.
+                    lock.release()
+                    try:
+                        idle.wake.acquire()
+                    finally:
+                        lock.acquire()
 
     def _abandon(self, job: _Job) -> None:
         """``job``'s waiter gave up while it ran: it stops counting, and queued work gets a
@@ -241,9 +241,7 @@ class Pool:
             if not crew.queue:
                 return
             crew.counted += 1
-            self._busy += 1
-            waiting = crew.queue.popleft()
-        self._start(crew, waiting)
+        self._start(crew)
 
     def shutdown(self) -> None:
         """Let the pool's threads end once idle; work not started is dropped. The pool
@@ -252,10 +250,10 @@ class Pool:
             crew, self._crew = self._crew, _Crew()
             crew.closed = True
             idle, crew.idle = crew.idle, []
-            crew.counted -= len(idle)
             queued, crew.queue = list(crew.queue), deque()
+            self._busy -= len(queued)
         for waiting in idle:
-            waiting.wake.release()  # job None: end
+            waiting.wake.release()  # it sees the crew closed, and ends
         for job in queued:
             job.future.cancel()
 
