@@ -150,11 +150,13 @@ class Pool:
         except Exception as exc:  # the system's thread limit, memory
             with self._lock:
                 crew.counted -= 1
-                # With no thread left, nothing would take the queue's work.
-                stranded = list(crew.queue) if crew.counted == 0 else []
-                if stranded:
+                # The newest job, which this thread was for, fails; with no thread left,
+                # nothing would take the rest of the queue either.
+                stranded = [crew.queue.pop()] if crew.queue else []
+                if crew.counted == 0:
+                    stranded.extend(crew.queue)
                     crew.queue.clear()
-                    self._busy -= len(stranded)
+                self._busy -= len(stranded)
             for job in stranded:
                 job.finished = True  # never ran: nothing to give up on
                 if job.future.set_running_or_notify_cancel():
