@@ -149,6 +149,9 @@ class Correlator:
         self.barrier: Barrier | None = None
         """Set by the inbound router: a call returns after the callbacks queued before
         its response have run."""
+        self.on_given_up: Callable[[Any], None] | None = None
+        """Set by the inbound router: told the id of a call given up on (timed out or
+        cancelled)."""
 
     def next_id(self) -> int:
         """A fresh JSON-RPC id."""
@@ -261,17 +264,35 @@ class Correlator:
         except RequestTimeoutError:
             if not handshake and not transport.cancels_requests(self.state.era):
                 self.spawn(self.send_cancelled(request_id, "timed out"))
+            self._given_up(request_id)
             raise
         except asyncio.CancelledError:
             cancels = transport.cancels_requests(self.state.era)
             if not handshake and not self.closed and not cancels:
                 self.spawn(self.send_cancelled(request_id, "cancelled by the caller"))
+            self._given_up(request_id)
             raise
         finally:
             del self._pending[request_id]
             self._active_at = loop.time()
             if pending.left is not None and not pending.left.done():
                 pending.left.set_result(None)
+
+    def _given_up(self, request_id: Any) -> None:
+        """Call ``request_id`` was given up on (timed out, cancelled): what the server
+        asked while answering it (requests on its reply stream) is moot too."""
+        if self.on_given_up is not None:
+            self.on_given_up(request_id)
+
+    def reading(self) -> Any:
+        """The id of the call whose request the current task is posting, and whose reply
+        it is reading (a Streamable HTTP reply stream), if any."""
+        task = asyncio.current_task()
+        if task is not None:
+            for request_id, pending in self._pending.items():
+                if pending.task is task:
+                    return request_id
+        return None
 
     def _take_loop(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Task[Any] | None]:
         """The running loop and task, for the first call or one in another loop (a new

@@ -91,6 +91,9 @@ class Inbound:
         self.subscriptions: Subscriptions | None = None
         self.tasks: TaskStatusLog | None = None
         self._server_requests: dict[Any, asyncio.Task[Any]] = {}
+        # The call on whose reply stream each server request came (Streamable HTTP): it
+        # ends when that call is given up on.
+        self._came_with: dict[Any, Any] = {}
         self._refused = 0  # requests refused (repeated id, too many)
         self._refusing = 0  # refusals being sent
         self._notifications: asyncio.Queue[tuple[Callable[..., Any], tuple[Any, ...]]] | None = None
@@ -101,6 +104,7 @@ class Inbound:
         """User callbacks not run because their queue was full (logged every 1,000)."""
         self._drained: list[tuple[int, asyncio.Future[None]]] = []
         correlator.barrier = self
+        correlator.on_given_up = self._call_given_up
 
     def dispatch(self, message: dict[str, Any]) -> None:
         """Route one message from the server (the transports' ``on_message``)."""
@@ -141,11 +145,32 @@ class Inbound:
             return
         task = self._correlator.spawn(self._answer(message))
         self._server_requests[request_id] = task
+        call = self._correlator.reading()
+        if call is not None:
+            self._came_with[request_id] = call
         task.add_done_callback(lambda done: self._finished(request_id, done))
 
     def _finished(self, request_id: Any, task: asyncio.Task[Any]) -> None:
         if self._server_requests.get(request_id) is task:
             del self._server_requests[request_id]
+            self._came_with.pop(request_id, None)
+
+    def _call_given_up(self, call: Any) -> None:
+        """Call ``call`` was given up on: the server's requests that came on its reply
+        stream are moot, and their handlers are cancelled. The server cannot say so
+        itself: that stream is closed."""
+        if not self._came_with:
+            return
+        for request_id, came_with in list(self._came_with.items()):
+            if came_with == call:
+                task = self._server_requests.get(request_id)
+                if task is not None:
+                    log.debug(
+                        "cancelled the answer to the server's request %r: the call it came "
+                        "with was given up",
+                        request_id,
+                    )
+                    task.cancel()
 
     def _refuse(self, request_id: Any, why: str) -> None:
         self._refused += 1
