@@ -13,8 +13,10 @@ import pytest
 
 from duomcp import AsyncClient, Client
 from duomcp.errors import RequestTimeoutError
-from duomcp.testing import ReferenceServer
-from duomcp.types import CreateMessageRequestParams, CreateMessageResult, TextContent
+from duomcp.testing import ReferenceServer, ServerFaults
+from duomcp.types import CreateMessageRequestParams, CreateMessageResult, ElicitResult, TextContent
+
+from .conftest import ServerThread
 
 
 def _done(text: str) -> CreateMessageResult:
@@ -85,3 +87,30 @@ def test_a_blocking_handler_given_up_with_its_call_is_never_answered(
         # The next call's handler answers as usual.
         assert "late" in str(client.call_tool("sample", {"prompt": "next"}).content)
         assert len(answers()) == 1
+
+
+async def test_a_tasks_input_outlives_a_wait_for_its_result_given_up_on() -> None:
+    # A 2025-11-25 task asks for input on the stream of tasks/result. A wait with a
+    # timeout leaves the task running ("ask again later"): the person answering goes on,
+    # and the task completes.
+    seen: list[str] = []
+
+    async def answer(params: Any) -> ElicitResult:
+        seen.append("asked")
+        try:
+            await asyncio.sleep(1.0)  # the person takes a second
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+            raise
+        seen.append("answered")
+        return ElicitResult(action="accept", content={"confirm": True})
+
+    with ServerThread.running(ServerFaults(), tasks=True) as st:
+        async with AsyncClient(st.server.url, timeout=10, elicitation_handler=answer) as client:
+            task = await client.start_tool_task("confirm_delete", {"filename": "x"})
+            with pytest.raises(RequestTimeoutError):
+                await client.task_result(task.task_id, timeout=0.5)
+            result = await client.task_result(task.task_id, timeout=5)
+            assert "deleted x" in str(result.content)
+            assert (await client.get_task(task.task_id)).status == "completed"
+    assert seen == ["asked", "answered"]

@@ -286,12 +286,13 @@ class Correlator:
 
     def reading(self) -> Any:
         """The id of the call whose request the current task is posting, and whose reply
-        it is reading (a Streamable HTTP reply stream), if any."""
+        it is reading (a Streamable HTTP reply stream), if any. Not ``tasks/result``: what
+        the server asks on its stream is the task's, which outlives a wait given up on."""
         task = asyncio.current_task()
         if task is not None:
             for request_id, pending in self._pending.items():
                 if pending.task is task:
-                    return request_id
+                    return request_id if pending.method != "tasks/result" else None
         return None
 
     def _take_loop(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Task[Any] | None]:
