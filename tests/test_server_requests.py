@@ -13,7 +13,7 @@ import pytest
 
 from duomcp import AsyncClient, Client
 from duomcp.errors import RequestTimeoutError
-from duomcp.testing import ReferenceServer, ServerFaults
+from duomcp.testing import ReferenceServer, ServerFaults, _fixtures
 from duomcp.types import CreateMessageRequestParams, CreateMessageResult, ElicitResult, TextContent
 
 from .conftest import ServerThread
@@ -114,3 +114,43 @@ async def test_a_tasks_input_outlives_a_wait_for_its_result_given_up_on() -> Non
             assert "deleted x" in str(result.content)
             assert (await client.get_task(task.task_id)).status == "completed"
     assert seen == ["asked", "answered"]
+
+
+async def test_a_request_that_came_with_an_answered_call_outlives_the_next_call_given_up(
+    server: ReferenceServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A tool asks the client something and answers its call without waiting; the same
+    # task's next call then times out. The question belonged to the first call, which
+    # ended well: its handler goes on and its answer reaches the server.
+    answers: list[Any] = []
+
+    async def fire(ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
+        prompt = {"role": "user", "content": {"type": "text", "text": "later"}}
+        asked = ctx.request("sampling/createMessage", {"messages": [prompt], "maxTokens": 5})
+        job = asyncio.ensure_future(asked)
+        job.add_done_callback(lambda done: answers.append(done.result()))
+        await asyncio.sleep(0.05)  # the request goes out on this call's stream first
+        return {"content": [{"type": "text", "text": "fired"}]}
+
+    monkeypatch.setitem(_fixtures.TOOLS, "fire", _fixtures.Tool("fire", "asks, answers", fire))
+    handled: list[str] = []
+
+    async def sample(params: CreateMessageRequestParams) -> CreateMessageResult:
+        try:
+            await asyncio.sleep(1.0)
+        except asyncio.CancelledError:
+            handled.append("cancelled")
+            raise
+        handled.append("answered")
+        return _done("ok")
+
+    async with AsyncClient(server.url, timeout=10, sampling_handler=sample) as client:
+        assert "fired" in str((await client.call_tool("fire", {})).content)
+        with pytest.raises(RequestTimeoutError):
+            await client.call_tool("slow", {"seconds": 3}, timeout=0.3)
+        for _ in range(300):
+            if answers:
+                break
+            await asyncio.sleep(0.01)
+    assert handled == ["answered"]
+    assert [a.get("content", {}).get("text") for a in answers] == ["ok"]
