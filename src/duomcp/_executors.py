@@ -54,17 +54,6 @@ class _Job:
         self.finished = False  # its thread has moved on (under the pool's lock)
 
 
-class _Idle:
-    """An idle thread's wake-up: released when there is work in the queue (or the pool
-    shut down)."""
-
-    __slots__ = ("wake",)
-
-    def __init__(self) -> None:
-        self.wake = threading.Lock()
-        self.wake.acquire()
-
-
 class _Crew:
     """One generation of a pool's threads; :meth:`Pool.shutdown` starts a new one."""
 
@@ -72,7 +61,9 @@ class _Crew:
 
     def __init__(self) -> None:
         self.queue: deque[_Job] = deque()  # work waiting for a thread
-        self.idle: list[_Idle] = []  # most recently idle last: it takes work first
+        # Idle threads' wake-ups (held locks: released when there is work, or at shutdown);
+        # the most recently idle last: it takes work first.
+        self.idle: list[threading.Lock] = []
         self.counted = 0  # live threads counted against max_workers, busy or idle
         self.abandoned = 0  # threads running given-up work (not counted)
         self.closed = False
@@ -133,7 +124,7 @@ class Pool:
             crew.queue.append(job)
             self._busy += 1  # until it has run or been dropped: the exit waits on it
             if crew.idle:
-                crew.idle.pop().wake.release()
+                crew.idle.pop().release()
                 return job
             if crew.counted >= self.max_workers:
                 return job  # the next thread to finish takes it
@@ -163,7 +154,8 @@ class Pool:
                     job.future.set_exception(exc)
 
     def _work(self, crew: _Crew) -> None:
-        idle = _Idle()  # this thread's wake-up, each time it waits
+        idle = threading.Lock()  # this thread's wake-up, each time it waits
+        idle.acquire()
         job = self._take(crew, idle)
         while job is not None:
             future = job.future
@@ -190,7 +182,7 @@ class Pool:
                 crew.counted += 1
             return True
 
-    def _take(self, crew: _Crew, idle: _Idle) -> _Job | None:
+    def _take(self, crew: _Crew, idle: threading.Lock) -> _Job | None:
         """The next job for this thread, waiting while there is none; ``None``: the thread
         ends (the pool shut down, or idle too long)."""
         lock = self._lock
@@ -204,18 +196,18 @@ class Pool:
                 crew.idle.append(idle)
                 lock.release()
                 try:
-                    woken = idle.wake.acquire(timeout=IDLE_SECONDS)
+                    woken = idle.acquire(timeout=IDLE_SECONDS)
                 finally:
                     lock.acquire()
                 if not woken:
-                    if any(other is idle for other in crew.idle):
+                    if idle in crew.idle:  # (locks compare by identity)
                         crew.idle.remove(idle)  # idle too long: the thread ends
                         crew.counted -= 1
                         return None
                     # Woken as the wait ended: take the wake-up, then look again.
                     lock.release()
                     try:
-                        idle.wake.acquire()
+                        idle.acquire()
                     finally:
                         lock.acquire()
 
@@ -255,7 +247,7 @@ class Pool:
             queued, crew.queue = list(crew.queue), deque()
             self._busy -= len(queued)
         for waiting in idle:
-            waiting.wake.release()  # it sees the crew closed, and ends
+            waiting.release()  # it sees the crew closed, and ends
         for job in queued:
             job.future.cancel()
 

@@ -690,22 +690,22 @@ class _Call:
         except BaseException as exc:  # handed to the caller, which raises it
             self.error = exc
         finally:
-            if self.blocking is not None:
-                self.blocking.loop = self.blocking.task = None
-            self.portal._finished(self.loop)
-            self.finished = True
-            self.done.release()
+            self._end()
 
     def _never_ran(self, _: object = None, *, error: BaseException | None = None) -> None:
         if not self.started:
             self.started = True
             self.coro.close()
             self.error = asyncio.CancelledError() if error is None else error
-            if self.blocking is not None:
-                self.blocking.loop = self.blocking.task = None
-            self.portal._finished(self.loop)
-            self.finished = True
-            self.done.release()
+            self._end()
+
+    def _end(self) -> None:
+        """The call is over (run, or never ran): the caller is released."""
+        if self.blocking is not None:
+            self.blocking.loop = self.blocking.task = None
+        self.portal._finished(self.loop)
+        self.finished = True
+        self.done.release()
 
     def wait(self) -> Any:
         try:
