@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import signal
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import pytest
@@ -151,3 +151,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for name, marker in _NEEDS.items():
             if name in parts:
                 item.add_marker(getattr(pytest.mark, marker))
+
+
+@pytest.fixture
+async def raw_server() -> AsyncIterator[Callable[..., Any]]:
+    """A tiny aiohttp server for faults the reference server must not make: yields
+    ``start(handler, every_path=False)``, which serves ``handler`` at ``/mcp`` (or at every
+    path) and returns that ``/mcp`` URL; stopped after the test."""
+    from aiohttp import web
+
+    runners: list[web.AppRunner] = []
+
+    async def start(handler: Any, *, every_path: bool = False) -> str:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}" if every_path else "/mcp", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        runners.append(runner)
+        port = runner.addresses[0][1]
+        return f"http://127.0.0.1:{port}/mcp"
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()

@@ -10,8 +10,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -318,28 +319,22 @@ async def test_loopback_port_is_kept_with_the_registration(
     assert authz(oauth_server).registrations == 1
 
 
-async def test_client_id_metadata_document(oauth_server: ReferenceServer) -> None:
+async def test_client_id_metadata_document(
+    oauth_server: ReferenceServer, raw_server: Callable[..., Any]
+) -> None:
     from aiohttp import web
 
-    app = web.Application()
-    runner = web.AppRunner(app)
     document: dict[str, object] = {}
 
     async def serve_document(request: web.Request) -> web.Response:
         return web.json_response(document)
 
-    app.router.add_get("/client.json", serve_document)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}/client.json"
+    base = (await raw_server(serve_document, every_path=True)).removesuffix("/mcp")
+    url = f"{base}/client.json"
     document.update({"client_id": url, "client_name": "cimd", "redirect_uris": [REDIRECT]})
-    try:
-        auth = OAuth(interaction=Browser(), redirect_uri=REDIRECT, client_metadata_url=url)
-        async with AsyncClient(oauth_server.url, auth=auth, timeout=10) as client:
-            await client.ping()
-    finally:
-        await runner.cleanup()
+    auth = OAuth(interaction=Browser(), redirect_uri=REDIRECT, client_metadata_url=url)
+    async with AsyncClient(oauth_server.url, auth=auth, timeout=10) as client:
+        await client.ping()
     assert authz(oauth_server).registrations == 0  # no dynamic registration needed
     assert url in authz(oauth_server).clients
 
@@ -474,7 +469,9 @@ def test_many_threads_at_expiry_share_one_refresh(oauth_server: ReferenceServer)
 # -- hostile authorization-server replies ----------------------------------------------------
 
 
-async def test_json_nested_too_deeply_is_an_auth_error_not_a_crash() -> None:
+async def test_json_nested_too_deeply_is_an_auth_error_not_a_crash(
+    raw_server: Callable[..., Any],
+) -> None:
     # An authorization server's metadata, registration and token replies of 1 MiB or less
     # nested deeper than the parser goes: discovery skips the document, registration and
     # token requests raise AuthError (not RecursionError).
@@ -491,14 +488,7 @@ async def test_json_nested_too_deeply_is_an_auth_error_not_a_crash() -> None:
     async def nested(request: web.Request) -> web.Response:
         return web.Response(body=deep, status=200, content_type="application/json")
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", nested)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    base = f"http://127.0.0.1:{port}"
+    base = (await raw_server(nested, every_path=True)).removesuffix("/mcp")
     http = AuthHTTP()
     try:
         assert await _get_json(http, f"{base}/.well-known/oauth-authorization-server") is None
@@ -522,4 +512,3 @@ async def test_json_nested_too_deeply_is_an_auth_error_not_a_crash() -> None:
             )
     finally:
         await http.aclose()
-        await runner.cleanup()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
@@ -493,27 +493,6 @@ async def test_older_version_is_accepted_and_sent(server: ReferenceServer, versi
 
 
 # -- tiny servers for faults the reference server must not make ---------------------------
-
-
-@pytest.fixture
-async def raw_server() -> AsyncIterator[Callable[[Any], Any]]:
-    """Start an aiohttp app whose POST handler the test gives; yields a starter."""
-    runners: list[web.AppRunner] = []
-
-    async def start(handler: Any) -> str:
-        app = web.Application()
-        app.router.add_route("*", "/mcp", handler)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        runners.append(runner)
-        port = runner.addresses[0][1]
-        return f"http://127.0.0.1:{port}/mcp"
-
-    yield start
-    for runner in runners:
-        await runner.cleanup()
 
 
 async def test_unknown_server_version_is_refused(raw_server: Callable[[Any], Any]) -> None:
