@@ -57,6 +57,7 @@ STDIO = "stdio"
 PROTOCOL = "2025-11-25"
 """The protocol version the floors ask for in initialize (both servers echo it)."""
 CLIENTS = ("floor", "duomcp-async", "duomcp-sync", "official")
+DUOMCP_CLIENTS = ("duomcp-async", "duomcp-sync")
 LABELS = {
     "floor": "bare floor",
     "duomcp-async": "duomcp AsyncClient",
@@ -968,6 +969,25 @@ SPEEDUP_CELLS = ("JSON 256 KiB", "SSE 256 KiB", "JSON")
 """Cells measured with and without the speedups extra (msgspec parses the messages)."""
 
 
+def _served(names: Sequence[str]) -> Iterator[tuple[str, list[Cell]]]:
+    """The HTTP cells named, by transport, each group with its Node server running."""
+    for transport in ("json", "sse"):
+        cells = [c for c in CELLS if c.name in names and c.transport == transport]
+        with node_server(transport == "sse") as (target,):
+            yield target, cells
+
+
+def _one_cell(
+    client: str, target: str, plan: str, *extra: str, env: dict[str, str] | None = None
+) -> dict[str, float]:
+    """One cell's figures, measured in a fresh child process."""
+    [result] = run_child(
+        *("--child", client, "--cell", "calls", "--target", target, "--plan", plan, *extra),
+        env=env,
+    )
+    return result  # type: ignore[no-any-return]
+
+
 def measure_speedups(args: argparse.Namespace) -> dict[str, list[tuple[float, float]]]:
     """duomcp's clients without and with the speedups extra, alternated in fresh processes
     over the rounds: per (cell, concurrency, client), each round's (without, with) CPU µs
@@ -975,26 +995,20 @@ def measure_speedups(args: argparse.Namespace) -> dict[str, list[tuple[float, fl
     if importlib.util.find_spec("msgspec") is None:
         return {}
     runs: dict[str, list[tuple[float, float]]] = {}
-    clients = ("duomcp-async", "duomcp-sync")
-    for transport in ("json", "sse"):
-        cells = [c for c in CELLS if c.name in SPEEDUP_CELLS and c.transport == transport]
-        with node_server(transport == "sse") as (target,):
-            jobs = itertools.product(range(args.rounds), cells, CONCURRENCY, clients)
-            for round_no, cell, concurrency, client in jobs:
-                plan = json.dumps([_job(args, cell, concurrency)])
-                cpu = {}
-                for speedups in (False, True) if round_no % 2 == 0 else (True, False):
-                    [result] = run_child(
-                        *("--child", client, "--cell", "calls", "--target", target),
-                        *("--plan", plan, *(["--speedups"] if speedups else [])),
-                    )
-                    cpu[speedups] = result["cpu_us"]
-                key = f"{cell.name}|{concurrency}|{client}"
-                runs.setdefault(key, []).append((cpu[False], cpu[True]))
-                print(
-                    f"{key}: {cpu[False]:.0f} -> {cpu[True]:.0f} us/call with speedups",
-                    file=sys.stderr,
-                )
+    for target, cells in _served(SPEEDUP_CELLS):
+        jobs = itertools.product(range(args.rounds), cells, CONCURRENCY, DUOMCP_CLIENTS)
+        for round_no, cell, concurrency, client in jobs:
+            plan = json.dumps([_job(args, cell, concurrency)])
+            cpu = {}
+            for speedups in (False, True) if round_no % 2 == 0 else (True, False):
+                extra = ["--speedups"] if speedups else []
+                cpu[speedups] = _one_cell(client, target, plan, *extra)["cpu_us"]
+            key = f"{cell.name}|{concurrency}|{client}"
+            runs.setdefault(key, []).append((cpu[False], cpu[True]))
+            print(
+                f"{key}: {cpu[False]:.0f} -> {cpu[True]:.0f} us/call with speedups",
+                file=sys.stderr,
+            )
     return runs
 
 
@@ -1012,28 +1026,22 @@ def measure_allocator(args: argparse.Namespace) -> dict[str, list[dict[str, floa
     if platform.libc_ver()[0] != "glibc":
         return {}
     runs: dict[str, list[dict[str, float]]] = {}
-    clients = ("duomcp-async", "duomcp-sync")
-    for transport in ("json", "sse"):
-        cells = [c for c in CELLS if c.name in ALLOCATOR_CELLS and c.transport == transport]
-        with node_server(transport == "sse") as (target,):
-            for round_no, cell in itertools.product(range(args.rounds), cells):
-                plan = json.dumps([_job(args, cell, CONCURRENCY[-1])])
-                settings, order = ("default", "kept"), clients
-                if round_no % 2:
-                    settings, order = settings[::-1], order[::-1]
-                for setting, client in itertools.product(settings, order):
-                    [result] = run_child(
-                        *("--child", client, "--cell", "calls", "--target", target),
-                        *("--plan", plan),
-                        env=KEEP_MEMORY if setting == "kept" else None,
-                    )
-                    key = f"{cell.name}|{client}|{setting}"
-                    runs.setdefault(key, []).append(result)
-                    print(
-                        f"{key}: {result['cpu_us']:.0f} us/call, "
-                        f"{result['faults_per_call']:.0f} faults/call",
-                        file=sys.stderr,
-                    )
+    for target, cells in _served(ALLOCATOR_CELLS):
+        for round_no, cell in itertools.product(range(args.rounds), cells):
+            plan = json.dumps([_job(args, cell, CONCURRENCY[-1])])
+            settings, order = ("default", "kept"), DUOMCP_CLIENTS
+            if round_no % 2:
+                settings, order = settings[::-1], order[::-1]
+            for setting, client in itertools.product(settings, order):
+                env = KEEP_MEMORY if setting == "kept" else None
+                result = _one_cell(client, target, plan, env=env)
+                key = f"{cell.name}|{client}|{setting}"
+                runs.setdefault(key, []).append(result)
+                print(
+                    f"{key}: {result['cpu_us']:.0f} us/call, "
+                    f"{result['faults_per_call']:.0f} faults/call",
+                    file=sys.stderr,
+                )
     return runs
 
 
@@ -1172,7 +1180,7 @@ def allocator_section(runs: Runs) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for cell in ALLOCATOR_CELLS:
-        for client in ("duomcp-async", "duomcp-sync"):
+        for client in DUOMCP_CLIENTS:
             by = {
                 setting: runs.get(f"{cell}|{client}|{setting}", [])
                 for setting in ("default", "kept")
@@ -1414,7 +1422,7 @@ def targets(data: dict[str, Any]) -> list[Target]:
         for cell in CELLS
         if cell.transport != "stdio"
         for c in CONCURRENCY
-        for client in ("duomcp-async", "duomcp-sync")
+        for client in DUOMCP_CLIENTS
     )
     rows.append(
         Target("HTTP: new TCP connections per call = 0 (worst)", f"{conns:.3f}", conns == 0)
